@@ -1,0 +1,36 @@
+"""``python -m newscrawl render PAGE.html [--url URL]``: print the Markdown a saved page gives."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from newscrawl.convert import Converter
+from newscrawl.pipelines import ArticleDropped
+from newscrawl.sites.qq.ids import id_from_url
+from newscrawl.sites.qq.page import Unavailable, decode_html
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m newscrawl", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    render = sub.add_parser("render", help="print the Markdown file a saved page gives")
+    render.add_argument("page", type=Path, help="a saved article page (HTML)")
+    render.add_argument("--url", default="", help="the URL the page was fetched from")
+    args = parser.parse_args(argv)
+
+    html = decode_html(args.page.read_bytes())
+    url = args.url
+    try:
+        article = Converter().convert(html, url, id_from_url(url) if url else None)
+    except (Unavailable, ArticleDropped) as exc:
+        print(f"newscrawl: no article in {args.page}: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.write(article.markdown)
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""The typed article that flows from extraction through the pipelines to the writer.
+
+The body is a list of blocks, not HTML and not Markdown: extraction turns the page's
+markup into blocks once, each pipeline normalizes one aspect of them (text, images,
+dates, summary), and the Markdown renderer is the only code that knows Markdown syntax.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(slots=True)
+class Span:
+    """A run of inline text with one style. ``href`` is set only for http(s) links."""
+
+    text: str
+    bold: bool = False
+    italic: bool = False
+    code: bool = False
+    href: str | None = None
+
+
+@dataclass(slots=True)
+class Image:
+    """A content image. ``src`` is made absolute https by the image pipeline."""
+
+    src: str
+    alt: str = ""
+
+
+Inline = Span | Image
+
+
+@dataclass(slots=True)
+class Paragraph:
+    spans: list[Span]
+
+
+@dataclass(slots=True)
+class Heading:
+    level: int
+    spans: list[Span]
+
+
+@dataclass(slots=True)
+class ImageBlock:
+    image: Image
+
+
+@dataclass(slots=True)
+class Video:
+    """An embedded Tencent video, rendered as a link to its page on v.qq.com."""
+
+    vid: str
+    title: str = ""
+
+
+@dataclass(slots=True)
+class ListBlock:
+    ordered: bool
+    items: list[list[Block]]
+
+
+@dataclass(slots=True)
+class Table:
+    rows: list[list[list[Inline]]]  # rows -> cells -> inline content
+
+
+@dataclass(slots=True)
+class Code:
+    text: str
+
+
+@dataclass(slots=True)
+class Quote:
+    blocks: list[Block]
+
+
+@dataclass(slots=True)
+class Rule:
+    pass
+
+
+Block = Paragraph | Heading | ImageBlock | Video | ListBlock | Table | Code | Quote | Rule
+
+
+@dataclass
+class Article:
+    """One article, as extracted and then normalized.
+
+    Extraction fills the raw fields (``published_raw`` as the page wrote it); the
+    pipelines fill ``published``, ``summary`` and ``markdown``; the writer fills ``path``.
+    """
+
+    id: str
+    url: str
+    source: str = "qq"
+    lang: str = "zh-CN"
+    title: str = ""
+    media: str = ""
+    author: str = ""
+    published_raw: str = ""
+    published: datetime | None = None
+    abstract: str = ""
+    thumbnail: str = ""
+    body: list[Block] = field(default_factory=list)
+    summary: str = ""
+    markdown: str = ""
+    path: str = ""
+    fetched_url: str = ""
+    template: str = ""
+    # Metadata a feed listed for this article; fills gaps the page leaves.
+    feed: dict[str, str] = field(default_factory=dict)
+
+
+def iter_blocks(blocks: list[Block]):
+    """Yield every block, descending into lists and quotes, in document order."""
+    for block in blocks:
+        yield block
+        if isinstance(block, ListBlock):
+            for item in block.items:
+                yield from iter_blocks(item)
+        elif isinstance(block, Quote):
+            yield from iter_blocks(block.blocks)
+
+
+def iter_images(blocks: list[Block]):
+    """Yield every Image of the body (block images and images inside table cells)."""
+    for block in iter_blocks(blocks):
+        if isinstance(block, ImageBlock):
+            yield block.image
+        elif isinstance(block, Table):
+            for row in block.rows:
+                for cell in row:
+                    for item in cell:
+                        if isinstance(item, Image):
+                            yield item

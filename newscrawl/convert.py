@@ -1,0 +1,45 @@
+"""Page HTML -> finished Markdown, without a crawl: the pipelines run in settings order.
+
+Used by ``python -m newscrawl render``, the benchmarks and the tests, so what they see is
+exactly what a crawl writes (the writer aside).
+"""
+
+from __future__ import annotations
+
+from scrapy.settings import BaseSettings
+from scrapy.utils.misc import load_object
+from scrapy.utils.project import get_project_settings
+
+from newscrawl.article import Article
+from newscrawl.pipelines import ArticlePipeline
+from newscrawl.sites.qq.page import extract
+
+
+def normalization_pipelines(settings: BaseSettings) -> list[ArticlePipeline]:
+    """The ITEM_PIPELINES that transform articles (not the writer), in their order."""
+    pipelines = []
+    for path, _ in sorted(settings.getdict("ITEM_PIPELINES").items(), key=lambda kv: kv[1]):
+        cls = load_object(path)
+        if isinstance(cls, type) and issubclass(cls, ArticlePipeline) and not getattr(cls, "owns_disk", False):
+            pipelines.append(cls(settings))
+    return pipelines
+
+
+class Converter:
+    """Reusable page converter (pipelines built once)."""
+
+    def __init__(self, settings: BaseSettings | None = None) -> None:
+        self.settings = settings if settings is not None else get_project_settings()
+        self.pipelines = normalization_pipelines(self.settings)
+
+    def process(self, article: Article) -> Article:
+        for pipeline in self.pipelines:
+            article = pipeline.process_article(article)
+        return article
+
+    def convert(self, html: str, url: str = "", requested_id: str | None = None) -> Article:
+        """Extract and normalize; ``article.markdown`` is the file text.
+
+        Raises ``Unavailable`` (deleted, paid, ...) or ``ArticleDropped`` (empty).
+        """
+        return self.process(extract(html, url, requested_id))

@@ -1,0 +1,81 @@
+"""Publish-time parsing: every format Tencent pages and feeds use, in Asia/Shanghai."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from dateutil import parser as dateutil_parser
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+# "2025-02-08 20:06:09", "2019-9-7 21:30:50", "2019-09-23 07:48", "2026-10-04", "2025/02/08 ..."
+_YMD = re.compile(
+    r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"
+    r"(?:[ T]+(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?(?:\.\d+)?)?\s*"
+    r"(Z|[+-]\d{2}:?\d{2})?$"
+)
+_EPOCH = re.compile(r"^\d{9,13}(?:\.\d+)?$")
+_DATE_IN_ID = re.compile(r"^(?:TWF)?(\d{4})(\d{2})(\d{2})")
+
+
+def parse_datetime(value: str | int | float | None, tz: ZoneInfo = SHANGHAI) -> datetime | None:
+    """Parse a publish time; naive times are taken as ``tz`` (Beijing time).
+
+    Accepts the ``YYYY-MM-DD HH:MM:SS`` family (also unpadded and without seconds), the
+    ``apub:time`` meta form ``12/1/2020, 10:46:16 AM``, epoch seconds or milliseconds
+    (feeds), and ISO 8601 with an offset. Returns None when nothing sensible parses.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)) or _EPOCH.match(str(value).strip()):
+        seconds = float(value)
+        if seconds > 1e11:  # milliseconds
+            seconds /= 1000
+        return datetime.fromtimestamp(seconds, UTC).astimezone(tz)
+    text = str(value).strip()
+    match = _YMD.match(text)
+    if match:
+        y, mo, d, h, mi, s, off = match.groups()
+        try:
+            dt = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0))
+        except ValueError:
+            return None
+        if off:
+            return _with_offset(dt, off).astimezone(tz)
+        return dt.replace(tzinfo=tz)
+    try:
+        dt = dateutil_parser.parse(text)
+    except (ValueError, OverflowError):
+        return None
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=tz)
+    return dt.astimezone(tz)
+
+
+def _with_offset(dt: datetime, off: str) -> datetime:
+    if off == "Z":
+        return dt.replace(tzinfo=UTC)
+    sign = 1 if off[0] == "+" else -1
+    digits = off[1:].replace(":", "")
+    delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return dt.replace(tzinfo=timezone(sign * delta))
+
+
+def date_from_id(article_id: str, tz: ZoneInfo = SHANGHAI) -> datetime | None:
+    """Midnight of the date an article id starts with (the last resort for a date)."""
+    match = _DATE_IN_ID.match(article_id)
+    if not match:
+        return None
+    try:
+        return datetime(*(int(g) for g in match.groups()), tzinfo=tz)
+    except ValueError:
+        return None
+
+
+def format_date(dt: datetime, style: str = "rfc3339") -> str:
+    """``rfc3339`` (``2025-02-08T20:06:09+08:00``) or ``legacy`` (``2025-02-08 20:06:09``)."""
+    if style == "legacy":
+        return dt.strftime("%Y-%m-%d %H:%M:%S")
+    return dt.replace(microsecond=0).isoformat()

@@ -1,0 +1,50 @@
+"""Image URL normalization: absolute https URLs of content images, UI images dropped."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin, urlsplit
+
+# Hosts known to serve https (Tencent's image CDNs). Other http URLs stay http: making
+# them https could point at a host that has no certificate.
+HTTPS_HOSTS = frozenset(
+    "inews.gtimg.com mat1.gtimg.com img1.gtimg.com puui.qpic.cn p.qpic.cn "
+    "mmbiz.qpic.cn qqpublic.qpic.cn vpic.video.qq.com".split()
+)
+# UI chrome and tracking: icons, logos, spacer/1x1 pixels, analytics beacons.
+_UI = re.compile(
+    r"^https?://(?:mat1\.gtimg\.com|qzonestyle\.gtimg\.cn|pingjs\.qq\.com|"
+    r"[^/]*\.(?:tajs|tcss|beacon)\.qq\.com)/"
+    r"|/(?:favicon|icon|logo|loading|placeholder|blank|spacer|pixel)[^/]*\.(?:png|gif|ico|svg)"
+    r"|\.(?:ico|svg)(?:$|\?)"
+    r"|[?&](?:pgv_|pv_|track)",
+    re.I,
+)
+
+
+def normalize_image_url(url: str, base: str = "") -> str:
+    """Absolute URL: protocol-relative gets https, known https hosts get https.
+
+    Returns "" for values that are not web images (``data:``, ``javascript:``, empty).
+    """
+    url = (url or "").strip()
+    if not url or url.startswith(("data:", "javascript:", "about:", "blob:")):
+        return ""
+    if url.startswith("//"):
+        url = "https:" + url
+    elif not url.startswith(("http://", "https://")):
+        if not base:
+            return ""
+        url = urljoin(base, url)
+        if not url.startswith(("http://", "https://")):
+            return ""
+    if url.startswith("http://"):
+        host = urlsplit(url).hostname or ""
+        if host in HTTPS_HOSTS or host.endswith((".gtimg.com", ".qpic.cn", ".qq.com")):
+            url = "https://" + url[7:]
+    return url
+
+
+def is_ui_image(url: str) -> bool:
+    """True for icons, logos, spacers and tracking pixels that are not content."""
+    return bool(_UI.search(url))

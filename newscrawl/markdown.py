@@ -1,0 +1,263 @@
+"""Blocks -> CommonMark, as Hugo's goldmark renders it.
+
+The only module that knows Markdown syntax. Text is escaped so nothing in it is read as
+markup or raw HTML; emphasis is CJK-safe (edge punctuation moves outside the ``**``,
+because CommonMark cannot close ``**`` that follows punctuation and precedes a letter);
+only http(s) URLs become links.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import quote
+
+from newscrawl.article import (
+    Block,
+    Code,
+    Heading,
+    Image,
+    ImageBlock,
+    Inline,
+    ListBlock,
+    Paragraph,
+    Quote,
+    Rule,
+    Span,
+    Table,
+    Video,
+)
+
+IMAGE_ALT = "图片"
+VIDEO_URL = "https://v.qq.com/x/page/{vid}.html"
+VIDEO_LABEL = "视频"
+
+# ASCII characters that CommonMark or goldmark's extensions (tables, strikethrough,
+# linkify, footnotes) may read as syntax anywhere in a line.
+_ESCAPE = {ord(c): "\\" + c for c in "\\`*_[]<>|~#"}
+_ENTITY_LIKE = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
+# At the start of a paragraph: list markers, setext/thematic lines, quotes, definitions.
+_LINE_START = re.compile(r"^(?:[-+=:]|\d{1,9}(?=[.)]))")
+_URL_SAFE = "!#$%&'*+,/:;=?@[]~-._"
+
+
+def escape(text: str) -> str:
+    """Escape text so Markdown shows it literally."""
+    text = text.translate(_ESCAPE)
+    if "&" in text:
+        text = _ENTITY_LIKE.sub(r"\\&", text)
+    return text
+
+
+def escape_url(url: str) -> str:
+    """Percent-encode characters that would end or break a Markdown link destination."""
+    return quote(url, safe=_URL_SAFE + "%")
+
+
+def _is_edge(ch: str) -> bool:
+    """Whitespace or Unicode punctuation/symbol: cannot sit just inside ``**``."""
+    if ch.isspace():
+        return True
+    if ch.isalnum():
+        return False
+    return unicodedata.category(ch)[0] in "PS"
+
+
+def _emphasis(text: str, marker: str, before: str, after: str) -> str:
+    """``marker``-wrapped text that CommonMark will read as emphasis.
+
+    ``before``/``after`` are the characters just outside (``""`` at a line edge). An
+    opening ``**`` followed by punctuation needs whitespace or punctuation before it; a
+    closing one preceded by punctuation needs whitespace or punctuation after it. When
+    that does not hold (CJK text: ``**DeepSeek：**传统``), the edge punctuation moves
+    outside the delimiters (``**DeepSeek**：传统``); edge spaces always move outside.
+    """
+    start, end = 0, len(text)
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if start < end and start == 0 and before and not _is_edge(before) and _is_edge(text[0]):
+        while start < end and _is_edge(text[start]):
+            start += 1
+    if start < end and end == len(text) and after and not _is_edge(after) and _is_edge(text[end - 1]):
+        while end > start and _is_edge(text[end - 1]):
+            end -= 1
+    if start == end:
+        return escape(text)
+    return escape(text[:start]) + marker + escape(text[start:end]) + marker + escape(text[end:])
+
+
+def _code_span(text: str) -> str:
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _styled(span: Span, heading: bool, before: str, after: str) -> str:
+    if span.code:
+        return _code_span(span.text) if span.text.strip() else escape(span.text)
+    if heading or not (span.bold or span.italic):  # headings are bold already
+        return escape(span.text)
+    marker = "***" if span.bold and span.italic else "**" if span.bold else "*"
+    return _emphasis(span.text, marker, before, after)
+
+
+def _merge(spans: list[Span]) -> list[Span]:
+    """Join neighbouring spans of one style, so ``**a****b**`` never appears."""
+    merged: list[Span] = []
+    for span in spans:
+        if not span.text:
+            continue
+        if merged:
+            last = merged[-1]
+            if (last.bold, last.italic, last.code, last.href) == (
+                span.bold,
+                span.italic,
+                span.code,
+                span.href,
+            ):
+                merged[-1] = Span(last.text + span.text, span.bold, span.italic, span.code, span.href)
+                continue
+            # A run of spaces carries no style: keep it plain, outside any delimiters.
+        merged.append(span)
+    return merged
+
+
+def _first_char(spans: list[Span], i: int) -> str:
+    """The first character the output will have after span ``i - 1``."""
+    if i >= len(spans):
+        return ""
+    return "[" if spans[i].href is not None else spans[i].text[:1]
+
+
+def render_inline(spans: list[Span], heading: bool = False) -> str:
+    """Inline Markdown of a list of spans (links grouped, emphasis CJK-safe)."""
+    out: list[str] = []
+    spans = _merge(spans)
+    i = 0
+    while i < len(spans):
+        span = spans[i]
+        href = span.href
+        if href is None:
+            before = out[-1][-1] if out and out[-1] else ""
+            after = _first_char(spans, i + 1)
+            out.append(_styled(span, heading, before, after))
+            i += 1
+            continue
+        group = []
+        while i < len(spans) and spans[i].href == href:
+            group.append(spans[i])
+            i += 1
+        parts: list[str] = []
+        for n, member in enumerate(group):
+            before = parts[-1][-1] if parts and parts[-1] else ""
+            after = member and (group[n + 1].text[:1] if n + 1 < len(group) else "")
+            parts.append(_styled(member, heading, before, after))
+        label = "".join(parts)
+        if not label.strip():
+            out.append(label)
+            continue
+        if out and out[-1].endswith("!") and not out[-1].endswith("\\!"):
+            out[-1] = out[-1][:-1] + "\\!"
+        url = "https:" + href if href.startswith("//") else href
+        out.append(f"[{label}]({escape_url(url)})")
+    text = "".join(out)
+    match = _LINE_START.match(text)
+    if match:
+        end = match.end()
+        text = text[:end] + "\\" + text[end:] if match.group(0).isdigit() else "\\" + text
+    return text
+
+
+def render_image(image: Image) -> str:
+    return f"![{IMAGE_ALT}]({escape_url(image.src)})"
+
+
+def _render_cell(cell: list[Inline]) -> str:
+    parts: list[str] = []
+    spans: list[Span] = []
+    for item in cell:
+        if isinstance(item, Image):
+            if spans:
+                parts.append(render_inline(spans))
+                spans = []
+            parts.append(render_image(item))
+        else:
+            spans.append(item)
+    if spans:
+        parts.append(render_inline(spans))
+    return " ".join(p for p in parts if p).strip()
+
+
+def render_table(table: Table) -> str:
+    rows = [[_render_cell(cell) for cell in row] for row in table.rows]
+    rows = [row for row in rows if any(row)]
+    if not rows:
+        return ""
+    width = max(len(row) for row in rows)
+    lines = []
+    for n, row in enumerate(rows):
+        row = row + [""] * (width - len(row))
+        lines.append("| " + " | ".join(row) + " |")
+        if n == 0:
+            lines.append("|" + " --- |" * width)
+    return "\n".join(lines)
+
+
+def render_block(block: Block) -> str:
+    if isinstance(block, Paragraph):
+        return render_inline(block.spans)
+    if isinstance(block, ImageBlock):
+        return render_image(block.image)
+    if isinstance(block, Heading):
+        text = render_inline(block.spans, heading=True)
+        return "#" * block.level + " " + text if text else ""
+    if isinstance(block, Video):
+        label = VIDEO_LABEL + ("：" + escape(block.title) if block.title else "")
+        return f"[{label}]({escape_url(VIDEO_URL.format(vid=block.vid))})"
+    if isinstance(block, ListBlock):
+        return _render_list(block)
+    if isinstance(block, Table):
+        return render_table(block)
+    if isinstance(block, Code):
+        if not block.text.strip():
+            return ""
+        longest = max((len(m) for m in re.findall(r"`{3,}", block.text)), default=2)
+        fence = "`" * (longest + 1)
+        return f"{fence}\n{block.text}\n{fence}"
+    if isinstance(block, Quote):
+        inner = render_blocks(block.blocks)
+        if not inner:
+            return ""
+        return "\n".join("> " + line if line else ">" for line in inner.split("\n"))
+    if isinstance(block, Rule):
+        return "---"
+    raise TypeError(f"unknown block {block!r}")
+
+
+def _render_list(block: ListBlock) -> str:
+    lines: list[str] = []
+    number = 0
+    for item in block.items:
+        body = render_blocks(item)
+        if not body:
+            continue
+        number += 1
+        marker = f"{number}. " if block.ordered else "- "
+        pad = " " * len(marker)
+        first, *rest = body.split("\n")
+        lines.append(marker + first)
+        lines.extend(pad + line if line else "" for line in rest)
+    return "\n".join(lines)
+
+
+def render_blocks(blocks: list[Block]) -> str:
+    """Markdown of a block list: blocks separated by one blank line."""
+    parts = []
+    for block in blocks:
+        text = render_block(block)
+        if text:
+            parts.append(text)
+    return "\n\n".join(parts)

@@ -1,0 +1,282 @@
+"""Item pipelines: each does one normalization; the writer (newscrawl.writer) owns the disk.
+
+Every pipeline here is a plain object built from settings with a pure
+``process_article(article) -> article``; ``process_item`` adds only Scrapy's plumbing
+(stats, DropItem). ``newscrawl.convert`` runs the same objects without a crawl.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from scrapy.exceptions import DropItem
+from scrapy.settings import BaseSettings
+
+from newscrawl import text as textnorm
+from newscrawl.article import (
+    Article,
+    Code,
+    Heading,
+    Image,
+    ImageBlock,
+    ListBlock,
+    Paragraph,
+    Quote,
+    Span,
+    Table,
+    Video,
+    iter_blocks,
+)
+from newscrawl.dates import date_from_id, parse_datetime
+from newscrawl.document import render_document
+from newscrawl.images import is_ui_image, normalize_image_url
+from newscrawl.markdown import escape, escape_url, render_blocks
+
+logger = logging.getLogger(__name__)
+
+
+class ArticleDropped(DropItem):
+    """DropItem with a short ``reason`` used as the stats key."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ArticlePipeline:
+    """Base: build from settings; subclasses implement ``process_article``."""
+
+    stats_prefix = "newscrawl"
+
+    def __init__(self, settings: BaseSettings, stats: Any = None) -> None:
+        self.settings = settings
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler.settings, crawler.stats)
+
+    def inc(self, key: str, count: int = 1) -> None:
+        if self.stats is not None:
+            self.stats.inc_value(f"{self.stats_prefix}/{key}", count)
+
+    def process_article(self, article: Article) -> Article:
+        raise NotImplementedError
+
+    def process_item(self, item: Any) -> Any:
+        if not isinstance(item, Article):
+            return item
+        try:
+            return self.process_article(item)
+        except ArticleDropped as exc:
+            self.inc(f"dropped/{exc.reason}")
+            raise
+
+
+# ---- text -------------------------------------------------------------------------------
+
+
+def _normalize_spans(spans: list[Span]) -> list[Span]:
+    """Normalize a paragraph's spans as one text: runs collapse across span edges, the
+    paragraph is stripped, and a separating space never lands inside ``**``."""
+    out: list[Span] = []
+    pending = False  # a space is owed before the next visible text
+    for span in spans:
+        text = textnorm.clean_chars(span.text)
+        words = text.split()
+        if not words:
+            pending = pending or (bool(text) and bool(out))
+            continue
+        body = " ".join(words)
+        if out and (pending or text[0] == " "):
+            if span.bold or span.italic or span.code:
+                out.append(Span(" ", href=span.href if span.href == out[-1].href else None))
+            else:
+                body = " " + body
+        out.append(Span(body, span.bold, span.italic, span.code, span.href))
+        pending = text[-1] == " "
+    return out
+
+
+def _normalize_cell(cell: list) -> list:
+    spans: list = []
+    out: list = []
+    for item in cell:
+        if isinstance(item, Image):
+            out.extend(_normalize_spans(spans))
+            spans = []
+            out.append(item)
+        else:
+            spans.append(item)
+    out.extend(_normalize_spans(spans))
+    return out
+
+
+def normalize_blocks(blocks: list) -> list:
+    """Blocks with normalized text; blocks left without text are dropped."""
+    out = []
+    for block in blocks:
+        if isinstance(block, (Paragraph, Heading)):
+            block.spans = _normalize_spans(block.spans)
+            if not block.spans:
+                continue
+        elif isinstance(block, Code):
+            block.text = textnorm.normalize_code(block.text)
+            if not block.text.strip():
+                continue
+        elif isinstance(block, ListBlock):
+            block.items = [items for items in (normalize_blocks(i) for i in block.items) if items]
+            if not block.items:
+                continue
+        elif isinstance(block, Quote):
+            block.blocks = normalize_blocks(block.blocks)
+            if not block.blocks:
+                continue
+        elif isinstance(block, Table):
+            block.rows = [[_normalize_cell(cell) for cell in row] for row in block.rows]
+        elif isinstance(block, Video):
+            block.title = textnorm.normalize(block.title)
+        out.append(block)
+    return out
+
+
+class TextPipeline(ArticlePipeline):
+    """NBSP, U+3000, zero-width and control characters, stray entities, whitespace runs."""
+
+    def process_article(self, article: Article) -> Article:
+        article.title = textnorm.normalize(article.title)
+        article.media = textnorm.normalize(article.media)
+        article.abstract = textnorm.normalize(article.abstract)
+        article.body = normalize_blocks(article.body)
+        return article
+
+
+# ---- images -----------------------------------------------------------------------------
+
+
+class ImageUrlPipeline(ArticlePipeline):
+    """Absolute https image URLs; UI icons, tracking pixels and duplicates dropped.
+
+    Also completes the thumbnail: page ``og:image``, else the feed's cover, else the
+    first body image.
+    """
+
+    def process_article(self, article: Article) -> Article:
+        seen: set[str] = set()
+        article.body = self._blocks(article.body, article.fetched_url or article.url, seen)
+        thumb = normalize_image_url(article.thumbnail, article.url)
+        if not thumb or is_ui_image(thumb):
+            thumb = normalize_image_url(article.feed.get("cover", ""), article.url)
+        if not thumb:
+            thumb = next((b.image.src for b in iter_blocks(article.body) if isinstance(b, ImageBlock)), "")
+        article.thumbnail = thumb
+        return article
+
+    def _keep(self, image: Image, base: str, seen: set[str]) -> bool:
+        url = normalize_image_url(image.src, base)
+        if not url or is_ui_image(url):
+            self.inc("images/dropped_ui")
+            return False
+        if url in seen:
+            self.inc("images/dropped_duplicate")
+            return False
+        seen.add(url)
+        image.src = url
+        return True
+
+    def _blocks(self, blocks: list, base: str, seen: set[str]) -> list:
+        out = []
+        for block in blocks:
+            if isinstance(block, ImageBlock):
+                if not self._keep(block.image, base, seen):
+                    continue
+            elif isinstance(block, ListBlock):
+                block.items = [self._blocks(item, base, seen) for item in block.items]
+            elif isinstance(block, Quote):
+                block.blocks = self._blocks(block.blocks, base, seen)
+            elif isinstance(block, Table):
+                block.rows = [
+                    [[x for x in cell if not isinstance(x, Image) or self._keep(x, base, seen)] for cell in row]
+                    for row in block.rows
+                ]
+            out.append(block)
+        return out
+
+
+# ---- dates ------------------------------------------------------------------------------
+
+
+class DatePipeline(ArticlePipeline):
+    """Publish time as an aware datetime in Asia/Shanghai.
+
+    The page's time first, then the feed's, then midnight of the date in the id (logged
+    and counted: a page that hides its date is worth knowing about).
+    """
+
+    def process_article(self, article: Article) -> Article:
+        published = parse_datetime(article.published_raw) or parse_datetime(article.feed.get("published"))
+        if published is None:
+            published = date_from_id(article.id)
+            self.inc("date/from_id" if published else "date/missing")
+            logger.warning("No publish time on %s (raw %r); using %s", article.url, article.published_raw, published)
+        article.published = published
+        return article
+
+
+# ---- summary ----------------------------------------------------------------------------
+
+
+def plain_text(blocks: list) -> str:
+    """The body's text, blocks separated by spaces, whitespace runs collapsed."""
+    parts: list[str] = []
+    for block in iter_blocks(blocks):
+        if isinstance(block, (Paragraph, Heading)):
+            parts.append("".join(s.text for s in block.spans))
+        elif isinstance(block, Code):
+            parts.append(block.text)
+        elif isinstance(block, Table):
+            for row in block.rows:
+                for cell in row:
+                    parts.append("".join(x.text for x in cell if isinstance(x, Span)))
+    return textnorm.collapse(" ".join(parts))
+
+
+def make_summary(text: str, whole_under: int = 80, cut: int = 50) -> str:
+    """The contract's rule: whole text under ``whole_under`` chars, else ``cut`` + '...'."""
+    if len(text) < whole_under:
+        return text
+    return text[:cut].rstrip() + "..."
+
+
+class SummaryPipeline(ArticlePipeline):
+    """``summary``: the body's plain text, cut by SUMMARY_WHOLE_UNDER / SUMMARY_LENGTH."""
+
+    def process_article(self, article: Article) -> Article:
+        article.summary = make_summary(
+            plain_text(article.body),
+            self.settings.getint("SUMMARY_WHOLE_UNDER", 80),
+            self.settings.getint("SUMMARY_LENGTH", 50),
+        )
+        return article
+
+
+# ---- markdown ---------------------------------------------------------------------------
+
+
+class MarkdownPipeline(ArticlePipeline):
+    """Renders the finished file text into ``article.markdown``; drops empty articles."""
+
+    def process_article(self, article: Article) -> Article:
+        body = render_blocks(article.body)
+        if not body.strip():
+            logger.warning("Article %s has no text and no images; not written", article.url)
+            raise ArticleDropped("empty", f"empty article {article.id}")
+        article.markdown = render_document(
+            article,
+            body,
+            self.settings.getdict("FRONT_MATTER_DEFAULTS"),
+            self.settings.get("DATE_STYLE", "rfc3339"),
+            link=f"[{escape(article.source)}]({escape_url(article.url)})",
+        )
+        return article

@@ -1,0 +1,82 @@
+"""Scrapy settings for newscrawl. Every project setting has a default and a line of why.
+
+Override any of them per run with ``scrapy crawl qq -s NAME=value``.
+"""
+
+BOT_NAME = "newscrawl"
+# Spiders live beside their site's extraction code: newscrawl/sites/<site>/spider.py.
+SPIDER_MODULES = ["newscrawl.sites"]
+NEWSPIDER_MODULE = "newscrawl.sites"
+
+# ---- output ----------------------------------------------------------------------------
+# The Hugo content folder articles are written into.
+OUTPUT_DIR = "output"
+# Path of one article below OUTPUT_DIR ({lang}, {source}, {id}): Hugo's multilingual layout.
+OUTPUT_PATH_TEMPLATE = "{lang}/news/{source}/{id}.{lang}.md"
+# fsync each file before the atomic rename: survives power loss, not only a killed crawl.
+WRITE_FSYNC = False
+# "rfc3339" (2025-02-08T20:06:09+08:00) or "legacy" (2025-02-08 20:06:09, for sites that
+# set Hugo's timeZone): without an offset Hugo reads the time as UTC.
+DATE_STYLE = "rfc3339"
+# Summary: the whole body text when shorter than SUMMARY_WHOLE_UNDER characters, else
+# its first SUMMARY_LENGTH characters followed by "...".
+SUMMARY_WHOLE_UNDER = 80
+SUMMARY_LENGTH = 50
+# Front matter keys that are the same for every article (the users' theme expects them).
+FRONT_MATTER_DEFAULTS = {
+    "menu": "",
+    "lead": "",
+    "comments": False,
+    "authorbox": False,
+    "pager": True,
+    "toc": False,
+    "mathjax": False,
+    "sidebar": "right",
+    "widgets": ["search", "recent", "taglist"],
+}
+
+# ---- Tencent news (qq) -----------------------------------------------------------------
+# Where article pages are fetched from; tests and mirrors point it elsewhere. The link in
+# the output is always the canonical https://new.qq.com/rain/a/<id>.
+QQ_ARTICLE_URL = "https://new.qq.com/rain/a/{id}"
+
+# ---- pipelines -------------------------------------------------------------------------
+# One normalization each, then the writer, which alone touches the disk.
+ITEM_PIPELINES = {
+    "newscrawl.pipelines.TextPipeline": 100,
+    "newscrawl.pipelines.ImageUrlPipeline": 200,
+    "newscrawl.pipelines.DatePipeline": 300,
+    "newscrawl.pipelines.SummaryPipeline": 400,
+    "newscrawl.pipelines.MarkdownPipeline": 500,
+    "newscrawl.writer.WriterPipeline": 900,
+}
+
+# ---- politeness and HTTP ---------------------------------------------------------------
+# A desktop browser User-Agent: Tencent answers 403 to obvious bots.
+USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"
+)
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 16
+# Low per-domain concurrency: one site, be a polite guest.
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 0.25
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+DOWNLOAD_TIMEOUT = 30
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# Cached pages would hide new versions of articles and make cron runs lie.
+HTTPCACHE_ENABLED = False
+DEFAULT_REQUEST_HEADERS = {
+    "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.6",
+}
+
+# ---- Scrapy housekeeping ---------------------------------------------------------------
+FEED_EXPORT_ENCODING = "utf-8"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+LOG_LEVEL = "INFO"

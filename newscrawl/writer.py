@@ -1,0 +1,128 @@
+"""The one component that writes article files: safe paths, atomic replace.
+
+A file is written to a temporary name in its final folder and renamed over the target
+(``os.replace`` is atomic on POSIX), so a crawl killed at any instant leaves either the
+old file or the new one, never a partial ``.md``. Two runs writing the same article at
+once are harmless for the same reason: each rename installs a complete file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from scrapy.settings import BaseSettings
+
+from newscrawl.article import Article
+from newscrawl.pipelines import ArticleDropped, ArticlePipeline
+
+logger = logging.getLogger(__name__)
+
+# What may appear in a path component. Anything else (a "/", "..", a NUL) is refused.
+_SAFE_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,79}$")
+_SAFE_LANG = re.compile(r"^[A-Za-z]{2,3}(?:-[0-9A-Za-z]{2,8})*$")
+_SAFE_SOURCE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+TMP_SUFFIX = ".tmp"
+STALE_TMP_SECONDS = 3600
+
+
+class UnsafePath(ValueError):
+    pass
+
+
+def article_path(output_dir: Path, template: str, article_id: str, lang: str, source: str) -> Path:
+    """Where an article's file goes; raises UnsafePath rather than leave ``output_dir``."""
+    if not _SAFE_ID.match(article_id):
+        raise UnsafePath(f"unsafe article id {article_id!r}")
+    if not _SAFE_LANG.match(lang):
+        raise UnsafePath(f"unsafe language {lang!r}")
+    if not _SAFE_SOURCE.match(source):
+        raise UnsafePath(f"unsafe source {source!r}")
+    relative = template.format(id=article_id, lang=lang, source=source)
+    root = output_dir.resolve()
+    path = (root / relative).resolve()
+    if path == root or root not in path.parents:
+        raise UnsafePath(f"{relative!r} leaves the output folder")
+    return path
+
+
+def write_atomic(path: Path, data: bytes, fsync: bool = False) -> None:
+    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            if fsync:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def remove_stale_temp_files(root: Path, older_than: float = STALE_TMP_SECONDS) -> int:
+    """Delete temp files a killed run left behind (old enough not to be another run's)."""
+    removed = 0
+    if not root.is_dir():
+        return 0
+    limit = time.time() - older_than
+    for tmp in root.rglob(f".*{TMP_SUFFIX}"):
+        try:
+            if tmp.stat().st_mtime < limit:
+                tmp.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+class WriterPipeline(ArticlePipeline):
+    """Writes ``article.markdown`` to its path under OUTPUT_DIR; skips unchanged files."""
+
+    owns_disk = True
+
+    def __init__(self, settings: BaseSettings, stats: Any = None) -> None:
+        super().__init__(settings, stats)
+        self.output_dir = Path(settings.get("OUTPUT_DIR", "output"))
+        self.template = settings.get("OUTPUT_PATH_TEMPLATE")
+        self.fsync = settings.getbool("WRITE_FSYNC")
+
+    def open_spider(self, spider=None) -> None:
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        removed = remove_stale_temp_files(self.output_dir)
+        if removed:
+            logger.info("Removed %d stale temporary files from %s", removed, self.output_dir)
+
+    def path_for(self, article: Article) -> Path:
+        return article_path(self.output_dir, self.template, article.id, article.lang, article.source)
+
+    def process_article(self, article: Article) -> Article:
+        try:
+            path = self.path_for(article)
+        except UnsafePath as exc:
+            logger.error("Refusing to write %s: %s", article.url, exc)
+            raise ArticleDropped("unsafe_path", str(exc)) from exc
+        data = article.markdown.encode("utf-8")
+        try:
+            old = path.read_bytes()
+        except FileNotFoundError:
+            old = None
+        article.path = str(path.relative_to(self.output_dir.resolve()))
+        if old == data:
+            self.inc("articles/unchanged")
+            return article
+        write_atomic(path, data, self.fsync)
+        self.inc("articles/written" if old is None else "articles/updated")
+        logger.debug("Wrote %s", path)
+        return article
