@@ -90,7 +90,7 @@ def _normalize_spans(spans: list[Span]) -> list[Span]:
             continue
         body = " ".join(words)
         if out and (pending or text[0] == " "):
-            if span.bold or span.italic or span.code:
+            if span.bold or span.italic or span.code or span.href:
                 out.append(Span(" ", href=span.href if span.href == out[-1].href else None))
             else:
                 body = " " + body

@@ -76,6 +76,13 @@ DEFAULT_REQUEST_HEADERS = {
     "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.6",
 }
 
+# ---- run reporting ---------------------------------------------------------------------
+# Write the run's final stats as JSON to this path ("" = off): for cron checks and tests.
+STATS_FILE = ""
+EXTENSIONS = {
+    "newscrawl.extensions.StatsFile": 500,
+}
+
 # ---- Scrapy housekeeping ---------------------------------------------------------------
 FEED_EXPORT_ENCODING = "utf-8"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

@@ -74,7 +74,8 @@ def wrap_body(row: dict, origin_content: bool = False, article_id: str | None = 
 <div id="root"><div class="layout"><div class="left-stick-wp"></div>
 <div class="content-article-wp">
 <h1 id="article-title">{e(title)}</h1>
-<div id="article-author"><a href="https://news.qq.com/omn/author/8QIf3nxc64AYuDfe"><p class="media-name">{e(row.get("media", ""))}</p></a>
+<div id="article-author"><a href="https://news.qq.com/omn/author/8QIf3nxc64AYuDfe">
+<p class="media-name">{e(row.get("media", ""))}</p></a>
 <div class="media-meta"><span>{e(row.get("pubtime", ""))}</span></div></div>
 {body}
 <div class="article-end"><p>免责声明：本内容来自腾讯平台创作者，不代表腾讯新闻或腾讯网的观点和立场。</p></div>

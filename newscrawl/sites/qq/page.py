@@ -66,10 +66,11 @@ _BODY_XPATHS = tuple(
         ("legacy_cms", "//*[@id='Cnt-Main-Article-QQ']", []),
     )
 )
-# Inside a body container, but not the article: summary box, status/disclaimer, lead box.
+# Inside a body container, but not the article: summary box, status/disclaimer, lead box,
+# the legacy "back to qq.com" link.
 _NOT_BODY = etree.XPath(
     ".//*[contains(concat(' ', normalize-space(@class), ' '), ' article-top-content ') or "
-    "@id='Status' or contains(@class, 'article-status') or "
+    "@id='Status' or @id='backqqcom' or contains(@class, 'article-status') or "
     "contains(concat(' ', normalize-space(@class), ' '), ' introduction ')]"
 )
 
