@@ -39,3 +39,136 @@ class StatsFile:
         data = {key: _jsonable(value) for key, value in self.stats.get_stats().items()}
         data["finish_reason"] = reason
         write_atomic(self.path, json.dumps(data, indent=1, sort_keys=True).encode("utf-8"))
+
+
+def _sum(stats: dict, prefix: str) -> dict[str, int]:
+    """{suffix: count} of the stats under ``prefix``."""
+    return {key[len(prefix) :]: value for key, value in stats.items() if key.startswith(prefix)}
+
+
+def verdict(stats: dict, finish_reason: str, settings) -> tuple[int, str]:
+    """(exit code, message) of a finished run: 0 ok; non-zero when cron should hear of it.
+
+    Failed runs: the crawl did not finish (killed, shut down); arguments were invalid;
+    discovery was attempted and no feed answered; most article fetches failed; or pages
+    were fetched but none matched a known template (the site changed its layout).
+    """
+    if finish_reason != "finished":
+        return 3, f"the crawl did not finish ({finish_reason})"
+    if stats.get("newscrawl/failed/bad_argument"):
+        return 2, "invalid spider arguments"
+    feeds_requested = stats.get("newscrawl/feeds/requested", 0)
+    if feeds_requested and not stats.get("newscrawl/feeds/ok", 0):
+        return 4, f"feed endpoints unreachable ({feeds_requested} requested, none answered)"
+    fetched = stats.get("newscrawl/articles/fetched", 0)
+    failed = sum(_sum(stats, "newscrawl/failed/").values())
+    attempted = fetched + failed
+    min_attempts = settings.getint("FAIL_MIN_ARTICLES")
+    if attempted >= min_attempts and failed > attempted * settings.getfloat("FAIL_RATIO"):
+        return 5, f"most article fetches failed ({failed} of {attempted})"
+    unrecognized = stats.get("newscrawl/skipped/unrecognized", 0)
+    extracted = sum(_sum(stats, "newscrawl/template/").values())
+    if fetched >= min_attempts and unrecognized and extracted <= fetched * (1 - settings.getfloat("FAIL_RATIO")):
+        return 6, f"page template stopped matching ({unrecognized} of {fetched} pages unrecognized)"
+    return 0, "ok"
+
+
+def _fmt(counts: dict[str, int]) -> str:
+    return ",".join(f"{key}:{value}" for key, value in sorted(counts.items())) or "0"
+
+
+class RunSummary:
+    """One summary line at the end of a run, and its verdict for the exit status.
+
+    The verdict is stored in the stats (``newscrawl/exit_code``); the project's ``crawl``
+    command turns it into the process's exit status.
+    """
+
+    def __init__(self, crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        ext = cls(crawler)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    def spider_closed(self, spider, reason: str) -> None:
+        stats = self.crawler.stats
+        values = stats.get_stats()
+        code, message = verdict(values, reason, self.crawler.settings)
+        stats.set_value("newscrawl/exit_code", code)
+        stats.set_value("newscrawl/verdict", message)
+        skipped = _sum(values, "newscrawl/skipped/")
+        skipped.update({k: v for k, v in _sum(values, "newscrawl/articles/skipped_").items()})
+        dropped = _sum(values, "newscrawl/dropped/")
+        line = (
+            f"newscrawl summary: found={values.get('newscrawl/articles/found', 0)} "
+            f"fetched={values.get('newscrawl/articles/fetched', 0)} "
+            f"written={values.get('newscrawl/articles/written', 0)} "
+            f"updated={values.get('newscrawl/articles/updated', 0)} "
+            f"unchanged={values.get('newscrawl/articles/unchanged', 0)} "
+            f"skipped={_fmt(skipped)} dropped={_fmt(dropped)} "
+            f"failed={_fmt(_sum(values, 'newscrawl/failed/'))} "
+            f"feeds_failed={_fmt(_sum(values, 'newscrawl/feeds/failed/'))} "
+            f"status={'ok' if code == 0 else 'FAILED: ' + message}"
+        )
+        (logger.info if code == 0 else logger.error)(line)
+
+
+class ArticleProgress:
+    """Every PROGRESS_INTERVAL seconds, a log line counting articles (not pages)."""
+
+    def __init__(self, stats, interval: float) -> None:
+        self.stats = stats
+        self.interval = interval
+        self.task = None
+        self.last = 0
+        self.started = 0.0
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        interval = crawler.settings.getfloat("PROGRESS_INTERVAL")
+        if not interval:
+            raise NotConfigured
+        ext = cls(crawler.stats, interval)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    def spider_opened(self, spider) -> None:
+        from twisted.internet import task
+
+        self.task = task.LoopingCall(self.log)
+        self.task.start(self.interval, now=False)
+
+    def done(self) -> int:
+        get = self.stats.get_value
+        return (
+            get("newscrawl/articles/written", 0)
+            + get("newscrawl/articles/updated", 0)
+            + get("newscrawl/articles/unchanged", 0)
+        )
+
+    def log(self) -> None:
+        get = self.stats.get_value
+        done = self.done()
+        rate = (done - self.last) * 60 / self.interval
+        self.last = done
+        failed = sum(_sum(self.stats.get_stats(), "newscrawl/failed/").values())
+        skipped = sum(_sum(self.stats.get_stats(), "newscrawl/skipped/").values()) + get(
+            "newscrawl/articles/skipped_existing", 0
+        )
+        logger.info(
+            "Articles: found %d, written %d, updated %d, skipped %d, failed %d (%.0f articles/min)",
+            get("newscrawl/articles/found", 0),
+            get("newscrawl/articles/written", 0),
+            get("newscrawl/articles/updated", 0),
+            skipped,
+            failed,
+            rate,
+        )
+
+    def spider_closed(self, spider, reason: str) -> None:
+        if self.task is not None and self.task.running:
+            self.task.stop()

@@ -36,16 +36,26 @@ VIDEO_LABEL = "视频"
 # linkify, footnotes) may read as syntax anywhere in a line.
 _ESCAPE = {ord(c): "\\" + c for c in "\\`*_[]<>|~#"}
 _ENTITY_LIKE = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
+_DASH_RUN = re.compile(r"(?<=-)-")
+_DOT_RUN = re.compile(r"(?<=\.)\.")
 # At the start of a paragraph: list markers, setext/thematic lines, quotes, definitions.
 _LINE_START = re.compile(r"^(?:[-+=:]|\d{1,9}(?=[.)]))")
 _URL_SAFE = "!#$%&'*+,/:;=?@[]~-._"
 
 
 def escape(text: str) -> str:
-    """Escape text so Markdown shows it literally."""
+    """Escape text so Markdown shows it literally.
+
+    Also breaks ``--`` and ``...`` runs: Hugo's typographer would print them as dashes
+    and an ellipsis character, and the text must read as the source wrote it.
+    """
     text = text.translate(_ESCAPE)
     if "&" in text:
         text = _ENTITY_LIKE.sub(r"\\&", text)
+    if "--" in text:
+        text = _DASH_RUN.sub(r"\\-", text)
+    if ".." in text:
+        text = _DOT_RUN.sub(r"\\.", text)
     return text
 
 

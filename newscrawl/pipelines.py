@@ -142,10 +142,13 @@ def normalize_blocks(blocks: list) -> list:
 
 
 class TextPipeline(ArticlePipeline):
-    """NBSP, U+3000, zero-width and control characters, stray entities, whitespace runs."""
+    """NBSP, U+3000, zero-width and control characters, stray entities, whitespace runs.
+
+    A page without a title takes the title its feed listed.
+    """
 
     def process_article(self, article: Article) -> Article:
-        article.title = textnorm.normalize(article.title)
+        article.title = textnorm.normalize(article.title) or textnorm.normalize(article.feed.get("title", ""))
         article.media = textnorm.normalize(article.media)
         article.abstract = textnorm.normalize(article.abstract)
         article.body = normalize_blocks(article.body)

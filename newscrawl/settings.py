@@ -39,6 +39,27 @@ FRONT_MATTER_DEFAULTS = {
 # Where article pages are fetched from; tests and mirrors point it elsewhere. The link in
 # the output is always the canonical https://new.qq.com/rain/a/<id>.
 QQ_ARTICLE_URL = "https://new.qq.com/rain/a/{id}"
+# Channel feed (POST, JSON body with channel_id and flush_num).
+QQ_FEED_URL = "https://i.news.qq.com/web_feed/getPCList"
+# Hot list (GET).
+QQ_HOT_URL = "https://r.inews.qq.com/gw/event/hot_ranking_list?page_size=50"
+# An author's feed (GET); {suid} and {cursor} (the previous page's offsetInfo) are filled in.
+QQ_AUTHOR_FEED_URL = (
+    "https://i.news.qq.com/getSubNewsMixedList?guestSuid={suid}&tabId=om_article"
+    "&offset_info={cursor}&caller=1&from_scene=103"
+)
+# Channels a run with no arguments lists (override with -a channels=...).
+QQ_CHANNELS = ["news_news_top", "news_news_finance", "news_news_tech", "news_news_world"]
+# Pages (flush_num) read per channel per run, and items asked per page.
+QQ_FEED_PAGES = 5
+QQ_FEED_ITEM_COUNT = 20
+# Pages of an author's feed followed per run.
+QQ_AUTHOR_PAGES = 20
+
+# ---- incremental runs ------------------------------------------------------------------
+# Ids of articles that are gone for good (deleted, paid, 404/410), one JSON line each,
+# so cron runs don't refetch them forever. Delete the file to retry them. "" = off.
+STATE_FILE = "newscrawl-gone.jsonl"
 
 # ---- pipelines -------------------------------------------------------------------------
 # One normalization each, then the writer, which alone touches the disk.
@@ -79,9 +100,21 @@ DEFAULT_REQUEST_HEADERS = {
 # ---- run reporting ---------------------------------------------------------------------
 # Write the run's final stats as JSON to this path ("" = off): for cron checks and tests.
 STATS_FILE = ""
+# Seconds between "Articles: written N, skipped N, failed N (rate)" log lines (0 = off).
+# They replace Scrapy's page-counting LogStats lines.
+PROGRESS_INTERVAL = 60.0
+# A run fails (non-zero exit status) when more than FAIL_RATIO of at least
+# FAIL_MIN_ARTICLES article fetches failed, or that share of fetched pages matched no template.
+FAIL_RATIO = 0.5
+FAIL_MIN_ARTICLES = 4
 EXTENSIONS = {
-    "newscrawl.extensions.StatsFile": 500,
+    "scrapy.extensions.logstats.LogStats": None,
+    "newscrawl.extensions.ArticleProgress": 500,
+    "newscrawl.extensions.RunSummary": 510,
+    "newscrawl.extensions.StatsFile": 520,
 }
+# The project's `crawl` command exits non-zero when a run failed (see RunSummary).
+COMMANDS_MODULE = "newscrawl.commands"
 
 # ---- Scrapy housekeeping ---------------------------------------------------------------
 FEED_EXPORT_ENCODING = "utf-8"

@@ -34,6 +34,8 @@ def crawl(output: Path, server_url: str, *args: str) -> subprocess.CompletedProc
         "LOG_LEVEL=INFO",
         "-s",
         f"STATS_FILE={output.parent / 'stats.json'}",
+        "-s",
+        f"STATE_FILE={output.parent / 'gone.jsonl'}",
         *args,
     ]
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)

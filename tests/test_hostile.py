@@ -106,7 +106,7 @@ def test_nothing_executable_reaches_the_body():
     assert "\\</think\\>" in body  # shown, not interpreted
     assert "[real link](https://example.com/a%20b%28c%29)" in body
     assert "js link" in body and "data link" in body  # the text stays, the link goes
-    assert "\n\n\\---\n\n" in body and "\n\n\\# not a heading" in body and "\n\n1\\. not a list" in body
+    assert "\n\n\\-\\-\\-\n\n" in body and "\n\n\\# not a heading" in body and "\n\n1\\. not a list" in body
     assert "\n\n\\- not a bullet" in body and "\n\n\\* not a bullet either" in body and "\n\n\\+ nor this" in body
     assert "\\[not\\](a link)" in body and "\\*not emphasis\\*" in body and "\\~\\~not struck\\~\\~" in body
     assert "\\| not \\| a \\| table \\|" in body

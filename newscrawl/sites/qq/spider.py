@@ -1,16 +1,37 @@
-"""The ``qq`` spider: decides what to fetch; extraction lives in ``page.py``."""
+"""The ``qq`` spider: decides what to fetch. Extraction is in ``page.py``, feeds in ``feeds.py``.
+
+With no arguments it discovers articles through the channel feeds and the hot list;
+``urls``/``ids`` fetch given articles; ``authors`` follows authors' feeds. Articles whose
+file already exists (either id form), or that are known to be gone, are not fetched.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
+from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import scrapy
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from newscrawl.sites.qq.ids import id_from_url, normalize_id
+from newscrawl.dates import parse_datetime
+from newscrawl.sites.qq.feeds import (
+    FEED_HEADERS,
+    FeedError,
+    FeedItem,
+    channel_feed_body,
+    parse_author_feed,
+    parse_channel_feed,
+    parse_hot_list,
+)
+from newscrawl.sites.qq.ids import id_from_url, normalize_id, short_id
 from newscrawl.sites.qq.page import Unavailable, decode_html, extract
+from newscrawl.state import GoneState
+from newscrawl.writer import existing_article_file
+
+TRUE = {"1", "true", "yes", "on"}
 
 
 def split_arg(value: str | Iterable[str] | None) -> list[str]:
@@ -22,42 +43,201 @@ def split_arg(value: str | Iterable[str] | None) -> list[str]:
     return [part for part in value.replace(",", " ").split() if part]
 
 
-class QQSpider(scrapy.Spider):
-    """Tencent news articles.
+def flag(value: Any, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return str(value).strip().lower() in TRUE
 
-    Arguments (``-a``): ``urls`` and ``ids``, comma-separated article URLs (any form) or ids.
-    """
+
+class QQSpider(scrapy.Spider):
+    """Tencent news articles. Spider arguments (``-a``) are documented in the README."""
 
     name = "qq"
     source = "qq"
+    lang = "zh-CN"
 
-    def __init__(self, urls: str | None = None, ids: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        urls: str | None = None,
+        ids: str | None = None,
+        channels: str | None = None,
+        hot: str | None = None,
+        authors: str | None = None,
+        limit: str | None = None,
+        since: str | None = None,
+        force: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
+        self.bad_args: list[str] = []
         self.requested: list[str] = []
         for url in split_arg(urls):
             article_id = id_from_url(url)
-            if article_id:
-                self.requested.append(article_id)
-            else:
-                self.logger.error("Not a Tencent news article URL: %s", url)
-                self._bad_args = getattr(self, "_bad_args", 0) + 1
+            self.requested.append(article_id) if article_id else self.bad_args.append(url)
         for value in split_arg(ids):
             article_id = normalize_id(value)
-            if article_id:
-                self.requested.append(article_id)
-            else:
-                self.logger.error("Not a Tencent news article id: %s", value)
-                self._bad_args = getattr(self, "_bad_args", 0) + 1
+            self.requested.append(article_id) if article_id else self.bad_args.append(value)
+        self.channels = split_arg(channels)
+        self.authors = split_arg(authors)
+        # With nothing named, discover through the default channels and the hot list.
+        self.explicit = bool(urls or ids or authors or channels)
+        self.hot = flag(hot, not self.explicit)
+        self.limit = int(limit) if limit else None
+        self.since: datetime | None = parse_datetime(since) if since else None
+        if since and self.since is None:
+            self.bad_args.append(f"since={since}")
+        self.force = flag(force, False)
+        self.seen: set[str] = set()
+        self.scheduled = 0
+
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.gone = GoneState(crawler.settings.get("STATE_FILE") or None)
+        return spider
+
+    # ---- start ---------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        bad = getattr(self, "_bad_args", 0)
-        if bad:
-            self.crawler.stats.inc_value("newscrawl/failed/bad_argument", bad)
-        seen: set[str] = set()
+        stats = self.crawler.stats
+        for bad in self.bad_args:
+            self.logger.error("Bad argument (not a Tencent news article URL or id, or a bad date): %s", bad)
+            stats.inc_value("newscrawl/failed/bad_argument")
         for article_id in self.requested:
-            if article_id not in seen:
-                seen.add(article_id)
-                yield self.article_request(article_id)
+            request = self.consider(FeedItem(article_id, ""))
+            if request is not None:
+                yield request
+        channels = self.channels or ([] if self.explicit else self.settings.getlist("QQ_CHANNELS"))
+        for channel in channels:
+            yield self.channel_request(channel, 1)
+        if self.hot:
+            yield self.feed_request(self.settings.get("QQ_HOT_URL"), self.parse_hot, kind="hot")
+        for suid in self.authors:
+            yield self.author_request(suid, "", 1)
+
+    # ---- feeds ---------------------------------------------------------------------------
+
+    def feed_request(self, url: str, callback, kind: str, **kwargs: Any) -> scrapy.Request:
+        self.crawler.stats.inc_value("newscrawl/feeds/requested")
+        meta = {"feed_kind": kind, **kwargs.pop("meta", {})}
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=self.feed_failed,
+            headers=FEED_HEADERS,
+            meta=meta,
+            priority=10,  # list pages first: they decide what else to fetch
+            **kwargs,
+        )
+
+    def channel_request(self, channel: str, page: int) -> scrapy.Request:
+        count = self.settings.getint("QQ_FEED_ITEM_COUNT")
+        return self.feed_request(
+            self.settings.get("QQ_FEED_URL"),
+            self.parse_channel,
+            kind="channel",
+            method="POST",
+            body=channel_feed_body(channel, page, count),
+            meta={"channel": channel, "page": page},
+        )
+
+    def author_request(self, suid: str, cursor: str, page: int) -> scrapy.Request:
+        url = self.settings.get("QQ_AUTHOR_FEED_URL").format(suid=quote(suid, safe=""), cursor=quote(cursor, safe=""))
+        return self.feed_request(url, self.parse_author, kind="author", meta={"suid": suid, "page": page})
+
+    def _feed_items(self, response: Response, parser) -> Any:
+        try:
+            result = parser(response.body)
+        except FeedError as exc:
+            self.crawler.stats.inc_value("newscrawl/feeds/failed/bad_json")
+            self.logger.error("Feed %s answered something unusable: %s", response.url, exc)
+            return None
+        self.crawler.stats.inc_value("newscrawl/feeds/ok")
+        return result
+
+    def parse_channel(self, response: Response) -> Iterable[scrapy.Request]:
+        items = self._feed_items(response, parse_channel_feed)
+        if items is None:
+            return
+        new = 0
+        for item in items:
+            new += item.id is not None and item.id not in self.seen
+            request = self.consider(item)
+            if request is not None:
+                yield request
+        page = response.meta["page"]
+        if items and new and page < self.settings.getint("QQ_FEED_PAGES") and not self.limit_reached():
+            yield self.channel_request(response.meta["channel"], page + 1)
+
+    def parse_hot(self, response: Response) -> Iterable[scrapy.Request]:
+        for item in self._feed_items(response, parse_hot_list) or ():
+            request = self.consider(item)
+            if request is not None:
+                yield request
+
+    def parse_author(self, response: Response) -> Iterable[scrapy.Request]:
+        result = self._feed_items(response, parse_author_feed)
+        if result is None:
+            return
+        items, cursor, has_next = result
+        for item in items:
+            request = self.consider(item)
+            if request is not None:
+                yield request
+        page = response.meta["page"]
+        if has_next and items and page < self.settings.getint("QQ_AUTHOR_PAGES") and not self.limit_reached():
+            yield self.author_request(response.meta["suid"], cursor, page + 1)
+
+    def feed_failed(self, failure: Failure) -> None:
+        reason = failure_reason(failure)
+        self.crawler.stats.inc_value(f"newscrawl/feeds/failed/{reason}")
+        self.logger.error("Feed %s failed (%s): %s", failure.request.url, reason, failure.getErrorMessage())
+
+    # ---- choosing articles ---------------------------------------------------------------
+
+    def limit_reached(self) -> bool:
+        return self.limit is not None and self.scheduled >= self.limit
+
+    def consider(self, item: FeedItem) -> scrapy.Request | None:
+        """The request for a listed article, or None (with a stats key saying why not)."""
+        stats = self.crawler.stats
+        if not item.is_article:
+            stats.inc_value(f"newscrawl/feeds/not_article/type_{item.articletype or 'none'}")
+            return None
+        article_id = item.id
+        assert article_id is not None
+        if article_id in self.seen:
+            stats.inc_value("newscrawl/feeds/duplicate")
+            return None
+        self.seen.add(article_id)
+        stats.inc_value("newscrawl/articles/found")
+        if self.since and item.published:
+            published = parse_datetime(item.published)
+            if published and published < self.since:
+                stats.inc_value("newscrawl/articles/skipped_old")
+                return None
+        if not self.force:
+            if self.existing_file(article_id):
+                stats.inc_value("newscrawl/articles/skipped_existing")
+                return None
+            if article_id in self.gone:
+                stats.inc_value("newscrawl/articles/skipped_gone")
+                return None
+        if self.limit_reached():
+            stats.inc_value("newscrawl/articles/skipped_limit")
+            return None
+        self.scheduled += 1
+        return self.article_request(article_id, item.metadata())
+
+    def existing_file(self, article_id: str) -> bool:
+        settings = self.settings
+        return existing_article_file(
+            settings.get("OUTPUT_DIR"),
+            settings.get("OUTPUT_PATH_TEMPLATE"),
+            (article_id, short_id(article_id)),
+            self.lang,
+            self.source,
+        )
 
     def article_request(self, article_id: str, feed: dict[str, str] | None = None) -> scrapy.Request:
         url = self.settings.get("QQ_ARTICLE_URL").format(id=article_id)
@@ -67,6 +247,8 @@ class QQSpider(scrapy.Spider):
             errback=self.article_failed,
             meta={"article_id": article_id, "feed": feed or {}},
         )
+
+    # ---- articles ------------------------------------------------------------------------
 
     def parse_article(self, response: Response) -> Iterable[Any]:
         stats = self.crawler.stats
@@ -78,6 +260,7 @@ class QQSpider(scrapy.Spider):
         except Unavailable as exc:
             stats.inc_value(f"newscrawl/skipped/{exc.reason}")
             self.logger.warning("Skipped %s (%s): %s", article_id, exc.reason, exc.detail)
+            self.gone.mark(article_id, exc.reason)
             return
         article.feed = response.meta.get("feed") or {}
         stats.inc_value(f"newscrawl/template/{article.template or 'none'}")
@@ -89,17 +272,19 @@ class QQSpider(scrapy.Spider):
         reason = failure_reason(failure)
         self.crawler.stats.inc_value(f"newscrawl/failed/{reason}")
         self.logger.error("Failed %s (%s): %s", article_id, reason, failure.getErrorMessage())
+        if article_id:
+            self.gone.mark(article_id, reason)
 
 
 def failure_reason(failure: Failure) -> str:
-    """A short stats key for a failed request: http_404, timeout, connection, ..."""
+    """A short stats key for a failed request: http_404, timeout, connection_lost, ..."""
     from scrapy.spidermiddlewares.httperror import HttpError
-    from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TimeoutError
+    from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError
     from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
     if failure.check(HttpError):
         return f"http_{failure.value.response.status}"
-    if failure.check(TimeoutError):
+    if failure.check(TimeoutError, TCPTimedOutError):
         return "timeout"
     if failure.check(DNSLookupError):
         return "dns"

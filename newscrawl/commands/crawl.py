@@ -1,0 +1,28 @@
+"""``scrapy crawl`` whose exit status tells cron whether the run failed.
+
+Scrapy's own command exits 0 whenever the crawl ran at all. This one takes the verdict
+the RunSummary extension left in the stats (``newscrawl/exit_code``) and exits with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from scrapy.commands.crawl import Command as ScrapyCrawl
+from scrapy.exceptions import UsageError
+
+
+class Command(ScrapyCrawl):
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            raise UsageError("give exactly one spider name")
+        assert self.crawler_process
+        crawler = self._create_crawler(args[0])
+        self.crawler_process.crawl(crawler, **opts.spargs)
+        self.crawler_process.start()
+        if self.crawler_process.bootstrap_failed:
+            self.exitcode = 1
+            return
+        code = crawler.stats.get_value("newscrawl/exit_code") if crawler.stats else None
+        if code:
+            self.exitcode = int(code)

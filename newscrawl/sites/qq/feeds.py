@@ -1,0 +1,167 @@
+"""Tencent news list endpoints -> feed items: pure parsing, no Scrapy.
+
+Three endpoints (see the site reference, "Discovery endpoints"): the channel feed
+(``POST web_feed/getPCList``, paged by ``flush_num``), the hot list
+(``gw/event/hot_ranking_list``) and an author's feed (``getSubNewsMixedList``, paged by
+an opaque ``offsetInfo`` cursor while ``hasNext``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from newscrawl.sites.qq.ids import id_from_url, normalize_id
+
+# articletype values of items the core can render as articles.
+ARTICLE_TYPES = frozenset({"0", "", "1", "2"})  # 0 article; 1/2 seen on picture/long articles
+# Referer/Origin the web feed endpoints expect (browsers send them from news.qq.com).
+FEED_HEADERS = {
+    "Content-Type": "application/json;charset=UTF-8",
+    "Referer": "https://news.qq.com/",
+    "Origin": "https://news.qq.com",
+    "Accept": "application/json, text/plain, */*",
+}
+
+
+class FeedError(ValueError):
+    """A feed response that is not the JSON the endpoint documents."""
+
+
+@dataclass(slots=True)
+class FeedItem:
+    """One listed article, with the metadata a feed gives (used where the page is silent)."""
+
+    id: str | None
+    url: str
+    title: str = ""
+    published: str = ""
+    cover: str = ""
+    articletype: str = "0"
+
+    @property
+    def is_article(self) -> bool:
+        return self.id is not None and self.articletype in ARTICLE_TYPES
+
+    def metadata(self) -> dict[str, str]:
+        return {"title": self.title, "published": self.published, "cover": self.cover, "url": self.url}
+
+
+def channel_feed_body(channel: str, page: int, count: int) -> str:
+    """The JSON body ``getPCList`` takes (as the news.qq.com front page sends it)."""
+    return json.dumps(
+        {
+            "base_req": {"from": "pc"},
+            "forward": "1",
+            "qimei36": "",
+            "device_id": "",
+            "flush_num": page,
+            "channel_id": channel,
+            "item_count": count,
+            "is_local_chlid": "0",
+        }
+    )
+
+
+def _load(body: bytes | str) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FeedError(f"not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise FeedError("not a JSON object")
+    ret = data.get("ret", 0)
+    if ret not in (0, "0", None):
+        raise FeedError(f"ret={ret!r} msg={data.get('msg') or data.get('errmsg')!r}")
+    return data
+
+
+def _first(*values: Any) -> str:
+    for value in values:
+        if isinstance(value, list):
+            value = value[0] if value else ""
+        if value not in (None, ""):
+            return str(value)
+    return ""
+
+
+def _item(raw: dict[str, Any], urls: list[Any], published: list[Any], covers: list[Any]) -> FeedItem:
+    url = _first(*urls)
+    article_id = normalize_id(str(raw.get("id") or "")) or (id_from_url(url) if url else None)
+    return FeedItem(
+        id=article_id,
+        url=url,
+        title=_first(raw.get("longtitle"), raw.get("title")),
+        published=_first(*published),
+        cover=_first(*covers),
+        articletype=str(raw.get("articletype", raw.get("article_type", "0")) or "0"),
+    )
+
+
+def parse_channel_feed(body: bytes | str) -> list[FeedItem]:
+    """Items of a ``getPCList`` page; an empty list means the channel is exhausted."""
+    data = _load(body)
+    items = data.get("data")
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise FeedError("data is not a list")
+    out = []
+    for raw in items:
+        if not isinstance(raw, dict):
+            continue
+        link = raw.get("link_info") if isinstance(raw.get("link_info"), dict) else {}
+        pic = raw.get("pic_info") if isinstance(raw.get("pic_info"), dict) else {}
+        out.append(
+            _item(
+                raw,
+                [link.get("url"), raw.get("url")],
+                [raw.get("publish_time"), raw.get("timestamp")],
+                [raw.get("miniProShareImage"), pic.get("big_img"), raw.get("thumbnails_big"), raw.get("bigImage")],
+            )
+        )
+    return out
+
+
+def parse_hot_list(body: bytes | str) -> list[FeedItem]:
+    """Items of the hot list: ``idlist[0].newslist`` minus its header item."""
+    data = _load(body)
+    idlist = data.get("idlist")
+    if not isinstance(idlist, list):
+        raise FeedError("no idlist")
+    out = []
+    for group in idlist:
+        newslist = group.get("newslist") if isinstance(group, dict) else None
+        for raw in newslist or ():
+            if not isinstance(raw, dict) or not (raw.get("id") or raw.get("url")):
+                continue  # the header item carries no article
+            out.append(
+                _item(
+                    raw,
+                    [raw.get("url"), raw.get("surl"), raw.get("shareUrl")],
+                    [raw.get("timestamp"), raw.get("publish_time"), raw.get("time")],
+                    [raw.get("miniProShareImage"), raw.get("thumbnails_big"), raw.get("bigImage")],
+                )
+            )
+    return out
+
+
+def parse_author_feed(body: bytes | str) -> tuple[list[FeedItem], str, bool]:
+    """(items, next cursor, has next) of one ``getSubNewsMixedList`` page."""
+    data = _load(body)
+    out = []
+    for raw in data.get("newslist") or ():
+        if not isinstance(raw, dict):
+            continue
+        link = raw.get("link_info") if isinstance(raw.get("link_info"), dict) else {}
+        out.append(
+            _item(
+                raw,
+                [raw.get("url"), link.get("url")],
+                [raw.get("publish_time"), raw.get("time"), raw.get("timestamp")],
+                [raw.get("miniProShareImage"), raw.get("miniVideoPic"), raw.get("thumbnails_big")],
+            )
+        )
+    cursor = data.get("offsetInfo") or ""
+    return out, str(cursor), bool(data.get("hasNext")) and bool(cursor)
