@@ -57,9 +57,10 @@ def verdict(stats: dict, finish_reason: str, settings) -> tuple[int, str]:
         return 3, f"the crawl did not finish ({finish_reason})"
     if stats.get("newscrawl/failed/bad_argument"):
         return 2, "invalid spider arguments"
-    feeds_requested = stats.get("newscrawl/feeds/requested", 0)
-    if feeds_requested and not stats.get("newscrawl/feeds/ok", 0):
-        return 4, f"feed endpoints unreachable ({feeds_requested} requested, none answered)"
+    # Feeds that were really asked (a resumed JOBDIR run filters the repeated ones out).
+    feeds_failed = sum(_sum(stats, "newscrawl/feeds/failed/").values())
+    if feeds_failed and not stats.get("newscrawl/feeds/ok", 0):
+        return 4, f"feed endpoints unreachable ({feeds_failed} feed requests failed, none answered)"
     fetched = stats.get("newscrawl/articles/fetched", 0)
     failed = sum(_sum(stats, "newscrawl/failed/").values())
     attempted = fetched + failed

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import socket
 import tempfile
 import time
 from collections.abc import Iterable
@@ -30,6 +31,8 @@ _SAFE_LANG = re.compile(r"^[A-Za-z]{2,3}(?:-[0-9A-Za-z]{2,8})*$")
 _SAFE_SOURCE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 TMP_SUFFIX = ".tmp"
 STALE_TMP_SECONDS = 3600
+_HOST = re.sub(r"[^0-9A-Za-z-]", "-", socket.gethostname())[:40] or "host"
+_TMP_OWNER = re.compile(r"\.([0-9A-Za-z-]+)@(\d+)\.[^.]*\.tmp$")
 
 
 class UnsafePath(ValueError):
@@ -72,7 +75,7 @@ def existing_article_file(
 def write_atomic(path: Path, data: bytes, fsync: bool = False) -> None:
     """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{_HOST}@{os.getpid()}.", suffix=TMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -89,15 +92,32 @@ def write_atomic(path: Path, data: bytes, fsync: bool = False) -> None:
         raise
 
 
+def _stale(tmp: Path, limit: float) -> bool:
+    """A temp file whose writer is dead: its process is gone (same host) or it is old."""
+    match = _TMP_OWNER.search(tmp.name)
+    if match and match.group(1) == _HOST:
+        try:
+            os.kill(int(match.group(2)), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+    return tmp.stat().st_mtime < limit
+
+
 def remove_stale_temp_files(root: Path, older_than: float = STALE_TMP_SECONDS) -> int:
-    """Delete temp files a killed run left behind (old enough not to be another run's)."""
+    """Delete temp files a killed run left behind, never those of a run still writing.
+
+    Temp names carry the writer's host and pid: on this host a dead pid means the file is
+    an orphan; files of other hosts (a shared disk) are removed once ``older_than`` old.
+    """
     removed = 0
     if not root.is_dir():
         return 0
     limit = time.time() - older_than
     for tmp in root.rglob(f".*{TMP_SUFFIX}"):
         try:
-            if tmp.stat().st_mtime < limit:
+            if _stale(tmp, limit):
                 tmp.unlink()
                 removed += 1
         except FileNotFoundError:

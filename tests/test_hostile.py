@@ -172,3 +172,22 @@ def test_writes_are_atomic_and_leave_no_temp_files(tmp_path):
     files = sorted(str(p.relative_to(tmp_path)) for p in Path(tmp_path).rglob("*") if p.is_file())
     assert files == ["zh-CN/news/qq/20250101A0000100.zh-CN.md"]
     assert (tmp_path / files[0]).read_text("utf-8") == article.markdown
+
+
+def test_orphan_temp_files_of_dead_writers_are_removed(tmp_path):
+    import os
+    import subprocess
+
+    from newscrawl.writer import _HOST, remove_stale_temp_files
+
+    folder = tmp_path / "zh-CN"
+    folder.mkdir()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    orphan = folder / f".a.md.{_HOST}@{dead.pid}.abc123.tmp"
+    mine = folder / f".b.md.{_HOST}@{os.getpid()}.def456.tmp"
+    other_host = folder / ".c.md.otherhost@1.ghi789.tmp"
+    for path in (orphan, mine, other_host):
+        path.write_text("partial")
+    assert remove_stale_temp_files(tmp_path) == 1
+    assert not orphan.exists() and mine.exists() and other_host.exists()
