@@ -6,6 +6,8 @@ exactly what a crawl writes (the writer aside).
 
 from __future__ import annotations
 
+import os
+
 from scrapy.settings import BaseSettings
 from scrapy.utils.misc import load_object
 from scrapy.utils.project import get_project_settings
@@ -29,7 +31,11 @@ class Converter:
     """Reusable page converter (pipelines built once)."""
 
     def __init__(self, settings: BaseSettings | None = None) -> None:
-        self.settings = settings if settings is not None else get_project_settings()
+        if settings is None:
+            # Outside the project folder (no scrapy.cfg) still use newscrawl's settings.
+            os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "newscrawl.settings")
+            settings = get_project_settings()
+        self.settings = settings
         self.pipelines = normalization_pipelines(self.settings)
 
     def process(self, article: Article) -> Article:

@@ -148,3 +148,14 @@ def test_requested_id_wins_and_page_id_is_checked():
     with pytest.raises(Unavailable) as info:
         extract(html, "https://new.qq.com/rain/a/20250101A0000000", "20250101A0000000")
     assert info.value.reason == "wrong_id"
+
+
+def test_render_command_works_outside_the_project_folder(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "newscrawl", "render", str(RECONSTRUCTED), "--url",
+         f"https://new.qq.com/rain/a/{RECONSTRUCTED_ID}"],
+        capture_output=True,
+        cwd=tmp_path,
+        check=True,
+    )
+    assert result.stdout == EXPECTED.read_bytes()
