@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 
-import lxml.html
 from lxml import etree
 
 from newscrawl.article import (
@@ -40,14 +39,24 @@ BLOCK_TAGS = frozenset(
     "dl dt dd form fieldset details summary nav hgroup li tr caption".split()
 )
 HEADING_LEVELS = {"h1": 2, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
-BOLD_TAGS = frozenset(("strong", "b"))
-ITALIC_TAGS = frozenset(("em", "i", "cite", "dfn"))
 _BOLD_STYLE = re.compile(r"font-weight\s*:\s*(?:bold|[6-9]00)", re.I)
 _VID_IN_URL = re.compile(r"[?&]vid=([0-9A-Za-z]+)")
 
 # (bold, italic, code, href)
 Style = tuple[bool, bool, bool, "str | None"]
 _PLAIN: Style = (False, False, False, None)
+
+# What each tag is, decided once per tag name (one dict lookup per element on the hot path).
+_SKIP, _BLOCK, _HEADING, _INLINE, _STYLED, _IMG, _BR, _LIST, _TABLE, _QUOTE, _PRE, _HR, _IFRAME = range(13)
+_KIND: dict[str, int] = {tag: _SKIP for tag in SKIP_TAGS}
+_KIND.update({tag: _BLOCK for tag in BLOCK_TAGS})
+_KIND.update({tag: _HEADING for tag in HEADING_LEVELS})
+_KIND.update({tag: _STYLED for tag in "strong b em i cite dfn code kbd samp tt a span font".split()})
+_KIND.update(img=_IMG, br=_BR, ul=_LIST, ol=_LIST, table=_TABLE, blockquote=_QUOTE, pre=_PRE, hr=_HR)
+_KIND["iframe"] = _IFRAME
+
+# HTML parser: comments and processing instructions are never text, so libxml2 drops them.
+_PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True)
 
 
 def image_src(el: etree._Element) -> str:
@@ -57,6 +66,11 @@ def image_src(el: etree._Element) -> str:
         if value and not value.startswith("data:"):
             return value.strip()
     return ""
+
+
+def text_of(el: etree._Element) -> str:
+    """All text below an element (``text_content()`` for plain etree elements)."""
+    return "".join(el.itertext())
 
 
 class _Builder:
@@ -70,18 +84,14 @@ class _Builder:
         self.heading = 0
         self.in_cell = in_cell
 
-    def text(self, text: str, style: Style) -> None:
-        bold, italic, code, href = style
-        self.inline.append(Span(text, bold, italic, code, href))
-
     def flush(self) -> None:
-        if not self.inline:
-            return
+        """Close the paragraph being built (callers check ``inline`` is non-empty)."""
+        inline = self.inline
         if self.in_cell:
             return  # cells keep everything inline; the table builder takes it
         spans: list[Span] = []
-        for item in self.inline:
-            if isinstance(item, Image):
+        for item in inline:
+            if item.__class__ is Image:
                 self._close(spans)
                 spans = []
                 self.blocks.append(ImageBlock(item))
@@ -91,132 +101,130 @@ class _Builder:
         self.inline = []
 
     def _close(self, spans: list[Span]) -> None:
-        if not spans or all(not s.text.strip() for s in spans):
-            return
+        for span in spans:
+            if not span.text.isspace():
+                break
+        else:
+            return  # nothing but whitespace
         if self.heading:
             self.blocks.append(Heading(self.heading, spans))
         else:
             self.blocks.append(Paragraph(spans))
 
     def block(self, block: Block) -> None:
-        self.flush()
+        if self.inline:
+            self.flush()
         self.blocks.append(block)
 
 
 def _style_for(tag: str, el: etree._Element, style: Style) -> Style:
-    bold, italic, code, href = style
-    if tag in BOLD_TAGS:
-        bold = True
-    elif tag in ITALIC_TAGS:
-        italic = True
-    elif tag == "code" or tag == "kbd" or tag == "samp" or tag == "tt":
-        code = True
-    elif tag == "a":
-        link = (el.get("href") or "").strip()
-        href = link if link.startswith(("http://", "https://", "//")) else None
-    elif tag == "span" or tag == "font":
+    if tag == "span" or tag == "font":
         cls = el.get("class")
         if cls and "qnt-strong" in cls:
-            bold = True
-        else:
-            css = el.get("style")
-            if css and "bold" in css or css and "font-weight" in css and _BOLD_STYLE.search(css):
-                bold = True
-    return (bold, italic, code, href)
+            return (True, style[1], style[2], style[3])
+        css = el.get("style")
+        if css and "font-weight" in css and _BOLD_STYLE.search(css):
+            return (True, style[1], style[2], style[3])
+        return style
+    if tag == "strong" or tag == "b":
+        return (True, style[1], style[2], style[3])
+    if tag == "a":
+        link = (el.get("href") or "").strip()
+        href = link if link.startswith(("http://", "https://", "//")) else None
+        return (style[0], style[1], style[2], href)
+    if tag == "code" or tag == "kbd" or tag == "samp" or tag == "tt":
+        return (style[0], style[1], True, style[3])
+    return (style[0], True, style[2], style[3])  # em i cite dfn
 
 
 def _walk(el: etree._Element, b: _Builder, style: Style) -> None:
+    """Add the content of ``el`` (its text, children and their tails) to ``b``."""
+    inline = b.inline
     for child in el:
         tag = child.tag
-        if not isinstance(tag, str):  # comment or processing instruction
-            if child.tail:
-                b.text(child.tail, style)
-            continue
-        if tag not in SKIP_TAGS:
-            _element(child, tag, b, style)
+        kind = _KIND.get(tag, _INLINE) if tag.__class__ is str else _SKIP
+        if kind == _STYLED or kind == _INLINE:
+            inner = _style_for(tag, child, style) if kind == _STYLED else style
+            if child.text:
+                inline.append(Span(child.text, inner[0], inner[1], inner[2], inner[3]))
+            if len(child):
+                _walk(child, b, inner)
+                inline = b.inline  # a nested block may have flushed
+        elif kind != _SKIP:
+            _element(child, kind, tag, b, style)
+            inline = b.inline
         if child.tail:
-            b.text(child.tail, style)
+            inline.append(Span(child.tail, style[0], style[1], style[2], style[3]))
 
 
-def _element(el: etree._Element, tag: str, b: _Builder, style: Style) -> None:
-    if tag == "img":
+def _element(el: etree._Element, kind: int, tag: str, b: _Builder, style: Style) -> None:
+    if kind == _IMG:
         src = image_src(el)
         if src:
             b.inline.append(Image(src, el.get("alt") or ""))
         return
-    if tag == "br":
+    if kind == _BR:
         if b.in_cell:
-            b.text(" ", style)
-        else:
+            b.inline.append(Span(" "))
+        elif b.inline:
             b.flush()
-        return
-    if tag == "div" and el.get("data-widget") == "video":
-        vid = el.get("data-vid")
-        if vid and not b.in_cell:
-            b.block(Video(vid, (el.get("data-title") or "").strip()))
-            return
-    if tag == "iframe":
-        match = _VID_IN_URL.search(el.get("src") or "")
-        if match and not b.in_cell:
-            b.block(Video(match.group(1)))
         return
     if b.in_cell:
-        # Inside a table cell everything is inline: block boundaries become spaces.
-        if tag in BLOCK_TAGS or tag in HEADING_LEVELS or tag == "table":
-            b.text(" ", style)
-        if el.text:
-            b.text(el.text, _style_for(tag, el, style))
-        _walk(el, b, _style_for(tag, el, style))
-        return
-    level = HEADING_LEVELS.get(tag)
-    if level:
-        b.flush()
-        b.heading = level
-        if el.text:
-            b.text(el.text, style)
-        _walk(el, b, style)
-        b.flush()
-        b.heading = 0
-        return
-    if tag in BLOCK_TAGS:
-        cls = el.get("class")
-        if tag == "div" and cls and "qnt-h2" in cls:
-            b.flush()
-            b.heading = 2
-            if el.text:
-                b.text(el.text, style)
-            _walk(el, b, style)
-            b.flush()
-            b.heading = 0
+        if kind == _IFRAME:
             return
-        b.flush()
+        # Inside a table cell everything is inline: block boundaries become spaces.
+        if kind != _INLINE:
+            b.inline.append(Span(" "))
         if el.text:
-            b.text(el.text, style)
+            b.inline.append(Span(el.text, style[0], style[1], style[2], style[3]))
         _walk(el, b, style)
-        b.flush()
         return
-    if tag == "ul" or tag == "ol":
+    if kind == _BLOCK:
+        if tag == "div":
+            if el.get("data-widget") == "video" and el.get("data-vid"):
+                b.block(Video(el.get("data-vid"), (el.get("data-title") or "").strip()))
+                return
+            cls = el.get("class")
+            if cls and "qnt-h2" in cls:
+                _heading(el, 2, b, style)
+                return
+        if b.inline:
+            b.flush()
+        if el.text:
+            b.inline.append(Span(el.text, style[0], style[1], style[2], style[3]))
+        _walk(el, b, style)
+        if b.inline:
+            b.flush()
+    elif kind == _HEADING:
+        _heading(el, HEADING_LEVELS[tag], b, style)
+    elif kind == _LIST:
         b.block(_list(el, ordered=tag == "ol"))
-        return
-    if tag == "table":
+    elif kind == _TABLE:
         table = _table(el)
         if table is not None:
             b.block(table)
-        return
-    if tag == "blockquote":
+    elif kind == _QUOTE:
         b.block(Quote(convert_element(el)))
-        return
-    if tag == "pre":
-        b.block(Code(el.text_content()))
-        return
-    if tag == "hr":
+    elif kind == _PRE:
+        b.block(Code(text_of(el)))
+    elif kind == _HR:
         b.block(Rule())
-        return
-    # Inline element (span, strong, a, em, font, u, ...).
-    inner = _style_for(tag, el, style)
+    elif kind == _IFRAME:
+        match = _VID_IN_URL.search(el.get("src") or "")
+        if match:
+            b.block(Video(match.group(1)))
+
+
+def _heading(el: etree._Element, level: int, b: _Builder, style: Style) -> None:
+    if b.inline:
+        b.flush()
+    b.heading = level
     if el.text:
-        b.text(el.text, inner)
-    _walk(el, b, inner)
+        b.inline.append(Span(el.text, style[0], style[1], style[2], style[3]))
+    _walk(el, b, style)
+    if b.inline:
+        b.flush()
+    b.heading = 0
 
 
 def _list(el: etree._Element, ordered: bool) -> ListBlock:
@@ -229,10 +237,17 @@ def _list(el: etree._Element, ordered: bool) -> ListBlock:
                 items.append(_finish(loose))
                 loose = _Builder()
             items.append(convert_element(child))
-        elif isinstance(tag, str) and tag not in SKIP_TAGS:
-            _element(child, tag, loose, _PLAIN)
+        elif tag.__class__ is str:
+            kind = _KIND.get(tag, _INLINE)
+            if kind == _STYLED or kind == _INLINE:
+                inner = _style_for(tag, child, _PLAIN) if kind == _STYLED else _PLAIN
+                if child.text:
+                    loose.inline.append(Span(child.text, inner[0], inner[1], inner[2], inner[3]))
+                _walk(child, loose, inner)
+            elif kind != _SKIP:
+                _element(child, kind, tag, loose, _PLAIN)
         if child.tail and child.tail.strip():
-            loose.text(child.tail, _PLAIN)
+            loose.inline.append(Span(child.tail))
     if loose.inline or loose.blocks:
         items.append(_finish(loose))
     return ListBlock(ordered, [item for item in items if item])
@@ -241,7 +256,7 @@ def _list(el: etree._Element, ordered: bool) -> ListBlock:
 def _cell(el: etree._Element) -> list[Inline]:
     b = _Builder(in_cell=True)
     if el.text:
-        b.text(el.text, _PLAIN)
+        b.inline.append(Span(el.text))
     _walk(el, b, _PLAIN)
     return b.inline
 
@@ -262,7 +277,8 @@ def _table(el: etree._Element) -> Table | None:
 
 
 def _finish(b: _Builder) -> list[Block]:
-    b.flush()
+    if b.inline:
+        b.flush()
     return b.blocks
 
 
@@ -270,18 +286,28 @@ def convert_element(el: etree._Element) -> list[Block]:
     """Blocks of an element's content (the element's own tag is not a block)."""
     b = _Builder()
     if el.text:
-        b.text(el.text, _PLAIN)
+        b.inline.append(Span(el.text))
     _walk(el, b, _PLAIN)
     return _finish(b)
 
 
-def parse_fragment(html: str) -> etree._Element:
-    """Parse a body fragment into a ``<div>`` wrapper element."""
-    return lxml.html.fragment_fromstring(html, create_parent="div")
+def parse_fragment(html: str) -> etree._Element | None:
+    """Parse a body fragment; returns the element holding it (``<body>``), or None."""
+    root = etree.fromstring(html, _PARSER)
+    if root is None:
+        return None
+    body = root.find("body")
+    return body if body is not None else root
+
+
+def parse_document(html: str) -> etree._Element | None:
+    """Parse a whole page (plain etree elements: faster than ``lxml.html``'s classes)."""
+    return etree.fromstring(html, _PARSER)
 
 
 def html_to_blocks(html: str) -> list[Block]:
     """Blocks of an HTML fragment (the content of a body container)."""
-    if not html or not html.strip():
+    if not html or html.isspace():
         return []
-    return convert_element(parse_fragment(html))
+    root = parse_fragment(html)
+    return convert_element(root) if root is not None else []

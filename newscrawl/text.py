@@ -24,11 +24,15 @@ _CODE_TABLE = {ord(c): None for c in _INVISIBLE}
 _CODE_TABLE[0xA0] = " "
 _CODE_TABLE[0x3000] = " "
 _WS_RUN = re.compile(r" {2,}")
+# Most text needs no change: one regex scan decides, the translate runs only when needed.
+_NEEDS_CLEANING = re.compile("[" + re.escape(_SPACES.replace(" ", "") + _INVISIBLE) + "&]")
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
 
 
 def clean_chars(text: str) -> str:
     """Map space-like characters to a space and drop invisible ones; keeps runs."""
+    if not _NEEDS_CLEANING.search(text):
+        return text
     text = text.translate(_TABLE)
     # Entities left in the text by double-escaping upstream (``&amp;nbsp;``).
     if "&" in text and _ENTITY.search(text):

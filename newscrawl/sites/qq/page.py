@@ -16,11 +16,10 @@ import re
 from functools import cached_property
 from urllib.parse import urlsplit
 
-import lxml.html
 from lxml import etree
 
 from newscrawl.article import Article, Video
-from newscrawl.htmlblocks import convert_element, html_to_blocks
+from newscrawl.htmlblocks import convert_element, html_to_blocks, parse_document, text_of
 from newscrawl.sites.qq.ids import canonical_url, id_from_url, legacy_id_from_url, normalize_id
 
 
@@ -54,18 +53,14 @@ _DECODER = json.JSONDecoder()
 _AUTHOR_LINK = re.compile(r"/omn/author/([0-9A-Za-z_-]+)")
 
 # Body containers, most specific first (class tests are on whole words).
-_HAS_CLASS = "contains(concat(' ', normalize-space(@class), ' '), ' {} ')"
-_BODY_XPATHS = tuple(
-    (name, etree.XPath(xpath.format(*(_HAS_CLASS.format(c) for c in classes))))
-    for name, xpath, classes in (
-        ("rich_media_content", "//div[{}]", ["rich_media_content"]),
-        ("contentify", "//*[@id='article-content']//div[{}]", ["comps-contentify-wrap"]),
-        ("content_wrap", "//div[{}]", ["article-content-wrap"]),
-        ("article_content", "//*[@id='article-content']", []),
-        ("omn", "//div[{}]", ["content-article"]),
-        ("legacy_cms", "//*[@id='Cnt-Main-Article-QQ']", []),
-    )
-)
+# Body containers, best first: (rank, name) by class token or id (whole tokens).
+_CONTAINER_CLASSES = {
+    "rich_media_content": (0, "rich_media_content"),
+    "comps-contentify-wrap": (1, "contentify"),
+    "article-content-wrap": (2, "content_wrap"),
+    "content-article": (4, "omn"),
+}
+_CONTAINER_IDS = {"article-content": (3, "article_content"), "Cnt-Main-Article-QQ": (5, "legacy_cms")}
 # Inside a body container, but not the article: summary box, status/disclaimer, lead box,
 # the legacy "back to qq.com" link.
 _NOT_BODY = etree.XPath(
@@ -159,7 +154,8 @@ class QQPage:
 
     @cached_property
     def tree(self) -> etree._Element:
-        return lxml.html.document_fromstring(self.text)
+        tree = parse_document(self.text)
+        return tree if tree is not None else etree.Element("html")
 
     @cached_property
     def article_info(self) -> dict[str, str]:
@@ -172,7 +168,7 @@ class QQPage:
     def _xpath_text(self, xpath: str) -> str:
         found = self.tree.xpath(xpath)
         for node in found:
-            value = node if isinstance(node, str) else node.text_content()
+            value = node if isinstance(node, str) else text_of(node)
             if value and value.strip():
                 return value.strip()
         return ""
@@ -277,15 +273,13 @@ class QQPage:
             blocks = html_to_blocks(text)
             if blocks:
                 return self._with_videos(blocks), "window_data"
-        tree = self.tree
-        for name, xpath in _BODY_XPATHS:
-            for container in xpath(tree):
-                for junk in _NOT_BODY(container):
-                    junk.drop_tree()
-                _mark_pushed_videos(container)
-                blocks = convert_element(container)
-                if blocks or name == "article_content":
-                    return self._with_videos(blocks), name
+        for (_rank, name), container in _ranked_containers(self.tree):
+            for junk in _NOT_BODY(container):
+                _drop(junk)
+            _mark_pushed_videos(container)
+            blocks = convert_element(container)
+            if blocks or name == "article_content":
+                return self._with_videos(blocks), name
         return [], ""
 
     def _with_videos(self, blocks: list) -> list:
@@ -296,6 +290,39 @@ class QQPage:
             if isinstance(entry, dict) and entry.get("vid") and entry["vid"] not in present:
                 extra.append(Video(str(entry["vid"]), _str(entry.get("title") or entry.get("desc"))))
         return extra + blocks
+
+
+def _ranked_containers(tree: etree._Element) -> list[tuple[tuple[int, str], etree._Element]]:
+    """Body container candidates, best kind first, document order within a kind."""
+    found = []
+    # A plain loop over the <div>s beats an XPath with contains() over every element.
+    for order, el in enumerate(tree.iter("div")):
+        kind = _CONTAINER_IDS.get(el.get("id") or "")
+        if kind is None:
+            classes = el.get("class")
+            if not classes:
+                continue
+            kinds = [_CONTAINER_CLASSES[c] for c in classes.split() if c in _CONTAINER_CLASSES]
+            if not kinds:
+                continue
+            kind = min(kinds)
+        found.append((kind, order, el))
+    found.sort(key=lambda item: (item[0][0], item[1]))
+    return [(kind, el) for kind, _, el in found]
+
+
+def _drop(el: etree._Element) -> None:
+    """Remove an element but keep its tail text (``drop_tree`` for plain etree)."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    if el.tail:
+        previous = el.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + el.tail
+        else:
+            parent.text = (parent.text or "") + el.tail
+    parent.remove(el)
 
 
 def _mark_pushed_videos(container: etree._Element) -> None:
