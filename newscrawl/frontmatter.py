@@ -62,10 +62,43 @@ _CACHE: dict[tuple[str, Any], str] = {}
 _CACHE_LIMIT = 256
 
 
+def _scalar_events(value: Any) -> list[yaml.Event] | None:
+    """Events of a str, bool or list of str value; None for anything else."""
+    if isinstance(value, bool):
+        return [yaml.ScalarEvent(None, None, (True, False), "true" if value else "false")]
+    if isinstance(value, str):
+        return [yaml.ScalarEvent(None, None, (False, True), value, style='"')]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return [
+            yaml.SequenceStartEvent(None, None, True, flow_style=False),
+            *(yaml.ScalarEvent(None, None, (False, True), item, style='"') for item in value),
+            yaml.SequenceEndEvent(),
+        ]
+    return None
+
+
 def _yaml(fields: dict[str, Any]) -> str:
-    text = yaml.dump(
-        fields, Dumper=_DUMPER, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1 << 30
-    )
+    """YAML of a mapping. The usual values (strings, booleans, lists of strings) go straight
+    to the emitter as events, which skips PyYAML's representer; anything else is dumped."""
+    events: list[yaml.Event] = [
+        yaml.StreamStartEvent(),
+        yaml.DocumentStartEvent(explicit=False),
+        yaml.MappingStartEvent(None, None, True, flow_style=False),
+    ]
+    for key, value in fields.items():
+        value_events = _scalar_events(value)
+        if value_events is None or not isinstance(key, str):
+            events = []
+            break
+        events.append(yaml.ScalarEvent(None, None, (True, False), key))
+        events.extend(value_events)
+    if events:
+        events += [yaml.MappingEndEvent(), yaml.DocumentEndEvent(explicit=False), yaml.StreamEndEvent()]
+        text = yaml.emit(events, Dumper=_DUMPER, allow_unicode=True, width=1 << 30)
+    else:
+        text = yaml.dump(
+            fields, Dumper=_DUMPER, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1 << 30
+        )
     return _SEQUENCE_ITEM.sub("  - ", text) if _DUMPER is not FrontMatterDumper else text
 
 

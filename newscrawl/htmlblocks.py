@@ -150,11 +150,31 @@ def _walk(el: etree._Element, b: _Builder, style: Style) -> None:
             if len(child):
                 _walk(child, b, inner)
                 inline = b.inline  # a nested block may have flushed
+        elif kind == _BLOCK and not b.in_cell and (tag != "div" or not _special_div(child)):
+            # The common case (<p>, <section>, plain <div>), inlined: close the paragraph
+            # before, add the block's content, close it after.
+            if inline:
+                b.flush()
+            if child.text:
+                b.inline.append(Span(child.text, style[0], style[1], style[2], style[3]))
+            if len(child):
+                _walk(child, b, style)
+            if b.inline:
+                b.flush()
+            inline = b.inline
         elif kind != _SKIP:
             _element(child, kind, tag, b, style)
             inline = b.inline
         if child.tail:
             inline.append(Span(child.tail, style[0], style[1], style[2], style[3]))
+
+
+def _special_div(el: etree._Element) -> bool:
+    """A video widget or a ``qnt-h2`` subhead: handled by ``_element``."""
+    if el.get("data-widget") == "video":
+        return True
+    cls = el.get("class")
+    return bool(cls and "qnt-h2" in cls)
 
 
 def _element(el: etree._Element, kind: int, tag: str, b: _Builder, style: Style) -> None:

@@ -147,6 +147,8 @@ def _first_char(spans: list[Span], i: int) -> str:
 
 def render_inline(spans: list[Span], heading: bool = False) -> str:
     """Inline Markdown of a list of spans (links grouped, emphasis CJK-safe)."""
+    if len(spans) == 1 and spans[0].href is None and not (spans[0].bold or spans[0].italic or spans[0].code):
+        return _line_start(escape(spans[0].text))  # the common case: one plain run
     out: list[str] = []
     spans = _merge(spans)
     i = 0
@@ -154,9 +156,11 @@ def render_inline(spans: list[Span], heading: bool = False) -> str:
         span = spans[i]
         href = span.href
         if href is None:
-            before = out[-1][-1] if out and out[-1] else ""
-            after = _first_char(spans, i + 1)
-            out.append(_styled(span, heading, before, after))
+            if span.bold or span.italic or span.code:
+                before = out[-1][-1] if out and out[-1] else ""
+                out.append(_styled(span, heading, before, _first_char(spans, i + 1)))
+            else:
+                out.append(escape(span.text))
             i += 1
             continue
         group = []
@@ -176,11 +180,15 @@ def render_inline(spans: list[Span], heading: bool = False) -> str:
             out[-1] = out[-1][:-1] + "\\!"
         url = "https:" + href if href.startswith("//") else href
         out.append(f"[{label}]({escape_url(url)})")
-    text = "".join(out)
+    return _line_start("".join(out))
+
+
+def _line_start(text: str) -> str:
+    """Escape what would make a paragraph a list, a quote, a heading rule or a definition."""
     match = _LINE_START.match(text)
     if match:
         end = match.end()
-        text = text[:end] + "\\" + text[end:] if match.group(0).isdigit() else "\\" + text
+        return text[:end] + "\\" + text[end:] if match.group(0).isdigit() else "\\" + text
     return text
 
 

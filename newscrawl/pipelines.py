@@ -88,13 +88,14 @@ def _normalize_spans(spans: list[Span]) -> list[Span]:
         if not words:
             pending = pending or (bool(text) and bool(out))
             continue
-        body = " ".join(words)
+        body = " ".join(words) if len(words) > 1 else words[0]
         if out and (pending or text[0] == " "):
             if span.bold or span.italic or span.code or span.href:
                 out.append(Span(" ", href=span.href if span.href == out[-1].href else None))
             else:
                 body = " " + body
-        out.append(Span(body, span.bold, span.italic, span.code, span.href))
+        span.text = body  # spans belong to this article: normalize in place
+        out.append(span)
         pending = text[-1] == " "
     return out
 
@@ -230,18 +231,28 @@ class DatePipeline(ArticlePipeline):
 # ---- summary ----------------------------------------------------------------------------
 
 
-def plain_text(blocks: list) -> str:
-    """The body's text, blocks separated by spaces, whitespace runs collapsed."""
+def plain_text(blocks: list, limit: int | None = None) -> str:
+    """The body's text, blocks separated by spaces, whitespace runs collapsed.
+
+    With ``limit``, stops once the text is at least that long (a summary needs no more).
+    """
     parts: list[str] = []
+    size = 0
     for block in iter_blocks(blocks):
         if isinstance(block, (Paragraph, Heading)):
-            parts.append("".join(s.text for s in block.spans))
+            part = "".join(s.text for s in block.spans)
         elif isinstance(block, Code):
-            parts.append(block.text)
+            part = block.text
         elif isinstance(block, Table):
-            for row in block.rows:
-                for cell in row:
-                    parts.append("".join(x.text for x in cell if isinstance(x, Span)))
+            part = " ".join("".join(x.text for x in cell if isinstance(x, Span)) for row in block.rows for cell in row)
+        else:
+            continue
+        parts.append(part)
+        size += len(part) + 1
+        if limit is not None and size > limit:
+            text = textnorm.collapse(" ".join(parts))
+            if len(text) >= limit:
+                return text
     return textnorm.collapse(" ".join(parts))
 
 
@@ -255,12 +266,13 @@ def make_summary(text: str, whole_under: int = 80, cut: int = 50) -> str:
 class SummaryPipeline(ArticlePipeline):
     """``summary``: the body's plain text, cut by SUMMARY_WHOLE_UNDER / SUMMARY_LENGTH."""
 
+    def __init__(self, settings: BaseSettings, stats: Any = None) -> None:
+        super().__init__(settings, stats)
+        self.whole_under = settings.getint("SUMMARY_WHOLE_UNDER", 80)
+        self.length = settings.getint("SUMMARY_LENGTH", 50)
+
     def process_article(self, article: Article) -> Article:
-        article.summary = make_summary(
-            plain_text(article.body),
-            self.settings.getint("SUMMARY_WHOLE_UNDER", 80),
-            self.settings.getint("SUMMARY_LENGTH", 50),
-        )
+        article.summary = make_summary(plain_text(article.body, self.whole_under), self.whole_under, self.length)
         return article
 
 
@@ -270,6 +282,11 @@ class SummaryPipeline(ArticlePipeline):
 class MarkdownPipeline(ArticlePipeline):
     """Renders the finished file text into ``article.markdown``; drops empty articles."""
 
+    def __init__(self, settings: BaseSettings, stats: Any = None) -> None:
+        super().__init__(settings, stats)
+        self.defaults = settings.getdict("FRONT_MATTER_DEFAULTS")
+        self.date_style = settings.get("DATE_STYLE", "rfc3339")
+
     def process_article(self, article: Article) -> Article:
         body = render_blocks(article.body)
         if not body.strip():
@@ -278,8 +295,8 @@ class MarkdownPipeline(ArticlePipeline):
         article.markdown = render_document(
             article,
             body,
-            self.settings.getdict("FRONT_MATTER_DEFAULTS"),
-            self.settings.get("DATE_STYLE", "rfc3339"),
+            self.defaults,
+            self.date_style,
             link=f"[{escape(article.source)}]({escape_url(article.url)})",
         )
         return article

@@ -62,12 +62,22 @@ _CONTAINER_CLASSES = {
 }
 _CONTAINER_IDS = {"article-content": (3, "article_content"), "Cnt-Main-Article-QQ": (5, "legacy_cms")}
 # Inside a body container, but not the article: summary box, status/disclaimer, lead box,
-# the legacy "back to qq.com" link.
-_NOT_BODY = etree.XPath(
-    ".//*[contains(concat(' ', normalize-space(@class), ' '), ' article-top-content ') or "
-    "@id='Status' or @id='backqqcom' or contains(@class, 'article-status') or "
-    "contains(concat(' ', normalize-space(@class), ' '), ' introduction ')]"
-)
+# the legacy "back to qq.com" link. (A loop over <div>/<a>: an XPath with class tests over
+# every element cost as much as the rest of the extraction.)
+_NOT_BODY_CLASSES = frozenset(("article-top-content", "article-status", "introduction"))
+_NOT_BODY_IDS = frozenset(("Status", "backqqcom"))
+
+
+def _not_body(container: etree._Element) -> list[etree._Element]:
+    junk = []
+    for el in container.iter("div", "a"):
+        if el.get("id") in _NOT_BODY_IDS:
+            junk.append(el)
+            continue
+        classes = el.get("class")
+        if classes and not _NOT_BODY_CLASSES.isdisjoint(classes.split()):
+            junk.append(el)
+    return junk
 
 
 def decode_html(body: bytes, declared: str | None = None) -> str:
@@ -274,7 +284,7 @@ class QQPage:
             if blocks:
                 return self._with_videos(blocks), "window_data"
         for (_rank, name), container in _ranked_containers(self.tree):
-            for junk in _NOT_BODY(container):
+            for junk in _not_body(container):
                 _drop(junk)
             _mark_pushed_videos(container)
             blocks = convert_element(container)
