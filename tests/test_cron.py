@@ -216,3 +216,34 @@ def test_readme_documents_cron_use():
     assert re.search(r"^\*/\d+ \* \* \* \* .*scrapy crawl qq", readme, re.M), "a crontab line"
     for needle in ("STATE_FILE", "newscrawl-gone.jsonl", "exit", "Reset", "newscrawl summary:"):
         assert needle in readme
+
+
+def test_politeness_defaults_and_feed_headers(tmp_path):
+    from scrapy.utils.project import get_project_settings
+
+    settings = get_project_settings()
+    assert settings.getbool("ROBOTSTXT_OBEY") and settings.getbool("AUTOTHROTTLE_ENABLED")
+    assert not settings.getbool("HTTPCACHE_ENABLED")
+    assert settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN") <= 4 and settings.getfloat("DOWNLOAD_DELAY") > 0
+    assert settings.getint("RETRY_TIMES") >= 2 and 503 in settings.getlist("RETRY_HTTP_CODES")
+    assert "Mozilla/5.0" in settings.get("USER_AGENT")
+    with MockQQServer(articles=3) as mock:
+        run_crawl(tmp_path / "out", mock.url)
+        log = mock.log()
+    assert log[0]["path"] == "/robots.txt"
+    feeds = [entry for entry in log if entry["path"].startswith(("/web_feed", "/gw/"))]
+    assert feeds and all(entry["referer"] == "https://news.qq.com/" for entry in feeds)
+    assert all("Mozilla/5.0" in entry["user_agent"] for entry in log)
+
+
+def test_progress_lines_count_articles(tmp_path):
+    with MockQQServer(articles=20, latency=0.1) as mock:
+        result = run_crawl(
+            tmp_path / "out", mock.url, "-s", "PROGRESS_INTERVAL=0.3", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2"
+        )
+    lines = [line for line in result.stderr.splitlines() if "Articles: found" in line]
+    assert lines, result.stderr[-2000:]
+    assert re.search(
+        r"Articles: found \d+, written \d+, updated \d+, skipped \d+, failed \d+ \(\d+ articles/min\)", lines[-1]
+    )
+    assert "pages/min" not in result.stderr  # Scrapy's page-counting line is replaced
