@@ -113,6 +113,11 @@ class Article:
     template: str = ""
     # Metadata a feed listed for this article; fills gaps the page leaves.
     feed: dict[str, str] = field(default_factory=dict)
+    # Downloaded images (IMAGES_DOWNLOAD): {"url", "local", "file", "status"[, "error"]} each.
+    images: list[dict[str, str]] = field(default_factory=list)
+    # Set by the writer for the manifest: SHA-256 of the file, and written/updated/unchanged.
+    sha256: str = ""
+    status: str = ""
 
 
 def iter_blocks(blocks: list[Block]):

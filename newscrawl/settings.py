@@ -61,11 +61,33 @@ QQ_AUTHOR_PAGES = 20
 # so cron runs don't refetch them forever. Delete the file to retry them. "" = off.
 STATE_FILE = "newscrawl-gone.jsonl"
 
+# ---- archival: images and manifest (docs/archival-images-manifest.md) -------------------
+# Download each written article's body images and thumbnail once, byte for byte, and link
+# the local copies instead of Tencent's. An image that fails keeps its remote URL.
+IMAGES_DOWNLOAD = False
+# Folder of downloaded images, as <source>/<sha1 of URL>.<ext> ("" = static/images beside
+# OUTPUT_DIR, i.e. the Hugo site's static folder when OUTPUT_DIR is its content folder).
+IMAGES_STORE = ""
+# The URL path the site serves IMAGES_STORE at (include a baseURL subpath if the site has one).
+IMAGES_URL_PREFIX = "/images"
+# Referer sent with image requests: Tencent's image hosts expect their own site.
+IMAGES_REFERER = "https://new.qq.com/"
+# Append one JSON line per written article to this file ("" = off); or -o FILE:manifest.
+MANIFEST = ""
+# The manifest's feed export format.
+FEED_EXPORTERS = {"manifest": "newscrawl.manifest.ManifestExporter"}
+ADDONS = {
+    # Adds the MANIFEST file to FEEDS before the crawl starts.
+    "newscrawl.manifest.ManifestAddon": 0,
+}
+
 # ---- pipelines -------------------------------------------------------------------------
 # One normalization each, then the writer, which alone touches the disk.
 ITEM_PIPELINES = {
     "newscrawl.pipelines.TextPipeline": 100,
     "newscrawl.pipelines.ImageUrlPipeline": 200,
+    # Off unless IMAGES_DOWNLOAD: needs the absolute URLs above, and runs before Markdown.
+    "newscrawl.localimages.LocalImagesPipeline": 250,
     "newscrawl.pipelines.DatePipeline": 300,
     "newscrawl.pipelines.SummaryPipeline": 400,
     "newscrawl.pipelines.MarkdownPipeline": 500,

@@ -8,6 +8,7 @@ once are harmless for the same reason: each rename installs a complete file.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -152,15 +153,18 @@ class WriterPipeline(ArticlePipeline):
             logger.error("Refusing to write %s: %s", article.url, exc)
             raise ArticleDropped("unsafe_path", str(exc)) from exc
         data = article.markdown.encode("utf-8")
+        article.sha256 = hashlib.sha256(data).hexdigest()
         try:
             old = path.read_bytes()
         except FileNotFoundError:
             old = None
         article.path = str(path.relative_to(self.output_dir.resolve()))
         if old == data:
+            article.status = "unchanged"
             self.inc("articles/unchanged")
             return article
         write_atomic(path, data, self.fsync)
-        self.inc("articles/written" if old is None else "articles/updated")
+        article.status = "written" if old is None else "updated"
+        self.inc(f"articles/{article.status}")
         logger.debug("Wrote %s", path)
         return article
