@@ -300,15 +300,17 @@ def run(inputs: dict[str, list[Doc]], repeat: int, budget: float, min_runs: int,
 def ratios(results: dict[str, dict[str, Result | None]]) -> dict[str, list[dict]]:
     """newscrawl docs/s over each baseline's, per input set, on the same documents.
 
-    markdownify's baseline is "body only" (what the users' generator was fed, and the issue's figure)
-    on the dom/data sets, and "whole page" on the real pages, which have no separate body.
+    Every target compares contenders on the same inputs, as the issue asks ("beside it, on the
+    same inputs"). markdownify on the bare bodies (what the users' generator was fed, and where
+    the issue's ~170 docs/s figure comes from) is shown too, for information: it is the stricter
+    comparison, since newscrawl parses and extracts a whole page where markdownify gets the body.
     """
     out: dict[str, list[dict]] = {}
     for name in ("dom", "data", "pages"):
         nc = results["newscrawl"].get(name)
         whole = ("markdownify", "markdownify (whole page)", name)
         baselines = [  # (key, contender, its input set, counts for a target)
-            (("markdownify", "markdownify (body only)", "bodies", True), (*whole, False))
+            ((*whole, True), ("markdownify", "markdownify (body only)", "bodies", False))
             if name != "pages"
             else ((*whole, True),),
             (("trafilatura", "trafilatura (markdown)", name, True),),

@@ -89,6 +89,10 @@ class _Builder:
         inline = self.inline
         if self.in_cell:
             return  # cells keep everything inline; the table builder takes it
+        if len(inline) == 1 and inline[0].__class__ is Span:  # the common case
+            self._close(inline)
+            self.inline = []
+            return
         spans: list[Span] = []
         for item in inline:
             if item.__class__ is Image:
@@ -155,6 +159,15 @@ def _walk(el: etree._Element, b: _Builder, style: Style) -> None:
             # before, add the block's content, close it after.
             if inline:
                 b.flush()
+            if not len(child):  # a leaf block: its text is the whole paragraph
+                text = child.text
+                if text and not text.isspace():
+                    span = Span(text, style[0], style[1], style[2], style[3])
+                    b.blocks.append(Heading(b.heading, [span]) if b.heading else Paragraph([span]))
+                inline = b.inline
+                if child.tail:
+                    inline.append(Span(child.tail, style[0], style[1], style[2], style[3]))
+                continue
             if child.text:
                 b.inline.append(Span(child.text, style[0], style[1], style[2], style[3]))
             if len(child):

@@ -80,6 +80,10 @@ class ArticlePipeline:
 def _normalize_spans(spans: list[Span]) -> list[Span]:
     """Normalize a paragraph's spans as one text: runs collapse across span edges, the
     paragraph is stripped, and a separating space never lands inside ``**``."""
+    if len(spans) == 1:  # the common case: one run that is already clean
+        text = spans[0].text
+        if text and text[0] != " " and text[-1] != " " and "  " not in text and not textnorm.needs_cleaning(text):
+            return spans
     out: list[Span] = []
     pending = False  # a space is owed before the next visible text
     for span in spans:

@@ -29,6 +29,9 @@ _NEEDS_CLEANING = re.compile("[" + re.escape(_SPACES.replace(" ", "") + _INVISIB
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
 
 
+needs_cleaning = _NEEDS_CLEANING.search
+
+
 def clean_chars(text: str) -> str:
     """Map space-like characters to a space and drop invisible ones; keeps runs."""
     if not _NEEDS_CLEANING.search(text):

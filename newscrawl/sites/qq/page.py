@@ -13,7 +13,6 @@ from __future__ import annotations
 import html as htmllib
 import json
 import re
-from functools import cached_property
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -123,6 +122,21 @@ def resolve_placeholders(text: str, attributes: dict) -> str:
     return _PLACEHOLDER.sub(replace, text)
 
 
+class cached_property:  # noqa: N801 - functools' name, without its per-access lock
+    """Compute once per instance, then a plain attribute (3.11's version takes a lock)."""
+
+    def __init__(self, func) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.func(obj)
+        return value
+
+
 def _str(value: object) -> str:
     return value.strip() if isinstance(value, str) else ("" if value is None else str(value))
 
@@ -143,8 +157,12 @@ class QQPage:
 
     @cached_property
     def head(self) -> str:
-        end = self.text.find("<body")
-        return self.text if end < 0 else self.text[:end]
+        return self.text[: self.body_start]
+
+    @cached_property
+    def body_start(self) -> int:
+        """Where ``<body`` starts (0 when the page has none)."""
+        return max(self.text.find("<body"), 0)
 
     @cached_property
     def meta(self) -> dict[str, str]:
@@ -164,7 +182,9 @@ class QQPage:
 
     @cached_property
     def tree(self) -> etree._Element:
-        tree = parse_document(self.text)
+        """The DOM of the ``<body>``: everything read from the head (meta tags, title,
+        window.DATA, ARTICLE_INFO) is read from its text, so the head is not parsed."""
+        tree = parse_document(self.text[self.body_start :] if self.body_start else self.text)
         return tree if tree is not None else etree.Element("html")
 
     @cached_property
