@@ -142,15 +142,21 @@ def _style_for(tag: str, el: etree._Element, style: Style) -> Style:
 
 
 def _walk(el: etree._Element, b: _Builder, style: Style) -> None:
-    """Add the content of ``el`` (its text, children and their tails) to ``b``."""
+    """Add the content of ``el`` (its text, children and their tails) to ``b``.
+
+    The hot loop of the conversion: lxml attribute reads build new strings, so each is
+    read once; plain inline elements and leaf blocks are handled here without a call.
+    """
     inline = b.inline
+    bold, italic, code, href = style
     for child in el:
         tag = child.tag
         kind = _KIND.get(tag, _INLINE) if tag.__class__ is str else _SKIP
         if kind == _STYLED or kind == _INLINE:
             inner = _style_for(tag, child, style) if kind == _STYLED else style
-            if child.text:
-                inline.append(Span(child.text, inner[0], inner[1], inner[2], inner[3]))
+            text = child.text
+            if text:
+                inline.append(Span(text, inner[0], inner[1], inner[2], inner[3]))
             if len(child):
                 _walk(child, b, inner)
                 inline = b.inline  # a nested block may have flushed
@@ -159,27 +165,24 @@ def _walk(el: etree._Element, b: _Builder, style: Style) -> None:
             # before, add the block's content, close it after.
             if inline:
                 b.flush()
+            text = child.text
             if not len(child):  # a leaf block: its text is the whole paragraph
-                text = child.text
                 if text and not text.isspace():
-                    span = Span(text, style[0], style[1], style[2], style[3])
+                    span = Span(text, bold, italic, code, href)
                     b.blocks.append(Heading(b.heading, [span]) if b.heading else Paragraph([span]))
-                inline = b.inline
-                if child.tail:
-                    inline.append(Span(child.tail, style[0], style[1], style[2], style[3]))
-                continue
-            if child.text:
-                b.inline.append(Span(child.text, style[0], style[1], style[2], style[3]))
-            if len(child):
+            else:
+                if text:
+                    b.inline.append(Span(text, bold, italic, code, href))
                 _walk(child, b, style)
-            if b.inline:
-                b.flush()
+                if b.inline:
+                    b.flush()
             inline = b.inline
         elif kind != _SKIP:
             _element(child, kind, tag, b, style)
             inline = b.inline
-        if child.tail:
-            inline.append(Span(child.tail, style[0], style[1], style[2], style[3]))
+        tail = child.tail
+        if tail:
+            inline.append(Span(tail, bold, italic, code, href))
 
 
 def _special_div(el: etree._Element) -> bool:
