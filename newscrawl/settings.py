@@ -119,6 +119,24 @@ DEFAULT_REQUEST_HEADERS = {
     "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.6",
 }
 
+# ---- archival: WARC capture and replay (docs/archival-warc.md) --------------------------
+# Write every HTTP exchange of the crawl into WARC 1.1 files in this folder ("" = off).
+WARC_DIR = ""
+# Start a new WARC file once the current one reaches this many (gzipped) bytes.
+WARC_MAX_SIZE = 1_000_000_000
+# WARC file names: <prefix>-<crawl start, UTC to the ms>-<serial>.warc.gz.
+WARC_PREFIX = "newscrawl"
+# Answer every request from this WARC file or folder, offline; `-a warc=PATH` sets it.
+WARC_REPLAY = ""
+# Replay also archived feed and article pages the replayed arguments did not reach (archives of several runs).
+WARC_REPLAY_ALL = True
+# 950, next to the downloader: they see responses as received, before retries (550),
+# decompression (590) and redirects (600). Each is idle unless its setting is on.
+DOWNLOADER_MIDDLEWARES = {
+    "newscrawl.warc.WarcCaptureMiddleware": 950,
+    "newscrawl.warc.WarcReplayMiddleware": 951,
+}
+
 # ---- run reporting ---------------------------------------------------------------------
 # Write the run's final stats as JSON to this path ("" = off): for cron checks and tests.
 STATS_FILE = ""

@@ -29,6 +29,7 @@ from newscrawl.sites.qq.feeds import (
 from newscrawl.sites.qq.ids import id_from_url, normalize_id, short_id
 from newscrawl.sites.qq.page import Unavailable, decode_html, extract
 from newscrawl.state import GoneState
+from newscrawl.warc import prepare_replay
 from newscrawl.writer import existing_article_file
 
 TRUE = {"1", "true", "yes", "on"}
@@ -92,7 +93,9 @@ class QQSpider(scrapy.Spider):
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
+        kwargs = prepare_replay(crawler.settings, kwargs)  # -a warc=PATH: the capture's settings and arguments
         spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.arguments = kwargs  # recorded in WARC captures
         spider.gone = GoneState(crawler.settings.get("STATE_FILE") or None)
         return spider
 
