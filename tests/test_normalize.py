@@ -186,6 +186,7 @@ def page_with(data: dict, title: str = "标题_腾讯新闻") -> str:
         (page_with({}, "人机验证_腾讯新闻"), "", "challenge"),
         (page_with({}, "请输入验证码"), "", "challenge"),
         (page_with({}, "滑动验证"), "", "challenge"),
+        ("<html><head><title>安全验证</title></head></html>", "", "challenge"),  # no <body> at all
         ("<html><body><p>new layout</p></body></html>", "https://new.qq.com/rain/a/20250101A0000100", "unrecognized"),
         ("<html><head><title>404 找不到页面</title></head><body></body></html>", "", "deleted"),
     ],

@@ -157,12 +157,13 @@ class QQPage:
 
     @cached_property
     def head(self) -> str:
-        return self.text[: self.body_start]
+        """The text before ``<body`` (the whole page when it has no ``<body``)."""
+        return self.text if self.body_start < 0 else self.text[: self.body_start]
 
     @cached_property
     def body_start(self) -> int:
-        """Where ``<body`` starts (0 when the page has none)."""
-        return max(self.text.find("<body"), 0)
+        """Where ``<body`` starts, -1 when the page has none."""
+        return self.text.find("<body")
 
     @cached_property
     def meta(self) -> dict[str, str]:
@@ -184,7 +185,7 @@ class QQPage:
     def tree(self) -> etree._Element:
         """The DOM of the ``<body>``: everything read from the head (meta tags, title,
         window.DATA, ARTICLE_INFO) is read from its text, so the head is not parsed."""
-        tree = parse_document(self.text[self.body_start :] if self.body_start else self.text)
+        tree = parse_document(self.text[self.body_start :] if self.body_start > 0 else self.text)
         return tree if tree is not None else etree.Element("html")
 
     @cached_property
