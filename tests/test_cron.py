@@ -247,3 +247,14 @@ def test_progress_lines_count_articles(tmp_path):
         r"Articles: found \d+, written \d+, updated \d+, skipped \d+, failed \d+ \(\d+ articles/min\)", lines[-1]
     )
     assert "pages/min" not in result.stderr  # Scrapy's page-counting line is replaced
+
+
+def test_bad_arguments_fetch_nothing_and_exit_2(tmp_path):
+    with MockQQServer(articles=3) as mock:
+        missing = tmp_path / "no-such-archive"
+        for args in (("-a", f"warc={missing}"), ("-a", "limit=many"), ("-a", "since=yesterday-ish")):
+            mock.reset_counters()
+            result = run_crawl(tmp_path / "out", mock.url, *args)
+            assert result.returncode == 2, result.stderr[-2000:]
+            assert "Bad argument" in result.stderr and "Traceback" not in result.stderr
+            assert mock.total() == 0

@@ -83,7 +83,9 @@ class QQSpider(scrapy.Spider):
         # With nothing named, discover through the default channels and the hot list.
         self.explicit = bool(urls or ids or authors or channels)
         self.hot = flag(hot, not self.explicit)
-        self.limit = int(limit) if limit else None
+        self.limit = int(limit) if limit and str(limit).isdigit() else None
+        if limit and self.limit is None:
+            self.bad_args.append(f"limit={limit}")
         self.since: datetime | None = parse_datetime(since) if since else None
         if since and self.since is None:
             self.bad_args.append(f"since={since}")
@@ -93,8 +95,14 @@ class QQSpider(scrapy.Spider):
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
-        kwargs = prepare_replay(crawler.settings, kwargs)  # -a warc=PATH: the capture's settings and arguments
+        try:
+            kwargs = prepare_replay(crawler.settings, kwargs)  # -a warc=PATH: the capture's settings and arguments
+            missing = None
+        except FileNotFoundError as exc:
+            missing = f"warc={kwargs.pop('warc', '')} ({exc})"
         spider = super().from_crawler(crawler, *args, **kwargs)
+        if missing:
+            spider.bad_args.append(missing)
         spider.arguments = kwargs  # recorded in WARC captures
         spider.gone = GoneState(crawler.settings.get("STATE_FILE") or None)
         return spider
@@ -103,9 +111,13 @@ class QQSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         stats = self.crawler.stats
-        for bad in self.bad_args:
-            self.logger.error("Bad argument (not a Tencent news article URL or id, or a bad date): %s", bad)
-            stats.inc_value("newscrawl/failed/bad_argument")
+        if self.bad_args:
+            # Nothing is fetched on bad arguments: a mistyped replay path must not turn into a
+            # crawl of the live site, nor a bad id list into a full discovery run.
+            for bad in self.bad_args:
+                self.logger.error("Bad argument: %s", bad)
+                stats.inc_value("newscrawl/failed/bad_argument")
+            return
         for article_id in self.requested:
             request = self.consider(FeedItem(article_id, ""))
             if request is not None:
