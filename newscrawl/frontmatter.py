@@ -14,6 +14,7 @@ users' files have; both forms are the same YAML.
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
@@ -43,6 +44,10 @@ class FrontMatterDumper(yaml.SafeDumper):
 FrontMatterDumper.add_representer(str, _represent_str)
 FrontMatterDumper.represent_mapping = _represent_mapping  # type: ignore[method-assign]
 
+try:  # libyaml's bare emitter: events in, text out, no Python-side dumper to set up
+    from yaml._yaml import CEmitter as _CEmitter
+except ImportError:  # PyYAML built without libyaml
+    _CEmitter = None
 _CDumper = getattr(yaml, "CSafeDumper", None)
 if _CDumper is not None:
 
@@ -94,6 +99,12 @@ def _yaml(fields: dict[str, Any]) -> str:
         events.extend(value_events)
     if events:
         events += [yaml.MappingEndEvent(), yaml.DocumentEndEvent(explicit=False), yaml.StreamEndEvent()]
+        if _CEmitter is not None:
+            stream = io.StringIO()
+            emitter = _CEmitter(stream, allow_unicode=True, width=1 << 30)
+            for event in events:
+                emitter.emit(event)
+            return _SEQUENCE_ITEM.sub("  - ", stream.getvalue())
         text = yaml.emit(events, Dumper=_DUMPER, allow_unicode=True, width=1 << 30)
     else:
         text = yaml.dump(

@@ -11,15 +11,15 @@ HTTPS_HOSTS = frozenset(
     "inews.gtimg.com mat1.gtimg.com img1.gtimg.com puui.qpic.cn p.qpic.cn "
     "mmbiz.qpic.cn qqpublic.qpic.cn vpic.video.qq.com".split()
 )
-# UI chrome and tracking: icons, logos, spacer/1x1 pixels, analytics beacons.
-_UI = re.compile(
-    r"^https?://(?:mat1\.gtimg\.com|qzonestyle\.gtimg\.cn|pingjs\.qq\.com|"
-    r"[^/]*\.(?:tajs|tcss|beacon)\.qq\.com)/"
-    r"|/(?:favicon|icon|logo|loading|placeholder|blank|spacer|pixel)[^/]*\.(?:png|gif|ico|svg)"
-    r"|\.(?:ico|svg)(?:$|\?)"
-    r"|[?&](?:pgv_|pv_|track)",
+# UI chrome and tracking: icons, logos, spacer/1x1 pixels, analytics beacons. Separate
+# patterns, each with a literal start: one alternation would be tried at every position.
+_UI_HOST = re.compile(
+    r"https?://(?:mat1\.gtimg\.com|qzonestyle\.gtimg\.cn|pingjs\.qq\.com|[^/]*\.(?:tajs|tcss|beacon)\.qq\.com)/",
     re.I,
 )
+_UI_NAME = re.compile(r"/(?:favicon|icon|logo|loading|placeholder|blank|spacer|pixel)[^/]*\.(?:png|gif|ico|svg)", re.I)
+_UI_EXT = re.compile(r"\.(?:ico|svg)(?:$|\?)", re.I)
+_UI_TRACKING = re.compile(r"[?&](?:pgv_|pv_|track)", re.I)
 
 
 def normalize_image_url(url: str, base: str = "") -> str:
@@ -47,4 +47,9 @@ def normalize_image_url(url: str, base: str = "") -> str:
 
 def is_ui_image(url: str) -> bool:
     """True for icons, logos, spacers and tracking pixels that are not content."""
-    return bool(_UI.search(url))
+    return bool(
+        _UI_HOST.match(url)
+        or ("." in url and _UI_EXT.search(url))
+        or ("/" in url and _UI_NAME.search(url))
+        or (("?" in url or "&" in url) and _UI_TRACKING.search(url))
+    )

@@ -35,7 +35,7 @@ VIDEO_LABEL = "视频"
 # ASCII characters that CommonMark or goldmark's extensions (tables, strikethrough,
 # linkify, footnotes) may read as syntax anywhere in a line.
 _ESCAPE = {ord(c): "\\" + c for c in "\\`*_[]<>|~#"}
-_NEEDS_ESCAPE = re.compile(r"[\\`*_\[\]<>|~#&]|--|\.\.")
+_NEEDS_ESCAPE = re.compile(r"[\\`*_\[\]<>|~#&]")
 _ENTITY_LIKE = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
 _DASH_RUN = re.compile(r"(?<=-)-")
 _DOT_RUN = re.compile(r"(?<=\.)\.")
@@ -50,11 +50,11 @@ def escape(text: str) -> str:
     Also breaks ``--`` and ``...`` runs: Hugo's typographer would print them as dashes
     and an ellipsis character, and the text must read as the source wrote it.
     """
-    if not _NEEDS_ESCAPE.search(text):
-        return text
-    text = text.translate(_ESCAPE)
-    if "&" in text:
-        text = _ENTITY_LIKE.sub(r"\\&", text)
+    # One character-class scan first (an alternation would be tried at every position).
+    if _NEEDS_ESCAPE.search(text):
+        text = text.translate(_ESCAPE)
+        if "&" in text:
+            text = _ENTITY_LIKE.sub(r"\\&", text)
     if "--" in text:
         text = _DASH_RUN.sub(r"\\-", text)
     if ".." in text:
