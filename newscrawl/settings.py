@@ -79,6 +79,8 @@ FEED_EXPORTERS = {"manifest": "newscrawl.manifest.ManifestExporter"}
 ADDONS = {
     # Adds the MANIFEST file to FEEDS before the crawl starts.
     "newscrawl.manifest.ManifestAddon": 0,
+    # With REDIS_URL set, the shared scheduler of a scale-out run (see below); else nothing.
+    "newscrawl.scaleout.ScaleOut": 0,
 }
 
 # ---- pipelines -------------------------------------------------------------------------
@@ -155,6 +157,21 @@ EXTENSIONS = {
 }
 # The project's `crawl` command exits non-zero when a run failed (see RunSummary).
 COMMANDS_MODULE = "newscrawl.commands"
+
+# ---- scale-out: several workers, one crawl (docs/scale-out.md) -------------------------
+# Redis the workers share (redis://host:6379/0): one queue and duplicate filter per run.
+# "" = off: one process, Scrapy's own scheduler, no Redis needed.
+REDIS_URL = ""
+# Key namespace in Redis (<prefix>:<spider>:...), for separate crawls sharing one Redis.
+REDIS_KEY_PREFIX = "newscrawl"
+# The run workers share; "" = automatic (the workers running at the same time form one run).
+REDIS_RUN = ""
+# An idle worker waits at most this long for busy workers to queue more, then closes.
+REDIS_IDLE_CLOSE_SECONDS = 30.0
+# A worker silent this long is dead (on the same host: as soon as its pid is gone).
+REDIS_WORKER_TIMEOUT = 30.0
+# Article requests are fingerprinted by article id: every URL form of one article is one request.
+REQUEST_FINGERPRINTER_CLASS = "newscrawl.fingerprint.ArticleFingerprinter"
 
 # ---- Scrapy housekeeping ---------------------------------------------------------------
 FEED_EXPORT_ENCODING = "utf-8"
