@@ -59,7 +59,9 @@ def verdict(stats: dict, finish_reason: str, settings) -> tuple[int, str]:
         return 2, "invalid spider arguments"
     # Feeds that were really asked (a resumed JOBDIR run filters the repeated ones out).
     feeds_failed = sum(_sum(stats, "newscrawl/feeds/failed/").values())
-    if feeds_failed and not stats.get("newscrawl/feeds/ok", 0):
+    # ...and nothing else was fetched: a scale-out worker whose few feed pages failed while it
+    # worked on the shared queue did its job.
+    if feeds_failed and not stats.get("newscrawl/feeds/ok", 0) and not stats.get("newscrawl/articles/fetched", 0):
         return 4, f"feed endpoints unreachable ({feeds_failed} feed requests failed, none answered)"
     fetched = stats.get("newscrawl/articles/fetched", 0)
     failed = sum(_sum(stats, "newscrawl/failed/").values())

@@ -8,6 +8,7 @@ once are harmless for the same reason: each rename installs a complete file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -32,12 +33,33 @@ _SAFE_LANG = re.compile(r"^[A-Za-z]{2,3}(?:-[0-9A-Za-z]{2,8})*$")
 _SAFE_SOURCE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 TMP_SUFFIX = ".tmp"
 STALE_TMP_SECONDS = 3600
-_HOST = re.sub(r"[^0-9A-Za-z-]", "-", socket.gethostname())[:40] or "host"
+def _host_id() -> str:
+    """This host, and its pid namespace: containers can share a hostname but not pids."""
+    host = re.sub(r"[^0-9A-Za-z-]", "-", socket.gethostname())[:40] or "host"
+    try:
+        return f"{host}-{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return host
+
+
+_HOST = _host_id()
 _TMP_OWNER = re.compile(r"\.([0-9A-Za-z-]+)@(\d+)\.[^.]*\.tmp$")
 
 
 class UnsafePath(ValueError):
     pass
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved_dir(cwd: str, folder: str) -> Path:
+    return Path(cwd, folder).resolve()
+
+
+def resolved_dir(folder: Path) -> Path:
+    """``folder.resolve()``, cached: resolving lstat()s every path component, and a crawl asks for the
+    same few folders (the output root, one per language and source) for every article. A folder
+    replaced by a symlink during a run is therefore not noticed until the next run."""
+    return _resolved_dir(os.getcwd(), str(folder))
 
 
 def article_path(output_dir: Path, template: str, article_id: str, lang: str, source: str) -> Path:
@@ -49,8 +71,13 @@ def article_path(output_dir: Path, template: str, article_id: str, lang: str, so
     if not _SAFE_SOURCE.match(source):
         raise UnsafePath(f"unsafe source {source!r}")
     relative = template.format(id=article_id, lang=lang, source=source)
-    root = output_dir.resolve()
-    path = (root / relative).resolve()
+    root = resolved_dir(output_dir)
+    target = root / relative
+    # The same as target.resolve(): the folder resolved (cached), then the file itself only if it is a
+    # symlink (one lstat) or "..".
+    path = resolved_dir(target.parent) / target.name
+    if target.name == ".." or path.is_symlink():
+        path = target.resolve()
     if path == root or root not in path.parents:
         raise UnsafePath(f"{relative!r} leaves the output folder")
     return path
@@ -158,7 +185,7 @@ class WriterPipeline(ArticlePipeline):
             old = path.read_bytes()
         except FileNotFoundError:
             old = None
-        article.path = str(path.relative_to(self.output_dir.resolve()))
+        article.path = str(path.relative_to(resolved_dir(self.output_dir)))
         if old == data:
             article.status = "unchanged"
             self.inc("articles/unchanged")
