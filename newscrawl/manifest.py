@@ -32,7 +32,7 @@ def image_records(article: Article) -> list[dict[str, str]]:
 
 
 def manifest_record(article: Article, crawled: datetime | None = None) -> dict[str, Any]:
-    """The manifest line of one article (fields documented in docs/archival-images-manifest.md)."""
+    """The manifest line of one article (fields documented in the README, "Manifest")."""
     crawled = crawled or datetime.now(UTC)
     return {
         "id": article.id,

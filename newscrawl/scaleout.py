@@ -2,7 +2,7 @@
 
 One setting switches it on: with ``REDIS_URL`` set, the :class:`ScaleOut` add-on makes
 :class:`SharedScheduler` the scheduler; without it nothing changes and Redis is not needed.
-docs/scale-out.md is the user's guide; the design in short:
+The README's "Scale-out" section is the user's guide; the design in short:
 
 - **One run, many workers.** Workers that run at the same time belong to one *run*: the
   first worker creates it (a new run id under ``<prefix>:<spider>:run``), later ones join
