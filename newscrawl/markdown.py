@@ -278,6 +278,13 @@ def render_blocks(blocks: list[Block]) -> str:
     """Markdown of a block list: blocks separated by one blank line."""
     parts = []
     for block in blocks:
+        if block.__class__ is Paragraph and len(block.spans) == 1:
+            span = block.spans[0]  # the common case, without two calls per paragraph
+            if span.href is None and not (span.bold or span.italic or span.code):
+                text = _line_start(escape(span.text))
+                if text:
+                    parts.append(text)
+                continue
         text = render_block(block)
         if text:
             parts.append(text)
