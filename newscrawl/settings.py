@@ -55,6 +55,9 @@ QQ_FEED_PAGES = 5
 QQ_FEED_ITEM_COUNT = 20
 # Pages of an author's feed followed per run.
 QQ_AUTHOR_PAGES = 20
+# A feed's next page waits while this many article requests are queued or in flight, so
+# a long discovery run holds a bounded number of requests in memory (0 = page eagerly).
+QQ_FEED_BACKLOG = 500
 
 # ---- incremental runs ------------------------------------------------------------------
 # Ids of articles that are gone for good (deleted, paid, 404/410), one JSON line each,
@@ -105,6 +108,9 @@ ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 16
 # Low per-domain concurrency: one site, be a polite guest.
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
+# Scrapy starts this many tasks per callback (100 by default) for its output; ours yield one
+# item at most and scheduling requests never waits, so more tasks would only cost CPU.
+CONCURRENT_ITEMS = 1
 DOWNLOAD_DELAY = 0.25
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0

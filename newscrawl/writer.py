@@ -33,6 +33,8 @@ _SAFE_LANG = re.compile(r"^[A-Za-z]{2,3}(?:-[0-9A-Za-z]{2,8})*$")
 _SAFE_SOURCE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 TMP_SUFFIX = ".tmp"
 STALE_TMP_SECONDS = 3600
+
+
 def _host_id() -> str:
     """This host, and its pid namespace: containers can share a hostname but not pids."""
     host = re.sub(r"[^0-9A-Za-z-]", "-", socket.gethostname())[:40] or "host"
@@ -78,7 +80,9 @@ def article_path(output_dir: Path, template: str, article_id: str, lang: str, so
     path = resolved_dir(target.parent) / target.name
     if target.name == ".." or path.is_symlink():
         path = target.resolve()
-    if path == root or root not in path.parents:
+    # Strictly below root: "root in path.parents" without building every parent Path.
+    depth = len(root.parts)
+    if len(path.parts) <= depth or path.parts[:depth] != root.parts:
         raise UnsafePath(f"{relative!r} leaves the output folder")
     return path
 

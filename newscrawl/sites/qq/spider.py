@@ -7,12 +7,16 @@ file already exists (either id form), or that are known to be gone, are not fetc
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
 import scrapy
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
@@ -92,6 +96,11 @@ class QQSpider(scrapy.Spider):
         self.force = flag(force, False)
         self.seen: set[str] = set()
         self.scheduled = 0
+        # Article requests scheduled and not ended yet, and the next feed pages held back meanwhile
+        # (QQ_FEED_BACKLOG): paging on eagerly would queue every listed article at once.
+        self.backlog = 0
+        self.backlog_limit = 0
+        self.waiting_pages: deque[Callable[[], scrapy.Request]] = deque()
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
@@ -105,6 +114,12 @@ class QQSpider(scrapy.Spider):
             spider.bad_args.append(missing)
         spider.arguments = kwargs  # recorded in WARC captures
         spider.gone = GoneState(crawler.settings.get("STATE_FILE") or None)
+        # With JOBDIR the queue is on disk, with REDIS_URL in Redis: no memory to save, and a page
+        # held back here would be lost to a resumed run or to the other workers.
+        if not (crawler.settings.get("JOBDIR") or crawler.settings.get("REDIS_URL")):
+            spider.backlog_limit = crawler.settings.getint("QQ_FEED_BACKLOG")
+        crawler.signals.connect(spider.request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(spider.spider_idle, signal=signals.spider_idle)
         return spider
 
     # ---- start ---------------------------------------------------------------------------
@@ -182,7 +197,7 @@ class QQSpider(scrapy.Spider):
                 yield request
         page = response.meta["page"]
         if items and new and page < self.settings.getint("QQ_FEED_PAGES") and not self.limit_reached():
-            yield self.channel_request(response.meta["channel"], page + 1)
+            yield from self.next_page(partial(self.channel_request, response.meta["channel"], page + 1))
 
     def parse_hot(self, response: Response) -> Iterable[scrapy.Request]:
         for item in self._feed_items(response, parse_hot_list) or ():
@@ -201,7 +216,41 @@ class QQSpider(scrapy.Spider):
                 yield request
         page = response.meta["page"]
         if has_next and items and page < self.settings.getint("QQ_AUTHOR_PAGES") and not self.limit_reached():
-            yield self.author_request(response.meta["suid"], cursor, page + 1)
+            yield from self.next_page(partial(self.author_request, response.meta["suid"], cursor, page + 1))
+
+    def next_page(self, make: Callable[[], scrapy.Request]) -> Iterable[scrapy.Request]:
+        """A feed's next page now, or held back until the article backlog is below QQ_FEED_BACKLOG."""
+        if self.backlog_limit and self.backlog >= self.backlog_limit:
+            self.waiting_pages.append(make)
+            self.crawler.stats.inc_value("newscrawl/feeds/held_back")
+            return ()
+        return (make(),)
+
+    def release_pages(self) -> int:
+        """Schedule the held-back feed pages (those the article limit still allows)."""
+        released = 0
+        while self.waiting_pages:
+            make = self.waiting_pages.popleft()
+            if not self.limit_reached():
+                self.crawler.engine.crawl(make())
+                released += 1
+        return released
+
+    def article_ended(self) -> None:
+        """An article request was answered, failed or dropped: held-back pages may go."""
+        self.backlog -= 1
+        if self.waiting_pages and self.backlog < self.backlog_limit:
+            self.release_pages()
+
+    def request_dropped(self, request: scrapy.Request, spider: Any = None) -> None:
+        if "article_id" in request.meta:  # e.g. a duplicate: no callback will say it ended
+            self.article_ended()
+
+    def spider_idle(self, spider: Any = None) -> None:
+        # Nothing left to fetch while pages are held back (the backlog count missed an ending):
+        # release them rather than end the run early.
+        if self.waiting_pages and self.release_pages():
+            raise DontCloseSpider
 
     def feed_failed(self, failure: Failure) -> None:
         reason = failure_reason(failure)
@@ -242,6 +291,7 @@ class QQSpider(scrapy.Spider):
             stats.inc_value("newscrawl/articles/skipped_limit")
             return None
         self.scheduled += 1
+        self.backlog += 1
         return self.article_request(article_id, item.metadata())
 
     def existing_file(self, article_id: str) -> bool:
@@ -266,6 +316,7 @@ class QQSpider(scrapy.Spider):
     # ---- articles ------------------------------------------------------------------------
 
     def parse_article(self, response: Response) -> Iterable[Any]:
+        self.article_ended()
         stats = self.crawler.stats
         stats.inc_value("newscrawl/articles/fetched")
         article_id = response.meta["article_id"]
@@ -282,6 +333,7 @@ class QQSpider(scrapy.Spider):
         yield article
 
     def article_failed(self, failure: Failure) -> None:
+        self.article_ended()
         request = failure.request
         article_id = request.meta.get("article_id")
         reason = failure_reason(failure)
