@@ -14,7 +14,6 @@ import logging
 import os
 import re
 import socket
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -104,17 +103,36 @@ def existing_article_file(
     return None
 
 
+_MADE_DIRS: set[Path] = set()  # folders this process made or found: one mkdir each, not one per file
+
+
 def write_atomic(path: Path, data: bytes, fsync: bool = False) -> None:
-    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{_HOST}@{os.getpid()}.", suffix=TMP_SUFFIX)
+    """Write ``data`` to ``path`` through a temporary file and an atomic rename.
+
+    The temporary file sits in the target's folder (a rename never crosses file systems)
+    and is named ``.<name>.<host-pidns>@<pid>.<random>.tmp`` so a later run can tell an
+    orphan from a live writer's file. Created with mode 0644 (less the umask).
+    """
+    parent = path.parent
+    if parent not in _MADE_DIRS:
+        parent.mkdir(parents=True, exist_ok=True)
+        _MADE_DIRS.add(parent)
+    tmp = parent / f".{path.name}.{_HOST}@{os.getpid()}.{os.urandom(5).hex()}{TMP_SUFFIX}"
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    except FileNotFoundError:  # the folder went away during the run
+        _MADE_DIRS.discard(parent)
+        parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
             if fsync:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         try:
