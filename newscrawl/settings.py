@@ -64,7 +64,7 @@ QQ_FEED_BACKLOG = 500
 # so cron runs don't refetch them forever. Delete the file to retry them. "" = off.
 STATE_FILE = "newscrawl-gone.jsonl"
 
-# ---- archival: images and manifest (docs/archival-images-manifest.md) -------------------
+# ---- archival: images and manifest (README, "Downloaded images and the run manifest") ---
 # Download each written article's body images and thumbnail once, byte for byte, and link
 # the local copies instead of Tencent's. An image that fails keeps its remote URL.
 IMAGES_DOWNLOAD = False
@@ -127,7 +127,7 @@ DEFAULT_REQUEST_HEADERS = {
     "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.6",
 }
 
-# ---- archival: WARC capture and replay (docs/archival-warc.md) --------------------------
+# ---- archival: WARC capture and replay (README, "WARC capture and offline replay") ------
 # Write every HTTP exchange of the crawl into WARC 1.1 files in this folder ("" = off).
 WARC_DIR = ""
 # Start a new WARC file once the current one reaches this many (gzipped) bytes.
@@ -164,7 +164,7 @@ EXTENSIONS = {
 # The project's `crawl` command exits non-zero when a run failed (see RunSummary).
 COMMANDS_MODULE = "newscrawl.commands"
 
-# ---- scale-out: several workers, one crawl (docs/scale-out.md) -------------------------
+# ---- scale-out: several workers, one crawl (README, "Scale-out") ------------------------
 # Redis the workers share (redis://host:6379/0): one queue and duplicate filter per run.
 # "" = off: one process, Scrapy's own scheduler, no Redis needed.
 REDIS_URL = ""
