@@ -80,6 +80,35 @@ def _fmt(counts: dict[str, int]) -> str:
     return ",".join(f"{key}:{value}" for key, value in sorted(counts.items())) or "0"
 
 
+class LogLevelAtSource:
+    """Drop log calls below LOG_LEVEL where they are made, not in the handler.
+
+    Scrapy leaves the root logger at NOTSET and filters in its handler, so every DEBUG
+    line ("Crawled (200) …", "Scraped from …", per article) still builds a LogRecord
+    that is then thrown away. Raising the root logger's level to LOG_LEVEL makes those
+    calls return at once; what is printed does not change. (Set when the engine starts:
+    Scrapy resets the root logger after building the extensions.)
+    """
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        level = logging.getLevelName(str(crawler.settings.get("LOG_LEVEL", "DEBUG")).upper())
+        if not isinstance(level, int) or not crawler.settings.getbool("LOG_ENABLED", True):
+            raise NotConfigured
+        ext = cls(level)
+        crawler.signals.connect(ext.engine_started, signal=signals.engine_started)
+        return ext
+
+    def engine_started(self) -> None:
+        # The root logger, and Scrapy's own, which Scrapy sets to DEBUG explicitly.
+        for log in (logging.root, logging.getLogger("scrapy")):
+            if log.level < self.level:
+                log.setLevel(self.level)
+
+
 class RunSummary:
     """One summary line at the end of a run, and its verdict for the exit status.
 

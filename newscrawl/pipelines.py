@@ -196,6 +196,9 @@ class ImageUrlPipeline(ArticlePipeline):
     def _blocks(self, blocks: list, base: str, seen: set[str]) -> list:
         out = []
         for block in blocks:
+            if block.__class__ is Paragraph:  # most blocks: nothing to look at
+                out.append(block)
+                continue
             if isinstance(block, ImageBlock):
                 if not self._keep(block.image, base, seen):
                     continue

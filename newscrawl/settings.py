@@ -157,6 +157,7 @@ FAIL_RATIO = 0.5
 FAIL_MIN_ARTICLES = 4
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
+    "newscrawl.extensions.LogLevelAtSource": 0,
     "newscrawl.extensions.ArticleProgress": 500,
     "newscrawl.extensions.RunSummary": 510,
     "newscrawl.extensions.StatsFile": 520,

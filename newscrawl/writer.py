@@ -51,16 +51,31 @@ class UnsafePath(ValueError):
     pass
 
 
-@functools.lru_cache(maxsize=64)
-def _resolved_dir(cwd: str, folder: str) -> Path:
+def resolved_dir(folder: Path) -> Path:
+    """``folder.resolve()``, cached per working directory (see ``_article_folder``)."""
+    return _resolved(os.getcwd(), str(folder))
+
+
+@functools.lru_cache(maxsize=256)
+def _resolved(cwd: str, folder: str) -> Path:
     return Path(cwd, folder).resolve()
 
 
-def resolved_dir(folder: Path) -> Path:
-    """``folder.resolve()``, cached: resolving lstat()s every path component, and a crawl asks for the
-    same few folders (the output root, one per language and source) for every article. A folder
-    replaced by a symlink during a run is therefore not noticed until the next run."""
-    return _resolved_dir(os.getcwd(), str(folder))
+@functools.lru_cache(maxsize=256)
+def _article_folder(cwd: str, output_dir: str, template: str, lang: str, source: str) -> tuple[Path, str]:
+    """(resolved output root, template) once the template is known to stay inside the root.
+
+    Ids, languages and sources are single path-safe tokens (checked per article), so a
+    template that stays strictly inside the root for one id does so for every id: the
+    check runs once per template, not once per article. Folders are resolved here once;
+    one replaced by a symlink during a run is noticed by the next run. (A file replaced by
+    a symlink is harmless: the writer renames over the link, never writes through it.)
+    """
+    root = _resolved(cwd, output_dir)
+    probe = (root / template.format(id="ID0", lang=lang, source=source)).resolve()
+    if probe == root or root not in probe.parents:
+        raise UnsafePath(f"{template!r} leaves the output folder")
+    return root, template
 
 
 def article_path(output_dir: Path, template: str, article_id: str, lang: str, source: str) -> Path:
@@ -71,19 +86,8 @@ def article_path(output_dir: Path, template: str, article_id: str, lang: str, so
         raise UnsafePath(f"unsafe language {lang!r}")
     if not _SAFE_SOURCE.match(source):
         raise UnsafePath(f"unsafe source {source!r}")
-    relative = template.format(id=article_id, lang=lang, source=source)
-    root = resolved_dir(output_dir)
-    target = root / relative
-    # The same as target.resolve(): the folder resolved (cached), then the file itself only if it is a
-    # symlink (one lstat) or "..".
-    path = resolved_dir(target.parent) / target.name
-    if target.name == ".." or path.is_symlink():
-        path = target.resolve()
-    # Strictly below root: "root in path.parents" without building every parent Path.
-    depth = len(root.parts)
-    if len(path.parts) <= depth or path.parts[:depth] != root.parts:
-        raise UnsafePath(f"{relative!r} leaves the output folder")
-    return path
+    root, template = _article_folder(os.getcwd(), str(output_dir), template, lang, source)
+    return root / template.format(id=article_id, lang=lang, source=source)
 
 
 def existing_article_file(
@@ -98,7 +102,7 @@ def existing_article_file(
             path = article_path(Path(output_dir), template, article_id, lang, source)
         except UnsafePath:
             continue
-        if path.exists():
+        if os.path.exists(path):
             return path
     return None
 

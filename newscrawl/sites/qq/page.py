@@ -315,9 +315,12 @@ class QQPage:
 
     def _with_videos(self, blocks: list) -> list:
         """``window.DATA.videoArr`` entries not already in the body, at its top."""
+        videos = self.data.get("videoArr")
+        if not videos:
+            return blocks
         present = {b.vid for b in blocks if isinstance(b, Video)}
         extra = []
-        for entry in self.data.get("videoArr") or ():
+        for entry in videos:
             if isinstance(entry, dict) and entry.get("vid") and entry["vid"] not in present:
                 extra.append(Video(str(entry["vid"]), _str(entry.get("title") or entry.get("desc"))))
         return extra + blocks

@@ -95,6 +95,11 @@ class QQSpider(scrapy.Spider):
             self.bad_args.append(f"since={since}")
         self.force = flag(force, False)
         self.seen: set[str] = set()
+        # One bound method object for every article request: Scrapy caches its check of a
+        # callback's source in a weak-keyed cache, so a fresh ``self.parse_article`` per
+        # request was re-parsed (inspect + ast) for a large share of the responses.
+        self.on_article = self.parse_article
+        self.on_article_error = self.article_failed
         self.scheduled = 0
         # Article requests scheduled and not ended yet, and the next feed pages held back meanwhile
         # (QQ_FEED_BACKLOG): paging on eagerly would queue every listed article at once.
@@ -308,8 +313,8 @@ class QQSpider(scrapy.Spider):
         url = self.settings.get("QQ_ARTICLE_URL").format(id=article_id)
         return scrapy.Request(
             url,
-            callback=self.parse_article,
-            errback=self.article_failed,
+            callback=self.on_article,
+            errback=self.on_article_error,
             meta={"article_id": article_id, "feed": feed or {}},
         )
 
