@@ -152,8 +152,15 @@ def test_requested_id_wins_and_page_id_is_checked():
 
 def test_render_command_works_outside_the_project_folder(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "newscrawl", "render", str(RECONSTRUCTED), "--url",
-         f"https://new.qq.com/rain/a/{RECONSTRUCTED_ID}"],
+        [
+            sys.executable,
+            "-m",
+            "newscrawl",
+            "render",
+            str(RECONSTRUCTED),
+            "--url",
+            f"https://new.qq.com/rain/a/{RECONSTRUCTED_ID}",
+        ],
         capture_output=True,
         cwd=tmp_path,
         check=True,
