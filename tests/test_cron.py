@@ -258,3 +258,16 @@ def test_bad_arguments_fetch_nothing_and_exit_2(tmp_path):
             assert result.returncode == 2, result.stderr[-2000:]
             assert "Bad argument" in result.stderr and "Traceback" not in result.stderr
             assert mock.total() == 0
+
+
+def test_feed_paging_waits_while_articles_are_pending(tmp_path):
+    """QQ_FEED_BACKLOG: the next feed page is held back, then released; nothing is lost."""
+    with MockQQServer(articles=60, latency=0.02, feed_extras=False) as mock:
+        result = run_crawl(
+            tmp_path / "out", mock.url, "-a", "hot=0", "-a", "channels=news_news_top",
+            "-s", "QQ_FEED_ITEM_COUNT=10", "-s", "QQ_FEED_PAGES=100", "-s", "QQ_FEED_BACKLOG=5",
+            "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=2",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stat("newscrawl/feeds/held_back") > 0
+        assert written_ids(tmp_path / "out") == set(mock.ids("writable"))

@@ -76,12 +76,13 @@ class QQSpider(scrapy.Spider):
         super().__init__(**kwargs)
         self.bad_args: list[str] = []
         self.requested: list[str] = []
-        for url in split_arg(urls):
-            article_id = id_from_url(url)
-            self.requested.append(article_id) if article_id else self.bad_args.append(url)
-        for value in split_arg(ids):
-            article_id = normalize_id(value)
-            self.requested.append(article_id) if article_id else self.bad_args.append(value)
+        for given, to_id in ((split_arg(urls), id_from_url), (split_arg(ids), normalize_id)):
+            for value in given:
+                article_id = to_id(value)
+                if article_id:
+                    self.requested.append(article_id)
+                else:
+                    self.bad_args.append(value)
         self.channels = split_arg(channels)
         self.authors = split_arg(authors)
         # With nothing named, discover through the default channels and the hot list.
