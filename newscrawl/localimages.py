@@ -100,7 +100,7 @@ class LocalImagesPipeline(FilesPipeline):
     @classmethod
     def from_crawler(cls, crawler):
         if not crawler.settings.getbool("IMAGES_DOWNLOAD"):
-            raise NotConfigured("IMAGES_DOWNLOAD is off")
+            raise NotConfigured  # no message: Scrapy would log it as a WARNING on every run
         return cls(str(image_store(crawler.settings)), crawler=crawler)
 
     def open_spider(self, spider=None) -> None:

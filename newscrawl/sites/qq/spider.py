@@ -351,18 +351,26 @@ class QQSpider(scrapy.Spider):
 
 def failure_reason(failure: Failure) -> str:
     """A short stats key for a failed request: http_404, timeout, connection_lost, ..."""
+    from scrapy import exceptions as scrapy_errors
     from scrapy.spidermiddlewares.httperror import HttpError
-    from twisted.internet.error import ConnectionRefusedError, DNSLookupError, TCPTimedOutError, TimeoutError
+    from twisted.internet import error as tx_errors
     from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
     if failure.check(HttpError):
         return f"http_{failure.value.response.status}"
-    if failure.check(TimeoutError, TCPTimedOutError):
+    if failure.check(scrapy_errors.DownloadTimeoutError, tx_errors.TimeoutError, tx_errors.TCPTimedOutError):
         return "timeout"
-    if failure.check(DNSLookupError):
+    if failure.check(scrapy_errors.CannotResolveHostError, tx_errors.DNSLookupError):
         return "dns"
-    if failure.check(ConnectionRefusedError):
+    if failure.check(scrapy_errors.DownloadConnectionRefusedError, tx_errors.ConnectionRefusedError):
         return "connection_refused"
-    if failure.check(ResponseFailed, ResponseNeverReceived):
+    if failure.check(
+        scrapy_errors.ResponseDataLossError,
+        scrapy_errors.DownloadFailedError,
+        ResponseFailed,
+        ResponseNeverReceived,
+        tx_errors.ConnectionLost,
+        tx_errors.ConnectionDone,
+    ):
         return "connection_lost"
     return failure.type.__name__ if failure.type else "error"
