@@ -307,7 +307,8 @@ class QQPage:
         for (_rank, name), container in _ranked_containers(self.tree):
             for junk in _not_body(container):
                 _drop(junk)
-            _mark_pushed_videos(container)
+            if "videoArr.push" in self.text:  # old pages only; a string scan beats a tree walk
+                _mark_pushed_videos(container)
             blocks = convert_element(container)
             if blocks or name == "article_content":
                 return self._with_videos(blocks), name
