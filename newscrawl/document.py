@@ -55,4 +55,4 @@ def render_document(
 ) -> str:
     """Front matter, a blank line, the body, a blank line, the source link, one newline."""
     head = frontmatter.dump(front_matter_fields(article, defaults, date_style))
-    return f"{head}\n{body}\n\n{link}\n" if body else f"{head}\n{link}\n"
+    return f"{head}\n{body}\n\n{link}\n"  # an empty body never gets here (MarkdownPipeline drops it)

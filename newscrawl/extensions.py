@@ -132,7 +132,7 @@ class RunSummary:
         stats.set_value("newscrawl/exit_code", code)
         stats.set_value("newscrawl/verdict", message)
         skipped = _sum(values, "newscrawl/skipped/")
-        skipped.update({k: v for k, v in _sum(values, "newscrawl/articles/skipped_").items()})
+        skipped.update(_sum(values, "newscrawl/articles/skipped_"))
         dropped = _sum(values, "newscrawl/dropped/")
         line = (
             f"newscrawl summary: found={values.get('newscrawl/articles/found', 0)} "

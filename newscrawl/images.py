@@ -5,12 +5,9 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin, urlsplit
 
-# Hosts known to serve https (Tencent's image CDNs). Other http URLs stay http: making
-# them https could point at a host that has no certificate.
-HTTPS_HOSTS = frozenset(
-    "inews.gtimg.com mat1.gtimg.com img1.gtimg.com puui.qpic.cn p.qpic.cn "
-    "mmbiz.qpic.cn qqpublic.qpic.cn vpic.video.qq.com".split()
-)
+# Tencent's image CDNs, which all serve https. Other http URLs stay http: making them
+# https could point at a host that has no certificate.
+HTTPS_HOST_SUFFIXES = (".gtimg.com", ".qpic.cn", ".qq.com")
 # UI chrome and tracking: icons, logos, spacer/1x1 pixels, analytics beacons. Separate
 # patterns, each with a literal start: one alternation would be tried at every position.
 _UI_HOST = re.compile(
@@ -40,7 +37,7 @@ def normalize_image_url(url: str, base: str = "") -> str:
             return ""
     if url.startswith("http://"):
         host = urlsplit(url).hostname or ""
-        if host in HTTPS_HOSTS or host.endswith((".gtimg.com", ".qpic.cn", ".qq.com")):
+        if host.endswith(HTTPS_HOST_SUFFIXES):
             url = "https://" + url[7:]
     return url
 

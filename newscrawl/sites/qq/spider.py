@@ -15,10 +15,14 @@ from typing import Any
 from urllib.parse import quote
 
 import scrapy
+from scrapy import exceptions as scrapy_errors
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet import error as tx_errors
 from twisted.python.failure import Failure
+from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
 from newscrawl.dates import parse_datetime
 from newscrawl.sites.qq.feeds import (
@@ -351,11 +355,6 @@ class QQSpider(scrapy.Spider):
 
 def failure_reason(failure: Failure) -> str:
     """A short stats key for a failed request: http_404, timeout, connection_lost, ..."""
-    from scrapy import exceptions as scrapy_errors
-    from scrapy.spidermiddlewares.httperror import HttpError
-    from twisted.internet import error as tx_errors
-    from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
-
     if failure.check(HttpError):
         return f"http_{failure.value.response.status}"
     if failure.check(scrapy_errors.DownloadTimeoutError, tx_errors.TimeoutError, tx_errors.TCPTimedOutError):
