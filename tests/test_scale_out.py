@@ -17,7 +17,8 @@ from scrapy import Request
 from scrapy.settings import Settings
 
 from newscrawl.fingerprint import ArticleFingerprinter
-from newscrawl.scaleout import HOST, RedisRun, ScaleOut, worker_id
+from newscrawl.scaleout import ScaleOut
+from newscrawl.scaleout.scheduler import HOST, RedisRun, worker_id
 from newscrawl.sites.qq.feeds import channel_feed_body
 from tests.crawlrun import folder_files, run_crawl, written_ids
 from tests.mockserver import MockQQProcess
@@ -164,8 +165,8 @@ def test_redis_url_alone_switches_the_scheduler():
     assert plain["SCHEDULER"] == "scrapy.core.scheduler.Scheduler"
     assert plain["DUPEFILTER_CLASS"] == "scrapy.dupefilters.RFPDupeFilter"
     shared = settings_with(REDIS_URL="redis://127.0.0.1:6379/0")
-    assert shared["SCHEDULER"] == "newscrawl.scaleout.SharedScheduler"
-    assert shared["DUPEFILTER_CLASS"] == "newscrawl.scaleout.ArticleDupeFilter"
+    assert shared["SCHEDULER"] == "newscrawl.scaleout.scheduler.SharedScheduler"
+    assert shared["DUPEFILTER_CLASS"] == "newscrawl.scaleout.scheduler.ArticleDupeFilter"
     assert "newscrawl.scaleout.ScaleOut" in plain.getdict("ADDONS")
 
 

@@ -7,9 +7,12 @@ the RunSummary extension left in the stats (``newscrawl/exit_code``) and exits w
 from __future__ import annotations
 
 import argparse
+import sys
 
 from scrapy.commands.crawl import Command as ScrapyCrawl
 from scrapy.exceptions import UsageError
+
+from newscrawl.scaleout import missing_extra
 
 
 class Command(ScrapyCrawl):
@@ -17,6 +20,11 @@ class Command(ScrapyCrawl):
         if len(args) != 1:
             raise UsageError("give exactly one spider name")
         assert self.crawler_process
+        problem = missing_extra(self.settings)
+        if problem:  # one line, before Scrapy starts: not a traceback from the add-on
+            print(f"newscrawl: {problem}", file=sys.stderr)
+            self.exitcode = 1
+            return
         crawler = self._create_crawler(args[0])
         self.crawler_process.crawl(crawler, **opts.spargs)
         self.crawler_process.start()

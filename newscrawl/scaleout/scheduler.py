@@ -1,4 +1,6 @@
-"""Scale-out: several workers (processes, machines) share one crawl through Redis.
+"""The shared scheduler of a scale-out run (imported only with ``REDIS_URL`` set).
+
+Scale-out: several workers (processes, machines) share one crawl through Redis.
 
 One setting switches it on: with ``REDIS_URL`` set, the :class:`ScaleOut` add-on makes
 :class:`SharedScheduler` the scheduler; without it nothing changes and Redis is not needed.
@@ -73,22 +75,6 @@ _RUN_NAME = re.compile(r"^[0-9A-Za-z_.-]{1,64}$")
 BUSY, IDLE = "busy", "idle"
 # Seconds between an idle worker's looks at the shared queue (the engine's own is 5 s).
 IDLE_POLL = 0.2
-
-
-class ScaleOut:
-    """``ADDONS`` entry: with ``REDIS_URL`` set, the shared scheduler and duplicate filter.
-
-    Add-ons run after ``-s`` settings are applied, so ``-s REDIS_URL=...`` alone switches it on;
-    settings set here have add-on priority, below the project's and the command line's.
-    """
-
-    def update_settings(self, settings: Any) -> None:
-        if not settings.get("REDIS_URL"):
-            return
-        settings.set("SCHEDULER", "newscrawl.scaleout.SharedScheduler", "addon")
-        settings.set("DUPEFILTER_CLASS", "newscrawl.scaleout.ArticleDupeFilter", "addon")
-        if settings.get("JOBDIR"):
-            logger.warning("JOBDIR is ignored for the request queue of a scale-out run (it lives in Redis)")
 
 
 class ArticleDupeFilter(RFPDupeFilter):
