@@ -2,6 +2,8 @@
 
 Scrapy's own command exits 0 whenever the crawl ran at all. This one takes the verdict
 the RunSummary extension left in the stats (``newscrawl/exit_code``) and exits with it.
+Before anything starts (even logging) it checks the settings (:mod:`newscrawl.preflight`):
+a bad value or an unwritable OUTPUT_DIR is one line on stderr each, and exit status 2.
 """
 
 from __future__ import annotations
@@ -12,10 +14,23 @@ import sys
 from scrapy.commands.crawl import Command as ScrapyCrawl
 from scrapy.exceptions import UsageError
 
+from newscrawl import preflight
 from newscrawl.scaleout import missing_extra
+
+BAD_SETTINGS_EXIT = 2  # the same status as invalid spider arguments
 
 
 class Command(ScrapyCrawl):
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        # Here, not in run(): Scrapy configures logging (and fails on a bad LOG_LEVEL with a
+        # traceback) between the two.
+        problems = preflight.problems(self.settings)
+        if problems:
+            for problem in problems:
+                print(f"newscrawl: {problem}", file=sys.stderr)
+            raise SystemExit(BAD_SETTINGS_EXIT)
+
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
             raise UsageError("give exactly one spider name")
