@@ -42,7 +42,8 @@ Endpoints (all counted, all delayed by ``latency``)
     Per-article *modes* (:meth:`MockState.set_mode`) and the specials change what is served:
     ``new`` / ``origin`` (body also in ``window.DATA.originContent``) / ``old`` templates,
     ``deleted`` (302 to ``/babygohome/?pgv_ref=apub``), ``paid`` (``article_is_pay: 1``),
-    ``challenge`` (``<title>安全验证</title>``, no article), ``unrecognized``
+    ``challenge`` (``<title>安全验证</title>``, no article), ``empty`` (the current template,
+    a body with no text and no image), ``unrecognized``
     (``<html><body><p>new layout</p></body></html>``), ``404``.
     Specials (``specials=True``; also listed in the first channel feed and the default
     author feed): :data:`DELETED_ID`, :data:`PAID_ID`, :data:`CHALLENGE_ID`,
@@ -92,7 +93,8 @@ is 0 or ``a <= fault_max_attempts``), with a kind from ``fault_kinds`` also chos
 (Content-Length of the whole page, half of it sent, then close). So
 ``fault_rate=1, fault_max_attempts=1`` fails every first attempt and no retry.
 ``always_fail={id: kind}`` (or :meth:`MockState.fail_always`) fails an article every time.
-Feeds: ``feed_fault_rate`` / ``feed_fault_kinds`` (kinds above plus ``"invalid_json"``),
+Feeds: ``feed_fault_rate`` / ``feed_fault_kinds`` (kinds above plus ``"invalid_json"`` and
+``"error_envelope"``: 200 ``{"code":-1,"msg":"error","data":null}``),
 keyed by the page asked for; ``feed_invalid_json=True`` makes every feed answer 200
 with broken JSON; ``down=True`` makes every feed endpoint fail with ``down_kind``
 (``"503"``, ``"reset"`` or ``"timeout"``). Article pages are unaffected by ``down``.
@@ -197,7 +199,7 @@ SPECIALS = {DELETED_ID: "deleted", PAID_ID: "paid", CHALLENGE_ID: "challenge", U
 DEFAULT_SUID = "8QIf3nxc64AYuDfe"  # the author link wrap_body puts on every current-template page
 
 CONTENT_TEMPLATES = ("new", "origin", "old", "paid")  # pages that carry a body
-MODES = ("new", "origin", "old", "deleted", "paid", "challenge", "unrecognized", "404")
+MODES = ("new", "origin", "old", "deleted", "paid", "challenge", "unrecognized", "404", "empty")
 WRITABLE_TEMPLATES = ("new", "origin", "old")  # pages a crawler should turn into a file
 
 
@@ -315,7 +317,7 @@ def _missing_name(value: str) -> str:
 # ---- configuration --------------------------------------------------------------------------
 
 ARTICLE_FAULT_KINDS = ("500", "503", "429", "timeout", "reset", "truncate")
-FEED_FAULT_KINDS = (*ARTICLE_FAULT_KINDS, "invalid_json")
+FEED_FAULT_KINDS = (*ARTICLE_FAULT_KINDS, "invalid_json", "error_envelope")
 
 
 @dataclass(frozen=True)
@@ -760,6 +762,8 @@ class MockState:
             text = old_page(spec.id, spec.title, spec.media, spec.pubtime)
         else:
             page_row = {**row, "title": spec.title, "pubtime": spec.pubtime, "thumbnail": spec.thumbnail}
+            if spec.template == "empty":  # the current template around a body with no text, no image
+                page_row["body_html"] = '<div class="rich_media_content"><p> </p></div>'
             text = wrap_body(page_row, origin_content=spec.template == "origin", article_id=spec.id)
             if spec.template == "paid":
                 text = text.replace('"article_is_pay": 0', '"article_is_pay": 1', 1)
@@ -1031,6 +1035,10 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "invalid_json":
             self.close_connection = False
             self._respond(200, b'{"ret":0,"data":[{"id":"2025', JSON_TYPE)
+            return
+        if kind == "error_envelope":  # the endpoint's own error answer: 200, valid JSON, no data
+            self.close_connection = False
+            self._respond(200, b'{"code":-1,"msg":"error","data":null}', JSON_TYPE)
             return
         raise ValueError(kind)
 

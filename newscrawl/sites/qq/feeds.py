@@ -26,7 +26,15 @@ FEED_HEADERS = {
 
 
 class FeedError(ValueError):
-    """A feed response that is not the JSON the endpoint documents."""
+    """A feed response that is not the JSON the endpoint documents, or an error answer.
+
+    ``reason`` is the stats key: ``bad_json`` (not the documented JSON) or ``error_envelope``
+    (the endpoint said it failed: ``ret``/``code`` non-zero).
+    """
+
+    def __init__(self, message: str, reason: str = "bad_json") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(slots=True)
@@ -71,9 +79,12 @@ def _load(body: bytes | str) -> dict[str, Any]:
         raise FeedError(f"not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise FeedError("not a JSON object")
-    ret = data.get("ret", 0)
-    if ret not in (0, "0", None):
-        raise FeedError(f"ret={ret!r} msg={data.get('msg') or data.get('errmsg')!r}")
+    # An error answer is a failed page, not an empty one: ``{"code": -1, "msg": "error",
+    # "data": null}`` would otherwise read as "channel exhausted".
+    for key in ("ret", "code"):
+        value = data.get(key, 0)
+        if value not in (0, "0", None):
+            raise FeedError(f"{key}={value!r} msg={data.get('msg') or data.get('errmsg')!r}", "error_envelope")
     return data
 
 
@@ -107,6 +118,10 @@ def parse_channel_feed(body: bytes | str) -> list[FeedItem]:
         items = []
     if not isinstance(items, list):
         raise FeedError("data is not a list")
+    return _channel_items(items)
+
+
+def _channel_items(items: list[Any], depth: int = 0) -> list[FeedItem]:
     out = []
     for raw in items:
         if not isinstance(raw, dict):
@@ -121,6 +136,12 @@ def parse_channel_feed(body: bytes | str) -> list[FeedItem]:
                 [raw.get("miniProShareImage"), pic.get("big_img"), raw.get("thumbnails_big"), raw.get("bigImage")],
             )
         )
+        # Cards (articletype 525, 热点精选) hold ordinary feed items in ``sub_item``: the card
+        # itself is no article (counted as skipped), its items are. One level: cards in cards
+        # have not been seen.
+        sub = raw.get("sub_item")
+        if depth == 0 and isinstance(sub, list) and sub:
+            out.extend(_channel_items(sub, depth + 1))
     return out
 
 
