@@ -9,6 +9,7 @@ from pathlib import Path
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
+from scrapy.logformatter import LogFormatter
 
 from newscrawl.writer import write_atomic
 
@@ -145,7 +146,12 @@ class RunSummary:
             f"feeds_failed={_fmt(_sum(values, 'newscrawl/feeds/failed/'))} "
             f"status={'ok' if code == 0 else 'FAILED: ' + message}"
         )
-        (logger.info if code == 0 else logger.error)(line)
+        # At least at LOG_LEVEL, so every level prints it (a quiet cron run still says "ok").
+        logger.log(max(logging.INFO if code == 0 else logging.ERROR, self._threshold()), line)
+
+    def _threshold(self) -> int:
+        level = logging.getLevelName(str(self.crawler.settings.get("LOG_LEVEL", "DEBUG")).upper())
+        return level if isinstance(level, int) else logging.DEBUG
 
 
 class ArticleProgress:
@@ -204,3 +210,19 @@ class ArticleProgress:
     def spider_closed(self, spider, reason: str) -> None:
         if self.task is not None and self.task.running:
             self.task.stop()
+
+
+class ConciseLogFormatter(LogFormatter):
+    """LOG_FORMATTER: a dropped article is one line (id, reason, why), not a dump of the item."""
+
+    def dropped(self, item, exception, response, spider):
+        result = super().dropped(item, exception, response, spider)
+        article_id = getattr(item, "id", None)
+        if article_id is not None:
+            result["msg"] = "Dropped %(id)s (%(reason)s): %(exception)s"
+            result["args"] = {
+                "id": article_id,
+                "reason": getattr(exception, "reason", type(exception).__name__),
+                "exception": exception,
+            }
+        return result

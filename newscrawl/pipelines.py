@@ -297,8 +297,8 @@ class MarkdownPipeline(ArticlePipeline):
     def process_article(self, article: Article) -> Article:
         body = render_blocks(article.body)
         if not body.strip():
-            logger.warning("Article %s has no text and no images; not written", article.url)
-            raise ArticleDropped("empty", f"empty article {article.id}")
+            # Logged once, by the LOG_FORMATTER's "Dropped" line; the spider records it as gone for now.
+            raise ArticleDropped("empty", "no text and no images; not written")
         article.markdown = render_document(
             article,
             body,

@@ -55,6 +55,11 @@ QQ_FEED_PAGES = 5
 QQ_FEED_ITEM_COUNT = 20
 # Pages of an author's feed followed per run.
 QQ_AUTHOR_PAGES = 20
+# Seconds a feed request may take, and its retries: feed answers are small, and a host that
+# never answers gets the feeds' verdict (exit status 4) within about a minute
+# (robots.txt: ROBOTSTXT_TIMEOUT x (1 + ROBOTSTXT_RETRY_TIMES), then these).
+QQ_FEED_TIMEOUT = 15.0
+QQ_FEED_RETRY_TIMES = 2
 # A feed's next page waits while this many article requests are queued or in flight, so
 # a long discovery run holds a bounded number of requests in memory (0 = page eagerly).
 QQ_FEED_BACKLOG = 500
@@ -63,6 +68,9 @@ QQ_FEED_BACKLOG = 500
 # Ids of articles that are gone for good (deleted, paid, 404/410), one JSON line each,
 # so cron runs don't refetch them forever. Delete the file to retry them. "" = off.
 STATE_FILE = "newscrawl-gone.jsonl"
+# Articles whose page has no text and no images are recorded in STATE_FILE too (reason
+# "empty"), and fetched again only after this many hours: the page may be filled in later.
+EMPTY_RETRY_HOURS = 72.0
 
 # ---- archival: images and manifest (README, "Downloaded images and the run manifest") ---
 # Download each written article's body images and thumbnail once, byte for byte, and link
@@ -105,6 +113,10 @@ USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"
 )
 ROBOTSTXT_OBEY = True
+# Seconds a robots.txt request may take, and its retries: Scrapy would use DOWNLOAD_TIMEOUT
+# and RETRY_TIMES (minutes against a host that never answers). Unfetchable = no rules.
+ROBOTSTXT_TIMEOUT = 10.0
+ROBOTSTXT_RETRY_TIMES = 0
 CONCURRENT_REQUESTS = 16
 # Low per-domain concurrency: one site, be a polite guest.
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
@@ -141,6 +153,8 @@ WARC_REPLAY_ALL = True
 # 950, next to the downloader: they see responses as received, before retries (550),
 # decompression (590) and redirects (600). Each is idle unless its setting is on.
 DOWNLOADER_MIDDLEWARES = {
+    # Before Scrapy's timeout (350) and retry (550) middlewares: robots.txt's own limits.
+    "newscrawl.robots.RobotsTxtLimits": 340,
     "newscrawl.warc.WarcCaptureMiddleware": 950,
     "newscrawl.warc.WarcReplayMiddleware": 951,
 }
@@ -181,6 +195,16 @@ REDIS_WORKER_TIMEOUT = 30.0
 REQUEST_FINGERPRINTER_CLASS = "newscrawl.fingerprint.ArticleFingerprinter"
 
 # ---- Scrapy housekeeping ---------------------------------------------------------------
+# With JOBDIR (pause/resume one crawl), feed pages are never dropped as seen by an earlier
+# run, and a finished run leaves no fingerprints behind (newscrawl/jobdir.py).
+DUPEFILTER_CLASS = "newscrawl.jobdir.JobDupeFilter"
+# Dropped articles logged in one line (id, reason), not with a dump of the whole item.
+LOG_FORMATTER = "newscrawl.extensions.ConciseLogFormatter"
+# Scrapy's Telnet console (a Python shell on 127.0.0.1:6023): off; set True to debug a live run.
+TELNETCONSOLE_ENABLED = False
+# Scrapy's remote-control HTTP server, which also leaves a job file with its access token in
+# ~/.local/state/scrapy/job_files (left behind by a killed run): off; set True to use it.
+REMOTE_CONTROL_ENABLED = False
 FEED_EXPORT_ENCODING = "utf-8"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 LOG_LEVEL = "INFO"

@@ -6,6 +6,12 @@ file (``STATE_FILE``), one line per id: plain, greppable, and reset by deleting 
 line of it). Transient failures (timeouts, 5xx, challenges) are not recorded, so the next
 run retries them. Appending whole lines keeps the file valid when a crawl is killed; a
 torn last line is ignored on load.
+
+Some reasons are worth a later look rather than never: a page with no text and no images
+(``empty``) may be filled in after publication. Those are recorded the same way, with
+their time (``at``), and count as gone only for their delay (``retry_after``; for
+``empty`` the EMPTY_RETRY_HOURS setting). A retry that finds the page still empty records
+it again: the newest line of an id wins.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,12 +30,23 @@ logger = logging.getLogger(__name__)
 PERMANENT_REASONS = frozenset({"deleted", "paid", "http_404", "http_410"})
 
 
-class GoneState:
-    """The set of article ids not to fetch again, backed by an append-only file."""
+def _epoch(stamp: object) -> float:
+    """Seconds since the epoch of an ``at`` value; 0 (long ago) when it cannot be read."""
+    try:
+        return datetime.fromisoformat(str(stamp)).timestamp()
+    except ValueError:
+        return 0.0
 
-    def __init__(self, path: str | os.PathLike | None) -> None:
+
+class GoneState:
+    """The set of article ids not to fetch (again, or for now), backed by an append-only file."""
+
+    def __init__(self, path: str | os.PathLike | None, retry_after: Mapping[str, float] | None = None) -> None:
         self.path = Path(path) if path else None
+        # reason -> seconds an article gone for that reason is left alone (permanent ones: forever).
+        self.retry_after = dict(retry_after or {})
         self.gone: dict[str, str] = {}
+        self.since: dict[str, float] = {}  # id -> when it was recorded (epoch seconds)
         if self.path and self.path.exists():
             self._load()
 
@@ -37,21 +56,34 @@ class GoneState:
             for line in handle:
                 try:
                     entry = json.loads(line)
-                    self.gone[str(entry["id"])] = str(entry["reason"])
+                    article_id, reason = str(entry["id"]), str(entry["reason"])
                 except (ValueError, KeyError, TypeError):
                     continue  # a torn line from a killed run
+                if self.gone.get(article_id) in PERMANENT_REASONS:
+                    continue  # gone for good stays gone
+                self.gone[article_id] = reason
+                self.since[article_id] = _epoch(entry.get("at"))
 
     def __contains__(self, article_id: str) -> bool:
-        return article_id in self.gone
+        reason = self.gone.get(article_id)
+        if reason is None:
+            return False
+        if reason in self.retry_after:
+            return time.time() - self.since.get(article_id, 0.0) < self.retry_after[reason]
+        return reason in PERMANENT_REASONS
 
     def __len__(self) -> int:
         return len(self.gone)
 
     def mark(self, article_id: str, reason: str) -> bool:
-        """Record a gone article if ``reason`` is permanent; True when recorded."""
-        if reason not in PERMANENT_REASONS or article_id in self.gone:
+        """Record a gone article if ``reason`` is permanent or delayed; True when recorded."""
+        if reason not in PERMANENT_REASONS and reason not in self.retry_after:
+            return False
+        upgrade = reason in PERMANENT_REASONS and self.gone.get(article_id) not in PERMANENT_REASONS
+        if article_id in self and not upgrade:
             return False
         self.gone[article_id] = reason
+        self.since[article_id] = time.time()
         if self.path:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             now = datetime.now(UTC).isoformat(timespec="seconds")

@@ -7,6 +7,7 @@ file already exists (either id form), or that are known to be gone, are not fetc
 
 from __future__ import annotations
 
+import inspect
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime
@@ -41,6 +42,8 @@ from newscrawl.warc import prepare_replay
 from newscrawl.writer import existing_article_file
 
 TRUE = {"1", "true", "yes", "on"}
+# ``-a`` names accepted and ignored: scrapyd adds ``_job`` to every run it schedules.
+IGNORED_ARGUMENTS = frozenset({"_job"})
 
 
 def split_arg(value: str | Iterable[str] | None) -> list[str]:
@@ -113,17 +116,46 @@ class QQSpider(scrapy.Spider):
         self.waiting_pages: deque[Callable[[], scrapy.Request]] = deque()
 
     @classmethod
+    def argument_names(cls) -> frozenset[str]:
+        """The ``-a`` names the spider takes: its ``__init__`` keywords, and ``warc`` (replay).
+
+        The one list of valid names: unknown ones stop the run (a misspelt ``-a chanels=``
+        must not turn into a full discovery run), and replay can check a capture's the same way.
+        """
+        params = inspect.signature(cls.__init__).parameters.values()
+        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        return frozenset(p.name for p in params if p.kind in kinds and p.name != "self") | {"warc"}
+
+    @classmethod
+    def unknown_arguments(cls, arguments: Iterable[str]) -> list[str]:
+        """One "Bad argument" message per name in ``arguments`` the spider does not take."""
+        valid = cls.argument_names()
+        listed = ", ".join(sorted(valid))
+        return [
+            f"unknown argument {name!r} (valid names: {listed})"
+            for name in sorted(set(arguments) - valid - IGNORED_ARGUMENTS)
+        ]
+
+    @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
+        unknown = cls.unknown_arguments(kwargs)
+        # Scrapy would set them as spider attributes (``-a name=`` renames the spider): drop them.
+        kwargs = {k: v for k, v in kwargs.items() if k in cls.argument_names() or k in IGNORED_ARGUMENTS}
         try:
             kwargs = prepare_replay(crawler.settings, kwargs)  # -a warc=PATH: the capture's settings and arguments
             missing = None
         except FileNotFoundError as exc:
             missing = f"warc={kwargs.pop('warc', '')} ({exc})"
         spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.bad_args[:0] = unknown
         if missing:
             spider.bad_args.append(missing)
         spider.arguments = kwargs  # recorded in WARC captures
-        spider.gone = GoneState(crawler.settings.get("STATE_FILE") or None)
+        spider.gone = GoneState(
+            crawler.settings.get("STATE_FILE") or None,
+            retry_after={"empty": crawler.settings.getfloat("EMPTY_RETRY_HOURS") * 3600},
+        )
+        crawler.signals.connect(spider.item_dropped, signal=signals.item_dropped)
         # With JOBDIR the queue is on disk, with REDIS_URL in Redis: no memory to save, and a page
         # held back here would be lost to a resumed run or to the other workers.
         if not (crawler.settings.get("JOBDIR") or crawler.settings.get("REDIS_URL")):
@@ -159,7 +191,14 @@ class QQSpider(scrapy.Spider):
 
     def feed_request(self, url: str, callback, kind: str, **kwargs: Any) -> scrapy.Request:
         self.crawler.stats.inc_value("newscrawl/feeds/requested")
-        meta = {"feed_kind": kind, **kwargs.pop("meta", {})}
+        # Feed answers are small: their own timeout and retries give the feeds' verdict on a
+        # host that never answers within about a minute (QQ_FEED_TIMEOUT, QQ_FEED_RETRY_TIMES).
+        meta = {
+            "feed_kind": kind,
+            "download_timeout": self.settings.getfloat("QQ_FEED_TIMEOUT"),
+            "max_retry_times": self.settings.getint("QQ_FEED_RETRY_TIMES"),
+            **kwargs.pop("meta", {}),
+        }
         return scrapy.Request(
             url,
             callback=callback,
@@ -189,8 +228,8 @@ class QQSpider(scrapy.Spider):
         try:
             result = parser(response.body)
         except FeedError as exc:
-            self.crawler.stats.inc_value("newscrawl/feeds/failed/bad_json")
-            self.logger.error("Feed %s answered something unusable: %s", response.url, exc)
+            self.crawler.stats.inc_value(f"newscrawl/feeds/failed/{exc.reason}")
+            self.logger.error("Feed %s failed (%s) at %s: %s", feed_label(response.meta), exc.reason, response.url, exc)
             return None
         self.crawler.stats.inc_value("newscrawl/feeds/ok")
         return result
@@ -256,6 +295,14 @@ class QQSpider(scrapy.Spider):
         if "article_id" in request.meta:  # e.g. a duplicate: no callback will say it ended
             self.article_ended()
 
+    def item_dropped(self, item: Any, response: Any, exception: BaseException, spider: Any = None) -> None:
+        """A dropped article whose reason is worth remembering (``empty``) goes to STATE_FILE."""
+        reason = getattr(exception, "reason", None)
+        meta = getattr(response, "meta", None) or {}
+        article_id = meta.get("article_id") or getattr(item, "id", None)
+        if reason and article_id:
+            self.gone.mark(article_id, reason)
+
     def spider_idle(self, spider: Any = None) -> None:
         # Nothing left to fetch while pages are held back (the backlog count missed an ending):
         # release them rather than end the run early.
@@ -265,7 +312,10 @@ class QQSpider(scrapy.Spider):
     def feed_failed(self, failure: Failure) -> None:
         reason = failure_reason(failure)
         self.crawler.stats.inc_value(f"newscrawl/feeds/failed/{reason}")
-        self.logger.error("Feed %s failed (%s): %s", failure.request.url, reason, failure.getErrorMessage())
+        request = failure.request
+        self.logger.error(
+            "Feed %s failed (%s) at %s: %s", feed_label(request.meta), reason, request.url, failure.getErrorMessage()
+        )
 
     # ---- choosing articles ---------------------------------------------------------------
 
@@ -351,6 +401,18 @@ class QQSpider(scrapy.Spider):
         self.logger.error("Failed %s (%s): %s", article_id, reason, failure.getErrorMessage())
         if article_id:
             self.gone.mark(article_id, reason)
+
+
+def feed_label(meta: dict[str, Any]) -> str:
+    """A feed page as log lines name it: "channel news_news_top page 2", "hot list", ..."""
+    kind = meta.get("feed_kind", "feed")
+    if kind == "channel":
+        return f"channel {meta.get('channel')} page {meta.get('page')}"
+    if kind == "author":
+        return f"author {meta.get('suid')} page {meta.get('page')}"
+    if kind == "hot":
+        return "hot list"
+    return str(kind)
 
 
 def failure_reason(failure: Failure) -> str:
