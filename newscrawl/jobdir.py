@@ -17,6 +17,7 @@ requests as duplicates: ``found=0 … status=ok`` forever. :class:`JobDupeFilter
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from scrapy import Request
 from scrapy.dupefilters import RFPDupeFilter
@@ -39,3 +40,11 @@ class JobDupeFilter(RFPDupeFilter):
         super().close(reason)
         if path is not None and reason == "finished":
             path.write_bytes(b"")
+
+
+class JobDirAddon:
+    """``ADDONS`` entry: :class:`JobDupeFilter` as the duplicate filter of one-process runs."""
+
+    def update_settings(self, settings: Any) -> None:
+        if not settings.get("REDIS_URL"):
+            settings.set("DUPEFILTER_CLASS", f"{__name__}.JobDupeFilter", "addon")

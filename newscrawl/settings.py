@@ -92,6 +92,9 @@ ADDONS = {
     "newscrawl.manifest.ManifestAddon": 0,
     # With REDIS_URL set, the shared scheduler of a scale-out run (see below); else nothing.
     "newscrawl.scaleout.ScaleOut": 0,
+    # One-process runs: with JOBDIR (pause/resume one crawl), feed pages are never dropped as
+    # seen by an earlier run, and a finished run leaves no fingerprints (newscrawl/jobdir.py).
+    "newscrawl.jobdir.JobDirAddon": 0,
 }
 
 # ---- pipelines -------------------------------------------------------------------------
@@ -195,9 +198,6 @@ REDIS_WORKER_TIMEOUT = 30.0
 REQUEST_FINGERPRINTER_CLASS = "newscrawl.fingerprint.ArticleFingerprinter"
 
 # ---- Scrapy housekeeping ---------------------------------------------------------------
-# With JOBDIR (pause/resume one crawl), feed pages are never dropped as seen by an earlier
-# run, and a finished run leaves no fingerprints behind (newscrawl/jobdir.py).
-DUPEFILTER_CLASS = "newscrawl.jobdir.JobDupeFilter"
 # Dropped articles logged in one line (id, reason), not with a dump of the whole item.
 LOG_FORMATTER = "newscrawl.extensions.ConciseLogFormatter"
 # Scrapy's Telnet console (a Python shell on 127.0.0.1:6023): off; set True to debug a live run.

@@ -50,6 +50,20 @@ def test_a_reused_jobdir_finds_new_articles_and_retries_failed_ones(tmp_path):
         assert second.stat("newscrawl/articles/found") >= len(mock.ids()) and second.stat("dupefilter/filtered") == 0
 
 
+def test_the_jobdir_filter_is_the_default_of_one_process_runs_only():
+    from scrapy.settings import Settings
+
+    from newscrawl.jobdir import JobDirAddon
+
+    for redis, expected in (("", "newscrawl.jobdir.JobDupeFilter"), ("redis://127.0.0.1:1/0", None)):
+        settings = Settings()
+        settings.setmodule("newscrawl.settings", priority="project")
+        settings.set("REDIS_URL", redis, priority="cmdline")
+        JobDirAddon().update_settings(settings)
+        assert (settings["DUPEFILTER_CLASS"] == expected) if expected else "jobdir" not in settings["DUPEFILTER_CLASS"]
+    assert "newscrawl.jobdir.JobDirAddon" in get_project_settings().getdict("ADDONS")
+
+
 # ---- spider arguments -----------------------------------------------------------------------
 
 
