@@ -820,6 +820,10 @@ class WarcReplayMiddleware:
     # -- sweep: archived pages the replayed arguments did not reach --
 
     def spider_idle(self, spider) -> None:
+        if getattr(spider, "bad_args", None):
+            # Bad arguments replay nothing, as a live run with them fetches nothing.
+            self.sweep_phases.clear()
+            return
         while self.sweep_phases:
             phase = self.sweep_phases.pop(0)
             requests = self._feed_requests(spider) if phase == "feeds" else self._article_requests(spider)
