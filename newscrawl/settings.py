@@ -153,6 +153,9 @@ WARC_PREFIX = "newscrawl"
 WARC_REPLAY = ""
 # Replay also archived feed and article pages the replayed arguments did not reach (archives of several runs).
 WARC_REPLAY_ALL = True
+# Replay of several runs: the capture's `limit` caps only the first run's part, as each run's limit capped
+# that run (off: it caps the whole replay). Off automatically when you give `-a limit` to the replay.
+WARC_REPLAY_LIMIT_PER_RUN = True
 # 950, next to the downloader: they see responses as received, before retries (550),
 # decompression (590) and redirects (600). Each is idle unless its setting is on.
 DOWNLOADER_MIDDLEWARES = {

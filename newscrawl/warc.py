@@ -762,6 +762,8 @@ def prepare_replay(settings, arguments: dict[str, Any]) -> dict[str, Any]:
     if SELECTION_ARGUMENTS & user.keys():
         captured = {k: v for k, v in captured.items() if k not in SELECTION_ARGUMENTS}
         settings.set("WARC_REPLAY_ALL", False, "spider")  # the user chose what to replay
+    if "limit" in user:
+        settings.set("WARC_REPLAY_LIMIT_PER_RUN", False, "spider")  # the user's limit caps the whole replay
     merged = {**captured, **user, "warc": str(location)}
     logger.info(
         "Replaying %s (WARC files: %d), no network. Capture arguments %s; settings from the capture: %s",
@@ -834,19 +836,32 @@ class WarcReplayMiddleware:
                     self.crawler.engine.crawl(request)
                 raise DontCloseSpider
 
-    def _retryable_articles(self, spider) -> set[str]:
-        """Articles this replay asked for and got only failures, of which a later run archived a page.
+    def _lift_capture_limit(self, spider) -> None:
+        """Past the first run's part, the capture's ``limit`` no longer applies (WARC_REPLAY_LIMIT_PER_RUN).
 
-        The replay met an earlier run's failed answers; the capture of a later run found the
-        article again (in its feeds, with their metadata) and fetched it whole.
+        Each cron run's limit capped that run's fetches, so the archive already holds what each
+        run was allowed; capping the other runs' parts with the first run's limit would drop
+        articles they fetched. A ``limit`` the user gave caps the whole replay (the setting is off).
+        """
+        if getattr(spider, "limit", None) is not None and self.crawler.settings.getbool("WARC_REPLAY_LIMIT_PER_RUN"):
+            logger.info("The capture's limit=%d capped the first run's part; later runs replay whole", spider.limit)
+            spider.limit = None
+
+    def _retryable_articles(self, spider) -> set[str]:
+        """Articles this replay did not get, of which a later run archived a page.
+
+        Either the replay asked and met an earlier run's failed answers, or (with no limit
+        left) the first run's part passed them over (its limit, ``since``); the capture of a
+        later run found the article again (in its feeds, with their metadata) and fetched it whole.
         """
         ids = set()
+        unlimited = getattr(spider, "limit", None) is None
         for stored in self.index.unserved():
             article_id = stored.details.get("id") if stored.kind == "article" else None
             if (
                 article_id
                 and stored.status == 200
-                and self.index.used.get(request_key(stored.method, stored.uri, stored.body))
+                and (unlimited or self.index.used.get(request_key(stored.method, stored.uri, stored.body)))
                 and article_id not in spider.gone
                 and not spider.existing_file(article_id)
             ):
@@ -866,9 +881,13 @@ class WarcReplayMiddleware:
         return callback
 
     def _feed_requests(self, spider) -> list[Request]:
+        self._lift_capture_limit(spider)
         if hasattr(spider, "seen") and hasattr(spider, "existing_file"):
             self.retryable = self._retryable_articles(spider)
-            spider.seen -= self.retryable  # so the later runs' feeds list them again
+            again = self.retryable & spider.seen
+            spider.seen -= again  # so the later runs' feeds list them again
+            # Each is found again, once (by a swept feed page or else the article sweep): not twice.
+            self.crawler.stats.inc_value("newscrawl/articles/found", -len(again))
         requests: list[Request] = []
         settings = self.crawler.settings
         for stored in self.index.unserved():

@@ -12,7 +12,7 @@ import zlib
 
 import pytest
 
-from tests.crawlrun import run_crawl, written_ids
+from tests.crawlrun import folder_files, run_crawl, written_ids
 from tests.mockserver import MockQQServer
 from tests.test_warc import run_replay
 
@@ -69,3 +69,21 @@ def test_invalid_arguments_in_a_replay_write_nothing(archives, tmp_path, argumen
     assert replay.stat("newscrawl/replay/swept_feeds") == replay.stat("newscrawl/replay/swept_articles") == 0
     summary = r"newscrawl summary: found=0 fetched=0 written=0 .* status=FAILED: invalid spider arguments"
     assert re.search(summary, replay.stderr)
+
+
+# ---- cron captures with a limit: each run's limit capped its own part ----------------------
+
+
+def test_cron_captures_with_a_limit_replay_whole(archives, tmp_path):
+    replay = run_replay(tmp_path / "out", archives["root"] / "cron", tmp_path)
+    assert replay.returncode == 0, replay.stderr[-3000:]
+    assert folder_files(tmp_path / "out") == folder_files(archives["root"] / "cron-out")
+    assert replay.stat("newscrawl/articles/written") == replay.stat("newscrawl/articles/found") == ARTICLES
+    assert "The capture's limit=50 capped the first run's part" in replay.stderr
+    assert replay.stat("newscrawl/replay/missing") == 0
+
+
+def test_a_limit_given_to_the_replay_caps_all_of_it(archives, tmp_path):
+    replay = run_replay(tmp_path / "out", archives["root"] / "cron", tmp_path, "-a", "limit=30")
+    assert replay.returncode == 0, replay.stderr[-3000:]
+    assert len(written_ids(tmp_path / "out")) == 30
