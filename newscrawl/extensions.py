@@ -52,7 +52,8 @@ def verdict(stats: dict, finish_reason: str, settings) -> tuple[int, str]:
 
     Failed runs: the crawl did not finish (killed, shut down); arguments were invalid;
     discovery was attempted and no feed answered; most article fetches failed; or pages
-    were fetched but none matched a known template (the site changed its layout).
+    were fetched but none matched a known template (the site changed its layout); or a
+    replay's WARC archive had damaged records (the rest was replayed).
     """
     if finish_reason != "finished":
         return 3, f"the crawl did not finish ({finish_reason})"
@@ -74,6 +75,10 @@ def verdict(stats: dict, finish_reason: str, settings) -> tuple[int, str]:
     extracted = sum(_sum(stats, "newscrawl/template/").values())
     if fetched >= min_attempts and unrecognized and extracted <= fetched * (1 - settings.getfloat("FAIL_RATIO")):
         return 6, f"page template stopped matching ({unrecognized} of {fetched} pages unrecognized)"
+    # Last: the replay did all it could, but the archive lost records (each named in the log).
+    damaged = stats.get("newscrawl/replay/damaged", 0)
+    if damaged:
+        return 7, f"damaged WARC archive ({damaged} unreadable records skipped, the rest replayed)"
     return 0, "ok"
 
 
@@ -135,6 +140,10 @@ class RunSummary:
         skipped = _sum(values, "newscrawl/skipped/")
         skipped.update(_sum(values, "newscrawl/articles/skipped_"))
         dropped = _sum(values, "newscrawl/dropped/")
+        # A replay also counts the archive's damaged (unreadable, skipped) records.
+        replayed = ""
+        if self.crawler.settings.get("WARC_REPLAY"):
+            replayed = f"damaged={values.get('newscrawl/replay/damaged', 0)} "
         line = (
             f"newscrawl summary: found={values.get('newscrawl/articles/found', 0)} "
             f"fetched={values.get('newscrawl/articles/fetched', 0)} "
@@ -144,6 +153,7 @@ class RunSummary:
             f"skipped={_fmt(skipped)} dropped={_fmt(dropped)} "
             f"failed={_fmt(_sum(values, 'newscrawl/failed/'))} "
             f"feeds_failed={_fmt(_sum(values, 'newscrawl/feeds/failed/'))} "
+            f"{replayed}"
             f"status={'ok' if code == 0 else 'FAILED: ' + message}"
         )
         # At least at LOG_LEVEL, so every level prints it (a quiet cron run still says "ok").

@@ -25,7 +25,6 @@ import os
 import platform
 import re
 import socket
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,12 +43,12 @@ from scrapy.http import Headers, Request, Response
 from scrapy.responsetypes import responsetypes
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import ChunkedDataReader
-from warcio.limitreader import LimitReader
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 import newscrawl
 from newscrawl.sites.qq.ids import normalize_id
+from newscrawl.warcread import OPEN_SUFFIX, Damage, complete_length, iter_records
 
 try:  # POSIX: the open file's lock tells a live capture from a killed one
     import fcntl
@@ -59,7 +58,6 @@ except ImportError:  # pragma: no cover - Windows: no orphan recovery
 logger = logging.getLogger(__name__)
 
 WARC_VERSION = "1.1"
-OPEN_SUFFIX = ".open"
 WARC_SUFFIXES = (".warc.gz", ".warc", ".warc.gz" + OPEN_SUFFIX)
 # Settings a replay takes from the capture: they decide which requests the spider makes
 # (QQ_*), and how many times a failed answer is asked again.
@@ -238,48 +236,6 @@ def _try_lock(fd: int) -> bool:
     except OSError:
         return False
     return True
-
-
-def gzip_members(handle: BinaryIO) -> Iterator[tuple[int, int, bytes]]:
-    """(start, end, first decompressed bytes) of each *complete* gzip member, in order.
-
-    zlib checks each member's CRC and length, so a member cut short by a killed writer
-    (or garbage after the last one) ends the iteration.
-    """
-    offset = 0
-    data = b""
-    while True:
-        if not data:
-            data = handle.read(1 << 16)
-            if not data:
-                return
-        decompressor = zlib.decompressobj(zlib.MAX_WBITS | 16)
-        start, head = offset, b""
-        while True:
-            try:
-                out = decompressor.decompress(data)
-            except zlib.error:
-                return
-            if len(head) < 256:
-                head += out[: 256 - len(head)]
-            if decompressor.eof:
-                offset += len(data) - len(decompressor.unused_data)
-                data = decompressor.unused_data
-                break
-            offset += len(data)
-            data = handle.read(1 << 16)
-            if not data:
-                return
-        yield start, offset, head
-
-
-def complete_length(handle: BinaryIO) -> int:
-    """Bytes of whole records at the start of a gzipped WARC we wrote (exchanges kept in pairs)."""
-    ends = [(end, head) for _, end, head in gzip_members(handle)]
-    # A pair is written response first: a response whose request was cut off goes too.
-    if ends and b"WARC-Type: response" in ends[-1][1]:
-        ends.pop()
-    return ends[-1][0] if ends else 0
 
 
 def finish_orphans(folder: Path) -> list[Path]:
@@ -500,16 +456,6 @@ def warc_files(location: str | os.PathLike) -> list[Path]:
     return files
 
 
-def _open_records(path: Path) -> tuple[BinaryIO, int | None]:
-    """The file and, for a ``.open`` one, the length of its whole records."""
-    handle = path.open("rb")
-    if path.name.endswith(OPEN_SUFFIX):
-        limit = complete_length(handle)
-        handle.seek(0)
-        return handle, limit
-    return handle, None
-
-
 def _parse_fields(payload: bytes) -> dict[str, str]:
     fields: dict[str, str] = {}
     for line in payload.decode("utf-8", "replace").splitlines():
@@ -577,16 +523,16 @@ class Capture:
 def first_capture(files: list[Path]) -> Capture | None:
     """The capture described by the first warcinfo record of ours in ``files``."""
     for path in files:
-        handle, limit = _open_records(path)
-        with handle:
-            stream = LimitReader(handle, limit) if limit is not None else handle
-            for record in ArchiveIterator(stream):
-                if record.rec_type == "warcinfo":
-                    capture = Capture.from_fields(_parse_fields(record.content_stream().read()))
-                    if capture:
-                        return capture
-                elif record.rec_type in ("response", "request"):
-                    break  # warcinfo comes first in a file, if at all
+        for item in iter_records(path):
+            if isinstance(item, Damage):
+                continue  # the index names it
+            record = item[1]
+            if record.rec_type == "warcinfo":
+                capture = Capture.from_fields(_parse_fields(record.content_stream().read()))
+                if capture:
+                    return capture
+            elif record.rec_type in ("response", "request"):
+                break  # warcinfo comes first in a file, if at all
     return None
 
 
@@ -616,7 +562,8 @@ class ReplayIndex:
         self.by_key: dict[Key, list[Stored]] = {}
         self.used: dict[Key, int] = {}
         self.by_article: dict[str, Key] = {}
-        self.truncated: list[Path] = []
+        # Unreadable spans (damaged records), skipped: reading resumed at the next whole record.
+        self.damaged: list[tuple[Path, Damage]] = []
         for path in files:
             self._index_file(path)
 
@@ -624,34 +571,30 @@ class ReplayIndex:
         captures: dict[str, Capture | None] = {}
         responses: list[tuple[str, str, Stored, Capture | None]] = []  # (record id, concurrent-to, ...)
         requests: dict[str, tuple[str, bytes]] = {}  # record id or concurrent-to -> (method, body)
-        handle, limit = _open_records(path)
-        with handle:
-            stream = LimitReader(handle, limit) if limit is not None else handle
-            iterator = ArchiveIterator(stream)
-            try:
-                for record in iterator:
-                    headers = record.rec_headers
-                    record_id = headers.get_header("WARC-Record-ID") or ""
-                    if record.rec_type == "warcinfo":
-                        captures[record_id] = Capture.from_fields(_parse_fields(record.content_stream().read()))
-                    elif record.rec_type == "request" and record.http_headers:
-                        method = record.http_headers.protocol.upper()
-                        entry = (method, record.raw_stream.read())
-                        requests[record_id] = entry
-                        for other in (headers.get_header("WARC-Concurrent-To") or "").split():
-                            requests[other] = entry
-                    elif record.rec_type == "response" and record.http_headers:
-                        try:
-                            status = int(record.http_headers.get_statuscode())
-                        except (TypeError, ValueError):
-                            continue
-                        uri = headers.get_header("WARC-Target-URI")
-                        stored = Stored(path, iterator.get_record_offset(), uri, status)
-                        capture = captures.get(headers.get_header("WARC-Warcinfo-ID") or "")
-                        responses.append((record_id, headers.get_header("WARC-Concurrent-To") or "", stored, capture))
-            except Exception as exc:  # noqa: BLE001 - a damaged tail must not hide the records before it
-                logger.warning("Stopped reading %s at a damaged record: %s", path, exc)
-                self.truncated.append(path)
+        for item in iter_records(path):
+            if isinstance(item, Damage):
+                self.damaged.append((path, item))
+                continue
+            offset, record = item
+            headers = record.rec_headers
+            record_id = headers.get_header("WARC-Record-ID") or ""
+            if record.rec_type == "warcinfo":
+                captures[record_id] = Capture.from_fields(_parse_fields(record.content_stream().read()))
+            elif record.rec_type == "request" and record.http_headers:
+                method = record.http_headers.protocol.upper()
+                entry = (method, record.raw_stream.read())
+                requests[record_id] = entry
+                for other in (headers.get_header("WARC-Concurrent-To") or "").split():
+                    requests[other] = entry
+            elif record.rec_type == "response" and record.http_headers:
+                try:
+                    status = int(record.http_headers.get_statuscode())
+                except (TypeError, ValueError):
+                    continue
+                uri = headers.get_header("WARC-Target-URI")
+                stored = Stored(path, offset, uri, status)
+                capture = captures.get(headers.get_header("WARC-Warcinfo-ID") or "")
+                responses.append((record_id, headers.get_header("WARC-Concurrent-To") or "", stored, capture))
         for record_id, concurrent_to, stored, capture in responses:
             method, body = requests.get(record_id) or requests.get(concurrent_to) or ("GET", b"")
             stored.method, stored.body = method, body
@@ -806,6 +749,19 @@ class WarcReplayMiddleware:
         index = ReplayIndex(warc_files(location))
         middleware = cls(crawler, index)
         logger.info("Replay index: %d archived responses (WARC files: %d)", len(index), len(index.files))
+        for path, damage in index.damaged:
+            logger.error(
+                "Damaged WARC record in %s at offset %d (%s%s): bytes %d-%d skipped, %s",
+                path,
+                damage.start,
+                damage.reason,
+                f"; {damage.record}" if damage.record else "",
+                damage.start,
+                damage.end,
+                "nothing readable after them" if damage.to_end else "reading resumed at the next record",
+            )
+        if index.damaged:
+            crawler.stats.set_value("newscrawl/replay/damaged", len(index.damaged))
         crawler.signals.connect(middleware.spider_idle, signal=signals.spider_idle)
         return middleware
 

@@ -1,0 +1,239 @@
+"""Reading WARC files record by record, past damaged records.
+
+In a ``.warc.gz`` every record is its own gzip member (WARC 1.1, annex D), and zlib checks
+each member's CRC-32 and length. A flipped byte therefore spoils one member only, wherever
+it lands: in the gzip header (magic, flags), in the deflate data, or in the CRC/length
+trailer. The reader inflates member by member; when one fails (zlib error, CRC or length
+mismatch, cut short, or not a WARC record) it reports a :class:`Damage` and resyncs at the
+next member: the next ``1f 8b 08`` after the damaged member's *start* whose first bytes
+inflate to ``WARC/``. The search starts there, not where zlib gave up, because a damaged
+deflate stream can run on into the following members before zlib notices.
+
+Cost stays linear in the file: the magic search is one forward pass (``mmap.find``), each
+candidate gets a bounded trial inflate (:data:`PROBE` bytes), and each member is inflated
+once (a damaged one up to where zlib gives up). Uncompressed ``.warc`` files have no
+members to resync at: reading stops at their first unreadable record, reported the same way.
+"""
+
+from __future__ import annotations
+
+import io
+import mmap
+import os
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.limitreader import LimitReader
+
+MAGIC = b"\x1f\x8b\x08"  # gzip ID1 ID2 and CM=deflate: how every member of a .warc.gz starts
+PROBE = 4096  # compressed bytes a candidate member gets to inflate to "WARC/"
+CHUNK = 1 << 16
+OPEN_SUFFIX = ".open"
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A whole gzip member: its byte span in the file and its inflated bytes."""
+
+    start: int
+    end: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Damage:
+    """Unreadable bytes ``[start, end)``: a damaged record and what could still be read of it.
+
+    ``end`` is where reading resumed (the next whole record), or the end of the readable
+    bytes when no record follows (``to_end``: for a file still being written, a torn tail).
+    """
+
+    start: int
+    end: int
+    reason: str
+    record: str = ""  # "response http://…", from the damaged record's header if it inflated that far
+    to_end: bool = False
+
+
+class _Bad(Exception):
+    def __init__(self, reason: str, partial: bytes) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.partial = partial
+
+
+@contextmanager
+def _bytes_of(handle: BinaryIO) -> Iterator[Any]:
+    """The file's bytes, mapped (files up to WARC_MAX_SIZE are not read into memory)."""
+    try:
+        fileno = handle.fileno()
+        size = os.fstat(fileno).st_size
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        handle.seek(0)
+        yield handle.read()
+        return
+    if size == 0:
+        yield b""
+        return
+    with mmap.mmap(fileno, 0, access=mmap.ACCESS_READ) as view:
+        yield view
+
+
+def _inflate(view: Any, start: int, stop: int) -> tuple[int, bytes]:
+    """(end, inflated bytes) of the gzip member at ``start``; raises _Bad when it is not whole."""
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    out: list[bytes] = []
+    pos = start
+    try:
+        while pos < stop:
+            chunk = view[pos : min(pos + CHUNK, stop)]
+            out.append(inflater.decompress(chunk))
+            if inflater.eof:
+                return pos + len(chunk) - len(inflater.unused_data), b"".join(out)
+            pos += len(chunk)
+    except zlib.error as exc:
+        raise _Bad(f"gzip: {exc}", b"".join(out)) from None
+    raise _Bad("gzip member cut short", b"".join(out))
+
+
+def _salvage_head(view: Any, start: int, stop: int) -> bytes:
+    """What a damaged member inflates to before zlib gives up (at most ~4 KB): its record header, often.
+
+    Fed in small pieces, so the output before the error is kept (one big piece loses it).
+    """
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    out = b""
+    for pos in range(start, min(start + PROBE * 4, stop), 256):
+        try:
+            out += inflater.decompress(view[pos : min(pos + 256, stop)], PROBE - len(out))
+        except zlib.error:
+            break
+        if len(out) >= PROBE or inflater.eof or inflater.unconsumed_tail:
+            break
+    return out
+
+
+def _is_record_start(view: Any, pos: int, stop: int) -> bool:
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    try:
+        head = inflater.decompress(view[pos : min(pos + PROBE, stop)], 8)
+    except zlib.error:
+        return False
+    return head.startswith(b"WARC/")
+
+
+def _next_record(view: Any, pos: int, stop: int) -> int | None:
+    """Offset of the next gzip member from ``pos`` on that starts a WARC record, or None."""
+    while True:
+        pos = view.find(MAGIC, pos, stop)
+        if pos < 0:
+            return None
+        if _is_record_start(view, pos, stop):
+            return pos
+        pos += 1
+
+
+def describe(head: bytes) -> str:
+    """The WARC-Type and WARC-Target-URI at the start of a record's bytes, as one string ("" if unreadable)."""
+    if not head.startswith(b"WARC/"):
+        return ""
+    fields: dict[bytes, bytes] = {}
+    for line in head[:16384].split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:]:
+        name, sep, value = line.partition(b":")
+        if sep:
+            fields[name.strip().lower()] = value.strip()
+    words = [fields.get(b"warc-type", b"record"), fields.get(b"warc-target-uri", b"")]
+    return b" ".join(w for w in words if w).decode("utf-8", "replace")
+
+
+def iter_members(handle: BinaryIO, limit: int | None = None) -> Iterator[Member | Damage]:
+    """The gzip members of a ``.warc.gz`` (its first ``limit`` bytes), with damaged spans in between."""
+    with _bytes_of(handle) as view:
+        stop = len(view) if limit is None else min(limit, len(view))
+        pos = 0
+        while pos < stop:
+            try:
+                end, data = _inflate(view, pos, stop)
+                if not data.startswith(b"WARC/"):
+                    raise _Bad("not a WARC record", data)
+            except _Bad as bad:
+                resume = _next_record(view, pos + 1, stop)
+                record = describe(bad.partial) or describe(_salvage_head(view, pos, stop))
+                yield Damage(pos, stop if resume is None else resume, bad.reason, record, resume is None)
+                if resume is None:
+                    return
+                pos = resume
+                continue
+            yield Member(pos, end, data)
+            pos = end
+
+
+def complete_length(handle: BinaryIO) -> int:
+    """Bytes of whole records at the start of a gzipped WARC we wrote (exchanges kept in pairs).
+
+    A torn tail goes, and with it a response whose request record was cut off (a pair is
+    written response first). A damaged record in the middle stays: readers skip it.
+    """
+    before_last = end = 0  # end of the bytes before the last whole record; end of the last one
+    last_is_response = False
+    for item in iter_members(handle):
+        if isinstance(item, Damage):
+            if item.to_end:
+                break
+            end, last_is_response = item.end, False
+            continue
+        before_last, end = end, item.end
+        last_is_response = b"WARC-Type: response" in item.data[:2048]
+    return before_last if last_is_response else end
+
+
+def _gzipped(path: Path, handle: BinaryIO) -> bool:
+    name = path.name.removesuffix(OPEN_SUFFIX)
+    if name.endswith(".gz"):
+        return True
+    if name.endswith(".warc"):
+        return False
+    start = handle.read(2)
+    handle.seek(0)
+    return start == MAGIC[:2]
+
+
+def iter_records(path: Path) -> Iterator[tuple[int, Any] | Damage]:
+    """(offset, warcio record) of every readable record of ``path``, and a Damage for each unreadable span.
+
+    A ``.open`` file (a capture that is still running, or was killed) is read up to its last
+    whole exchange. Each record must be read before the next is asked for (warcio's rule).
+    """
+    with path.open("rb") as handle:
+        limit = complete_length(handle) if path.name.endswith(OPEN_SUFFIX) else None
+        handle.seek(0)
+        if not _gzipped(path, handle):
+            yield from _plain_records(handle, limit)
+            return
+        for item in iter_members(handle, limit):
+            if isinstance(item, Damage):
+                yield item
+                continue
+            try:
+                for record in ArchiveIterator(io.BytesIO(item.data)):
+                    yield item.start, record
+            except Exception as exc:  # noqa: BLE001 - a CRC-whole member warcio cannot parse is damage too
+                yield Damage(item.start, item.end, f"unparsable WARC record: {exc}", describe(item.data))
+
+
+def _plain_records(handle: BinaryIO, limit: int | None) -> Iterator[tuple[int, Any] | Damage]:
+    size = os.fstat(handle.fileno()).st_size
+    stream = LimitReader(handle, limit) if limit is not None else handle
+    iterator = ArchiveIterator(stream)
+    offset = 0
+    try:
+        for record in iterator:
+            offset = iterator.get_record_offset()
+            yield offset, record
+    except Exception as exc:  # noqa: BLE001 - uncompressed: no member boundary to resync at
+        yield Damage(offset, size, f"unreadable record (uncompressed WARC, rest not read): {exc}", to_end=True)
