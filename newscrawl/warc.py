@@ -12,7 +12,9 @@ that gets retried and a gzip body are each archived as they were received.
 Replay (``scrapy crawl qq -a warc=PATH``): :func:`prepare_replay` (called by the spider)
 applies the capture's settings and arguments, and :class:`WarcReplayMiddleware` answers
 every request from the archive, so the spider and pipelines run unchanged on archived
-responses and no socket is opened.
+responses and no socket is opened. Files are read record by record by
+:mod:`newscrawl.warcread`, which skips a damaged record and resumes at the next one; the
+replay names each damaged record and its verdict is exit status 7.
 """
 
 from __future__ import annotations
