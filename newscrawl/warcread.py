@@ -230,10 +230,12 @@ def _plain_records(handle: BinaryIO, limit: int | None) -> Iterator[tuple[int, A
     size = os.fstat(handle.fileno()).st_size
     stream = LimitReader(handle, limit) if limit is not None else handle
     iterator = ArchiveIterator(stream)
-    offset = 0
     try:
         for record in iterator:
-            offset = iterator.get_record_offset()
-            yield offset, record
+            yield iterator.get_record_offset(), record
     except Exception as exc:  # noqa: BLE001 - uncompressed: no member boundary to resync at
+        try:  # the unreadable record starts where the last whole one ended
+            offset = iterator.get_record_offset() + iterator.get_record_length()
+        except TypeError:  # the first record
+            offset = 0
         yield Damage(offset, size, f"unreadable record (uncompressed WARC, rest not read): {exc}", to_end=True)

@@ -223,3 +223,17 @@ def test_damaged_copy_of_a_capture_is_read_past(tmp_path, archives):
         handle.write(bytes([byte[0] ^ 0x01]))
     ids, damages = read(warc)
     assert len(ids) == len(members) - 1 and [(d.start, d.end) for d in damages] == [members[5][:2]]
+
+
+def test_an_uncompressed_warc_is_read_up_to_its_first_unreadable_record(tmp_path):
+    plain = b"".join(inflated for _, _, inflated in gzip_members(small_warc()))
+    path = tmp_path / "x.warc"
+    path.write_bytes(plain)
+    ids, damages = read(path)
+    assert len(ids) == 9 and not damages
+    second = plain.index(b"WARC/1.1", 10)
+    path.write_bytes(plain[:second] + b"XARC" + plain[second + 4 :])  # the second record's version line
+    ids, damages = read(path)
+    (damage,) = damages
+    assert len(ids) == 1 and damage.to_end
+    assert second - 4 <= damage.start <= second  # where the first record ended (before its CRLF CRLF)
