@@ -9,7 +9,7 @@ next member: the next ``1f 8b 08`` after the damaged member's *start* whose firs
 inflate to ``WARC/``. The search starts there, not where zlib gave up, because a damaged
 deflate stream can run on into the following members before zlib notices.
 
-Cost stays linear in the file: the magic search is one forward pass (``mmap.find``), each
+Cost stays linear in the file: the magic search is one forward pass, each
 candidate gets a bounded trial inflate (:data:`PROBE` bytes), and each member is inflated
 once (a damaged one up to where zlib gives up). Uncompressed ``.warc`` files have no
 members to resync at: reading stops at their first unreadable record, reported the same way.
@@ -18,11 +18,9 @@ members to resync at: reading stops at their first unreadable record, reported t
 from __future__ import annotations
 
 import io
-import mmap
 import os
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -33,6 +31,7 @@ from warcio.limitreader import LimitReader
 MAGIC = b"\x1f\x8b\x08"  # gzip ID1 ID2 and CM=deflate: how every member of a .warc.gz starts
 PROBE = 4096  # compressed bytes a candidate member gets to inflate to "WARC/"
 CHUNK = 1 << 16
+BLOCK = 1 << 20
 OPEN_SUFFIX = ".open"
 
 
@@ -67,24 +66,48 @@ class _Bad(Exception):
         self.partial = partial
 
 
-@contextmanager
-def _bytes_of(handle: BinaryIO) -> Iterator[Any]:
-    """The file's bytes, mapped (files up to WARC_MAX_SIZE are not read into memory)."""
-    try:
-        fileno = handle.fileno()
-        size = os.fstat(fileno).st_size
-    except (AttributeError, OSError, io.UnsupportedOperation):
-        handle.seek(0)
-        yield handle.read()
-        return
-    if size == 0:
-        yield b""
-        return
-    with mmap.mmap(fileno, 0, access=mmap.ACCESS_READ) as view:
-        yield view
+class FileView:
+    """A file's bytes by slice and ``find``, read as needed: files up to WARC_MAX_SIZE stay on disk.
+
+    Plain reads, not mmap: another crawl may truncate a killed capture's ``.open`` file
+    (finishing it) while a replay reads it, and a mapped page past the new end would kill
+    the reader with SIGBUS; a read just comes back short.
+    """
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        handle.seek(0, io.SEEK_END)
+        self.size = handle.tell()
+        # One window of the file, read ahead: members are a few KB, reads are of BLOCK bytes.
+        self.window_start, self.window = 0, b""
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, piece: slice) -> bytes:
+        start, stop = piece.start, min(piece.stop, self.size)
+        if stop <= start:
+            return b""
+        offset = start - self.window_start
+        if offset < 0 or stop - self.window_start > len(self.window):
+            self.handle.seek(start)
+            self.window_start, self.window = start, self.handle.read(max(stop - start, BLOCK))
+            offset = 0
+        return self.window[offset : offset + stop - start]
+
+    def find(self, sub: bytes, start: int, stop: int) -> int:
+        while start < stop:
+            block = self[start : min(start + CHUNK, stop)]
+            found = block.find(sub)
+            if found >= 0:
+                return start + found
+            if start + len(block) >= stop or len(block) < len(sub):
+                return -1
+            start += len(block) - (len(sub) - 1)  # a match across the blocks' edge
+        return -1
 
 
-def _inflate(view: Any, start: int, stop: int) -> tuple[int, bytes]:
+def _inflate(view: FileView, start: int, stop: int) -> tuple[int, bytes]:
     """(end, inflated bytes) of the gzip member at ``start``; raises _Bad when it is not whole."""
     inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
     out: list[bytes] = []
@@ -92,6 +115,8 @@ def _inflate(view: Any, start: int, stop: int) -> tuple[int, bytes]:
     try:
         while pos < stop:
             chunk = view[pos : min(pos + CHUNK, stop)]
+            if not chunk:  # the file shrank meanwhile
+                break
             out.append(inflater.decompress(chunk))
             if inflater.eof:
                 return pos + len(chunk) - len(inflater.unused_data), b"".join(out)
@@ -101,7 +126,7 @@ def _inflate(view: Any, start: int, stop: int) -> tuple[int, bytes]:
     raise _Bad("gzip member cut short", b"".join(out))
 
 
-def _salvage_head(view: Any, start: int, stop: int) -> bytes:
+def _salvage_head(view: FileView, start: int, stop: int) -> bytes:
     """What a damaged member inflates to before zlib gives up (at most ~4 KB): its record header, often.
 
     Fed in small pieces, so the output before the error is kept (one big piece loses it).
@@ -118,7 +143,7 @@ def _salvage_head(view: Any, start: int, stop: int) -> bytes:
     return out
 
 
-def _is_record_start(view: Any, pos: int, stop: int) -> bool:
+def _is_record_start(view: FileView, pos: int, stop: int) -> bool:
     inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
     try:
         head = inflater.decompress(view[pos : min(pos + PROBE, stop)], 8)
@@ -127,7 +152,7 @@ def _is_record_start(view: Any, pos: int, stop: int) -> bool:
     return head.startswith(b"WARC/")
 
 
-def _next_record(view: Any, pos: int, stop: int) -> int | None:
+def _next_record(view: FileView, pos: int, stop: int) -> int | None:
     """Offset of the next gzip member from ``pos`` on that starts a WARC record, or None."""
     while True:
         pos = view.find(MAGIC, pos, stop)
@@ -153,24 +178,24 @@ def describe(head: bytes) -> str:
 
 def iter_members(handle: BinaryIO, limit: int | None = None) -> Iterator[Member | Damage]:
     """The gzip members of a ``.warc.gz`` (its first ``limit`` bytes), with damaged spans in between."""
-    with _bytes_of(handle) as view:
-        stop = len(view) if limit is None else min(limit, len(view))
-        pos = 0
-        while pos < stop:
-            try:
-                end, data = _inflate(view, pos, stop)
-                if not data.startswith(b"WARC/"):
-                    raise _Bad("not a WARC record", data)
-            except _Bad as bad:
-                resume = _next_record(view, pos + 1, stop)
-                record = describe(bad.partial) or describe(_salvage_head(view, pos, stop))
-                yield Damage(pos, stop if resume is None else resume, bad.reason, record, resume is None)
-                if resume is None:
-                    return
-                pos = resume
-                continue
-            yield Member(pos, end, data)
-            pos = end
+    view = FileView(handle)
+    stop = len(view) if limit is None else min(limit, len(view))
+    pos = 0
+    while pos < stop:
+        try:
+            end, data = _inflate(view, pos, stop)
+            if not data.startswith(b"WARC/"):
+                raise _Bad("not a WARC record", data)
+        except _Bad as bad:
+            resume = _next_record(view, pos + 1, stop)
+            record = describe(bad.partial) or describe(_salvage_head(view, pos, stop))
+            yield Damage(pos, stop if resume is None else resume, bad.reason, record, resume is None)
+            if resume is None:
+                return
+            pos = resume
+            continue
+        yield Member(pos, end, data)
+        pos = end
 
 
 def complete_length(handle: BinaryIO) -> int:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import re
 import shutil
 import zlib
+from io import BytesIO
 from pathlib import Path
 
 import pytest
 from scrapy.http import HtmlResponse, Request
 
 from newscrawl.warc import complete_length, exchange_records, finish_orphans, warcinfo_record
-from newscrawl.warcread import Damage, iter_records
+from newscrawl.warcread import BLOCK, CHUNK, MAGIC, Damage, FileView, iter_records
 from tests.crawlrun import folder_files, run_crawl, written_ids
 from tests.mockserver import MockQQServer
 from tests.test_warc import run_replay
@@ -237,3 +238,13 @@ def test_an_uncompressed_warc_is_read_up_to_its_first_unreadable_record(tmp_path
     (damage,) = damages
     assert len(ids) == 1 and damage.to_end
     assert second - 4 <= damage.start <= second  # where the first record ended (before its CRLF CRLF)
+
+
+@pytest.mark.parametrize("at", [0, CHUNK - 2, CHUNK - 1, BLOCK - 1, BLOCK + 5])
+def test_the_magic_is_found_across_read_edges(at):
+    data = bytearray(BLOCK + 64)
+    data[at : at + 3] = MAGIC
+    view = FileView(BytesIO(bytes(data)))
+    assert view.find(MAGIC, 0, len(data)) == at
+    assert view.find(MAGIC, at + 1, len(data)) == -1
+    assert view[at : at + 3] == MAGIC
