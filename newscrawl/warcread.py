@@ -30,8 +30,8 @@ from warcio.limitreader import LimitReader
 
 MAGIC = b"\x1f\x8b\x08"  # gzip ID1 ID2 and CM=deflate: how every member of a .warc.gz starts
 PROBE = 4096  # compressed bytes a candidate member gets to inflate to "WARC/"
-CHUNK = 1 << 16
-BLOCK = 1 << 20
+CHUNK = 1 << 16  # compressed bytes inflated per step
+BLOCK = 1 << 20  # bytes read from the file at a time
 OPEN_SUFFIX = ".open"
 
 
