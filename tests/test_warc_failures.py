@@ -65,11 +65,14 @@ def archives(tmp_path_factory):
 # ---- invalid arguments: nothing replayed, nothing written ----------------------------------
 
 
-@pytest.mark.parametrize("argument", ["limit=abc", "since=someday"])
-def test_invalid_arguments_in_a_replay_write_nothing(archives, tmp_path, argument):
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [("limit=abc", "limit=abc"), ("since=someday", "since=someday"), ("chanels=x", "unknown argument 'chanels'")],
+)
+def test_invalid_arguments_in_a_replay_write_nothing(archives, tmp_path, argument, message):
     replay = run_replay(tmp_path / "out", archives["warc"], tmp_path, "-a", argument)
     assert replay.returncode == 2, replay.stderr[-3000:]
-    assert f"Bad argument: {argument}" in replay.stderr
+    assert f"Bad argument: {message}" in replay.stderr
     assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
     assert replay.stat("newscrawl/replay/served") == 0 and replay.stat("downloader/request_count") == 0
     assert replay.stat("newscrawl/replay/swept_feeds") == replay.stat("newscrawl/replay/swept_articles") == 0
