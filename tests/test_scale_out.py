@@ -7,6 +7,8 @@ STATS_FILE, all with one OUTPUT_DIR and one REDIS_URL (a redis-server these test
 from __future__ import annotations
 
 import os
+import random
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +17,7 @@ import time
 import pytest
 from scrapy import Request
 from scrapy.settings import Settings
+from scrapy_redis import picklecompat
 
 from newscrawl.fingerprint import ArticleFingerprinter
 from newscrawl.scaleout import ScaleOut
@@ -23,7 +26,7 @@ from newscrawl.sites.qq.feeds import channel_feed_body
 from tests.crawlrun import folder_files, run_crawl, written_ids
 from tests.mockserver import MockQQProcess
 from tests.redisserver import RedisServer
-from tests.scaleoutrun import CHANNELS, start_worker, start_workers, wait_all
+from tests.scaleoutrun import CHANNELS, Worker, start_worker, start_workers, wait_all
 
 ARTICLES = 300
 # Per-worker concurrency fixed low, and 50 ms per response: a crawl lasts long enough for
@@ -91,43 +94,138 @@ def test_three_workers_write_every_article_once_and_match_a_single_worker(tmp_pa
     assert redis.client().keys("*") == []
 
 
-def test_a_worker_killed_mid_run_loses_nothing_after_a_rerun(tmp_path, mock, redis, reference):
+# Kill tests: each worker may take 12 requests while only 4 download at a time, so a killed
+# worker also holds requests waiting in its downloader (they must come back too).
+KILL_SETTINGS = ("-s", "CONCURRENT_REQUESTS=12", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=4", "-s", "PROGRESS_INTERVAL=0")
+
+
+def member_pid(member: str) -> int:
+    return int(member.split("@")[1])
+
+
+def held_feed_pages(client) -> dict[int, list[tuple[str, int]]]:
+    """Worker pid -> feed pages (kind, page) it has taken and not finished (the run's in-flight records)."""
+    held: dict[int, list[tuple[str, int]]] = {}
+    for key in client.keys("newscrawl:qq:*:inflight:*"):
+        pid = member_pid(key.decode().rsplit(":", 1)[1])
+        for value in client.hvals(key):
+            meta = picklecompat.loads(value.partition(b"\n")[2]).get("meta") or {}
+            if meta.get("feed_kind"):
+                held.setdefault(pid, []).append((meta["feed_kind"], meta.get("page", 1)))
+    return held
+
+
+def kill(worker: Worker) -> None:
+    os.kill(worker.proc.pid, signal.SIGKILL)
+    worker.proc.wait()
+
+
+def wait_for_files(out, n: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while len(list(out.rglob("*.md"))) < n and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def requeued_from(logs: list[str], pid: int) -> int:
+    """Requests of the dead worker ``pid`` that the survivors' logs say they put back in the queue."""
+    pattern = re.compile(rf"worker \S+@{pid}@\S+ is dead \(its process is gone\): (\d+) requests it had taken")
+    return sum(int(n) for log in logs for n in pattern.findall(log))
+
+
+def check_finished_by_survivors(
+    out, control, redis, reference, survivors: list[Worker], dead: list[Worker]
+) -> list[str]:
+    """The survivors exit 0 with every file written, as a single worker writes them; no key left."""
+    codes = wait_all(survivors, timeout=90)
+    logs = [w.stderr() for w in survivors]
+    assert codes == [0] * len(survivors), [log[-2000:] for log in logs]
+    assert written_ids(out) == set(control.ids("writable"))
+    files = folder_files(out)
+    # A writer killed mid-write leaves its temp file (the next start on this host removes it).
+    dead_pids = "|".join(str(w.proc.pid) for w in dead)
+    leftovers = {name for name in files if re.search(rf"@(?:{dead_pids})\.[0-9a-f]+\.tmp$", name)}
+    assert {k: v for k, v in files.items() if k not in leftovers} == reference["files"]
+    assert redis.client().keys("*") == [], "the run did not end with its last worker"
+    return logs
+
+
+def test_killing_the_worker_that_holds_a_feed_page_loses_nothing(tmp_path, mock, redis, reference):
+    """kill -9 of a worker holding a channel's page 2 or 3: the survivors alone write all 300.
+
+    The mock logs a request only when it answers, so who holds a page *now* is read from the
+    run's in-flight records; the mock's counters confirm the feeds were mid-way at the kill.
+    Without the re-queue, the rest of that channel (every later page and its articles) would
+    never be asked in this run.
+    """
     control = mock.control
     control.reset_counters()
     out = tmp_path / "out"
-    workers = start_workers(3, out, mock.url, redis.url, tmp_path, *WORKER_SETTINGS)
-    victim = workers[0]
+    workers = start_workers(3, out, mock.url, redis.url, tmp_path, *KILL_SETTINGS)
+    by_pid = {w.proc.pid: w for w in workers}
     client = redis.client()
+    victim, held = None, []
     deadline = time.monotonic() + 60
-    # Mid-run: 60 files written, and the victim is crawling (busy in its run's state).
-    while time.monotonic() < deadline:
-        states = {k.decode(): v.decode() for key in client.keys("*:state") for k, v in client.hgetall(key).items()}
-        victim_busy = any(k.startswith(f"{HOST}@{victim.proc.pid}@") and v == "busy" for k, v in states.items())
-        if len(list(out.rglob("*.md"))) >= 60 and victim_busy:
-            break
-        time.sleep(0.02)
-    os.kill(victim.proc.pid, signal.SIGKILL)
-    victim.proc.wait()
-    codes = wait_all(workers[1:], timeout=90)
-    survivors = [w.stderr() for w in workers[1:]]
-    assert codes == [0, 0], [log[-2000:] for log in survivors]
-    assert any(f"@{victim.proc.pid}@" in log and "are dead" in log for log in survivors)
-    assert client.keys("*") == [], "the run did not end when its last live worker left"
+    while victim is None and time.monotonic() < deadline:
+        for pid, pages in held_feed_pages(client).items():
+            if pid in by_pid and any(kind == "channel" and 2 <= page <= 3 for kind, page in pages):
+                victim, held = by_pid[pid], pages
+                kill(victim)
+                break
+        else:
+            time.sleep(0.005)
+    assert victim is not None, "no worker was seen holding a channel's page 2 or 3"
+    feed_hits_at_kill = control.hits("/web_feed/getPCList")
+    assert feed_hits_at_kill < reference["feed_hits"], "the feeds were not mid-way at the kill"
+    # What it held when it died (unless a survivor re-queued it already: then what it held just before).
+    held = held_feed_pages(client).get(victim.proc.pid) or held
 
-    writable = set(control.ids("writable"))
-    missing = writable - written_ids(out)
-    assert missing, "the killed worker had no article in hand: the kill did not land mid-run"
-    assert len(written_ids(out)) > 60
-    # The killed worker's articles were taken once (their fingerprints stayed in the run's filter).
-    assert all(control.article_fetches(i) <= 1 for i in writable)
+    survivors = [w for w in workers if w is not victim]
+    logs = check_finished_by_survivors(out, control, redis, reference, survivors, [victim])
+    # Re-queued once, by one survivor: the page and more than the 4 it was downloading (the
+    # rest were waiting in its downloader).
+    marks = [log for log in logs if f"@{victim.proc.pid}@" in log and "is dead" in log]
+    assert len(marks) == 1, "the dead worker's requests were re-queued by exactly one survivor"
+    assert requeued_from(logs, victim.proc.pid) > 4, marks[0][-2000:]
+    # Every feed page was asked, the held ones at most once more (a survivor asked again any
+    # that had reached the mock from the victim).
+    channel_held = sum(kind == "channel" for kind, _ in held)
+    assert reference["feed_hits"] <= control.hits("/web_feed/getPCList") <= reference["feed_hits"] + channel_held
+    fetches = {i: control.article_fetches(i) for i in control.ids()}
+    assert max(fetches.values()) <= 2, {i: n for i, n in fetches.items() if n > 2}
+    stats = [w.stats() for w in survivors]
+    assert sum(s.get("newscrawl/scaleout/requeued", 0) for s in stats) == requeued_from(logs, victim.proc.pid)
 
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_worker_killed_at_a_random_moment_loses_nothing(tmp_path, mock, redis, reference, seed):
+    """Five rounds: a random worker killed when a random number of files exist; survivors finish."""
+    rng = random.Random(seed)
+    control = mock.control
     control.reset_counters()
-    rerun = start_worker(out, mock.url, redis.url, tmp_path / "rerun", *WORKER_SETTINGS)
-    assert wait_all([rerun], timeout=90) == [0], rerun.stderr()[-3000:]
-    assert folder_files(out) == reference["files"]  # complete, identical, no temp files left
-    # The rerun fetched exactly what the killed worker had taken and not written.
-    assert {i for i in writable if control.article_fetches(i)} == missing
-    assert rerun.stats()["newscrawl/articles/skipped_existing"] == ARTICLES - len(missing)
+    out = tmp_path / "out"
+    workers = start_workers(3, out, mock.url, redis.url, tmp_path, *KILL_SETTINGS)
+    victim = rng.choice(workers)
+    wait_for_files(out, rng.randrange(0, ARTICLES - 20))
+    kill(victim)
+    survivors = [w for w in workers if w is not victim]
+    check_finished_by_survivors(out, control, redis, reference, survivors, [victim])
+    assert max(control.article_fetches(i) for i in control.ids()) <= 2
+
+
+def test_the_last_of_three_workers_finishes_alone(tmp_path, mock, redis, reference):
+    control = mock.control
+    control.reset_counters()
+    out = tmp_path / "out"
+    workers = start_workers(3, out, mock.url, redis.url, tmp_path, *KILL_SETTINGS)
+    first, second, last = workers
+    wait_for_files(out, 40)
+    kill(first)
+    wait_for_files(out, 120)
+    kill(second)
+    logs = check_finished_by_survivors(out, control, redis, reference, [last], [first, second])
+    assert f"@{first.proc.pid}@" in logs[0] and f"@{second.proc.pid}@" in logs[0]
+    # A request re-queued from the first and taken by the second may have been fetched by both.
+    assert max(control.article_fetches(i) for i in control.ids()) <= 3
 
 
 def test_an_idle_worker_waits_for_busy_ones_then_closes_on_its_own(tmp_path, mock, redis):
@@ -202,7 +300,7 @@ def test_run_membership_start_join_dead_workers_and_end(redis):
     assert (live, a.fresh) == (0, True)
     assert b.join() == (run, 1) and not b.fresh
     client.zadd(a.key("requests"), {b"x": 0})
-    assert b.beat("idle") == (1, {a.worker: "busy", b.worker: "idle"})
+    assert b.beat("idle")[:2] == (1, {a.worker: "busy", b.worker: "idle"})
 
     # A worker on this host whose process is gone is dropped at once, without waiting for the timeout.
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
