@@ -21,8 +21,9 @@ from scrapy_redis import picklecompat
 
 from newscrawl.fingerprint import ArticleFingerprinter
 from newscrawl.scaleout import ScaleOut
-from newscrawl.scaleout.scheduler import HOST, RedisRun, worker_id
+from newscrawl.scaleout.scheduler import BUSY, HOST, IDLE, RedisRun, worker_id
 from newscrawl.sites.qq.feeds import channel_feed_body
+from newscrawl.sites.qq.spider import QQSpider
 from tests.crawlrun import folder_files, run_crawl, written_ids
 from tests.mockserver import MockQQProcess
 from tests.redisserver import RedisServer
@@ -248,6 +249,107 @@ def test_an_idle_worker_waits_for_busy_ones_then_closes_on_its_own(tmp_path, moc
     assert took >= 3
     assert written_ids(tmp_path / "out") == set(ids)
     assert run.leave() is True  # the fake worker was the last one left
+
+
+def test_a_silent_busy_worker_is_waited_for_and_its_requests_are_finished_by_another(tmp_path, mock, redis):
+    """A busy member on another host stops beating while it holds an article request: the idle
+    worker does not close by REDIS_IDLE_CLOSE_SECONDS, buries it after REDIS_WORKER_TIMEOUT and
+    fetches the article itself, then closes with status 0."""
+    client = redis.client()
+    control = mock.control
+    control.reset_counters()
+    remote = RedisRun(client, "newscrawl:qq", timeout=3, worker="otherhost@1@1.remote")
+    remote.join()
+    held_id, *ids = control.ids()[:4]
+    spider = QQSpider()
+    request = Request(
+        f"{mock.url}/rain/a/{held_id}",
+        callback=spider.parse_article,
+        errback=spider.article_failed,
+        meta={"article_id": held_id, "feed": {}},
+    )
+    client.hset(remote.held_key(), "1", b"z0\n" + picklecompat.dumps(request.to_dict(spider=spider)))
+    worker = start_worker(
+        tmp_path / "out", mock.url, redis.url, tmp_path / "w", "-a", f"ids={','.join(ids)}",
+        "-s", "REDIS_WORKER_TIMEOUT=3", "-s", "REDIS_IDLE_CLOSE_SECONDS=2", *WORKER_SETTINGS,
+    )  # fmt: skip
+    # The remote member is alive (beating, busy) until the worker has joined its run.
+    deadline = time.monotonic() + 60
+    while "joined run" not in worker.stderr() and worker.proc.poll() is None and time.monotonic() < deadline:
+        remote.beat(BUSY)
+        time.sleep(0.1)
+    assert wait_all([worker], timeout=60) == [0], worker.stderr()[-3000:]
+    log = worker.stderr()
+    assert f"{remote.worker} busy and silent: waiting" in log
+    assert f"worker {remote.worker} is dead (silent for REDIS_WORKER_TIMEOUT): 1 requests" in log
+    assert "idle for" not in log  # it never closed by the idle limit with the verdict pending
+    assert written_ids(tmp_path / "out") == {held_id, *ids}
+    assert control.article_fetches(held_id) == 1
+    assert client.keys("*") == []
+
+
+@pytest.mark.parametrize("kind", ["z", "r", "l"])
+def test_taken_requests_are_recorded_and_a_dead_members_go_back_once(redis, kind):
+    """The reliable queue at the Redis level, for each scrapy-redis queue layout."""
+    client = redis.client()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+
+    def member(name: str, pid: int | None = None) -> RedisRun:
+        return RedisRun(client, "t:qq", timeout=30, worker=worker_id(pid, name))
+
+    b = member("b")
+    run, _ = b.join()
+    a = member("a", pid=gone.pid)  # on this host, its process already gone
+    a.join()
+    assert a.put(b"feed", kind, -10, "fp-feed")
+    assert a.put(b"one", kind, 0, "fp-1") and a.put(b"two", kind, 0, "fp-2")
+    assert not a.put(b"one again", kind, 0, "fp-1")  # the run's duplicate filter
+    first = a.take(kind, "1")
+    second = a.take(kind, "2")
+    assert a.done("2") == 1
+    third = a.take(kind, "3")
+    if kind == "z":
+        assert (first, second, third) == (b"feed", b"one", b"two")  # priority order
+    assert sorted(a.held()) == sorted([first, third])
+    assert b.take(kind) is None  # the queue is empty; a holds two
+
+    snapshot = b.beat(IDLE)  # finds a dead, puts back what it held, then looks
+    assert snapshot.queued == 2 and a.worker not in snapshot.states
+    assert (b.dead, b.requeued) == ([a.worker], 2)
+    assert client.keys(a.held_key()) == []
+    c = member("c")
+    assert c.join() == (run, 1)
+    assert c.bury_dead_local([a.worker]) == [] and c.requeued == 0  # once
+    # Back as taken next: same bytes, same priority, not filtered again.
+    again = [b.take(kind, "1"), b.take(kind, "2")]
+    assert sorted(again) == sorted([first, third]) and b.take(kind, "3") is None
+    if kind == "z":
+        assert again[0] == b"feed"
+    assert not b.put(third, kind, 0, "fp-2" if third == b"two" else "fp-feed")  # still in the filter
+
+    # Leaving with requests not finished: they go back for the others; the last one ends the run.
+    assert b.leave() is False
+    assert c.beat(IDLE).queued == 2
+    assert c.leave() is True
+    assert client.keys("t:qq*") == []
+
+
+def test_a_member_silent_for_the_timeout_is_buried_with_its_requests(redis):
+    client = redis.client()
+    b = RedisRun(client, "t:qq", timeout=1.0, worker=worker_id(name="b"))
+    b.join()
+    remote = RedisRun(client, "t:qq", timeout=1.0, worker="otherhost@7@1.r")
+    remote.join()
+    assert remote.put(b"x", "z", 0, "fp-x") and remote.take("z", "1") == b"x"
+    snapshot = b.beat(BUSY)
+    assert snapshot.queued == 0 and 0 <= snapshot.ages[remote.worker] < 1.0
+    time.sleep(1.2)
+    snapshot = b.beat(BUSY)
+    assert snapshot.queued == 1 and remote.worker not in snapshot.states
+    assert (b.dead, b.requeued) == ([remote.worker], 1)
+    assert b.leave() is True
+    assert client.keys("t:qq*") == []
 
 
 def test_redis_url_alone_switches_the_scheduler():
