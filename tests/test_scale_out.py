@@ -104,15 +104,13 @@ def member_pid(member: str) -> int:
     return int(member.split("@")[1])
 
 
-def held_feed_pages(client) -> dict[int, list[tuple[str, int]]]:
-    """Worker pid -> feed pages (kind, page) it has taken and not finished (the run's in-flight records)."""
-    held: dict[int, list[tuple[str, int]]] = {}
+def held_requests(client) -> dict[int, list[dict]]:
+    """Worker pid -> the meta of each request it has taken and not finished (the run's in-flight records)."""
+    held: dict[int, list[dict]] = {}
     for key in client.keys("newscrawl:qq:*:inflight:*"):
         pid = member_pid(key.decode().rsplit(":", 1)[1])
         for value in client.hvals(key):
-            meta = picklecompat.loads(value.partition(b"\n")[2]).get("meta") or {}
-            if meta.get("feed_kind"):
-                held.setdefault(pid, []).append((meta["feed_kind"], meta.get("page", 1)))
+            held.setdefault(pid, []).append(picklecompat.loads(value.partition(b"\n")[2]).get("meta") or {})
     return held
 
 
@@ -167,9 +165,11 @@ def test_killing_the_worker_that_holds_a_feed_page_loses_nothing(tmp_path, mock,
     victim, held = None, []
     deadline = time.monotonic() + 60
     while victim is None and time.monotonic() < deadline:
-        for pid, pages in held_feed_pages(client).items():
-            if pid in by_pid and any(kind == "channel" and 2 <= page <= 3 for kind, page in pages):
-                victim, held = by_pid[pid], pages
+        for pid, metas in held_requests(client).items():
+            mid_feed = any(m.get("feed_kind") == "channel" and 2 <= m["page"] <= 3 for m in metas)
+            # Holding more than the 4 it can download at once: some wait in its downloader.
+            if pid in by_pid and mid_feed and len(metas) >= 8:
+                victim, held = by_pid[pid], metas
                 kill(victim)
                 break
         else:
@@ -178,18 +178,17 @@ def test_killing_the_worker_that_holds_a_feed_page_loses_nothing(tmp_path, mock,
     feed_hits_at_kill = control.hits("/web_feed/getPCList")
     assert feed_hits_at_kill < reference["feed_hits"], "the feeds were not mid-way at the kill"
     # What it held when it died (unless a survivor re-queued it already: then what it held just before).
-    held = held_feed_pages(client).get(victim.proc.pid) or held
+    held = held_requests(client).get(victim.proc.pid) or held
 
     survivors = [w for w in workers if w is not victim]
     logs = check_finished_by_survivors(out, control, redis, reference, survivors, [victim])
-    # Re-queued once, by one survivor: the page and more than the 4 it was downloading (the
-    # rest were waiting in its downloader).
+    # Re-queued once, by one survivor: the page, and more than the 4 it was downloading.
     marks = [log for log in logs if f"@{victim.proc.pid}@" in log and "is dead" in log]
     assert len(marks) == 1, "the dead worker's requests were re-queued by exactly one survivor"
     assert requeued_from(logs, victim.proc.pid) > 4, marks[0][-2000:]
     # Every feed page was asked, the held ones at most once more (a survivor asked again any
     # that had reached the mock from the victim).
-    channel_held = sum(kind == "channel" for kind, _ in held)
+    channel_held = sum(m.get("feed_kind") == "channel" for m in held)
     assert reference["feed_hits"] <= control.hits("/web_feed/getPCList") <= reference["feed_hits"] + channel_held
     fetches = {i: control.article_fetches(i) for i in control.ids()}
     assert max(fetches.values()) <= 2, {i: n for i, n in fetches.items() if n > 2}
