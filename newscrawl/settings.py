@@ -193,9 +193,11 @@ REDIS_URL = ""
 REDIS_KEY_PREFIX = "newscrawl"
 # The run workers share; "" = automatic (the workers running at the same time form one run).
 REDIS_RUN = ""
-# An idle worker waits at most this long for busy workers to queue more, then closes.
+# An idle worker waits at most this long for busy workers to queue more, then closes
+# (longer while a busy worker has missed heartbeats: until REDIS_WORKER_TIMEOUT says whether it is dead).
 REDIS_IDLE_CLOSE_SECONDS = 30.0
-# A worker silent this long is dead (on the same host: as soon as its pid is gone).
+# A worker silent this long is dead (on the same host: as soon as its pid is gone); the
+# requests it had taken and not finished go back to the shared queue.
 REDIS_WORKER_TIMEOUT = 30.0
 # Article requests are fingerprinted by article id: every URL form of one article is one request.
 REQUEST_FINGERPRINTER_CLASS = "newscrawl.fingerprint.ArticleFingerprinter"
