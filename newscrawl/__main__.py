@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     except (Unavailable, ArticleDropped) as exc:
         print(f"newscrawl: no article in {args.page}: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # as a crawl counts it: one line, no traceback
+        print(f"newscrawl: extract_error in {args.page}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     sys.stdout.write(article.markdown)
     sys.stdout.flush()
     return 0

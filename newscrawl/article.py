@@ -110,6 +110,9 @@ class Article:
     markdown: str = ""
     path: str = ""
     fetched_url: str = ""
+    # The page's <base href> when it names a Tencent host; relative URLs resolve against it,
+    # else against ``url`` (never against ``fetched_url``, which may be a mirror's).
+    base_url: str = ""
     template: str = ""
     # Metadata a feed listed for this article; fills gaps the page leaves.
     feed: dict[str, str] = field(default_factory=dict)

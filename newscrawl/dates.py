@@ -11,11 +11,15 @@ from dateutil import parser as dateutil_parser
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 # "2025-02-08 20:06:09", "2019-9-7 21:30:50", "2019-09-23 07:48", "2026-10-04", "2025/02/08 ..."
+# "2016年10月14日07:17" (legacy CMS pages: no space after 日). Possessive separators: a
+# long run of spaces is never re-split between them.
 _YMD = re.compile(
-    r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"
-    r"(?:[ T]+(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?(?:\.\d+)?)?\s*"
+    r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})(?:日[ T]*+|[ T]++)?+"
+    r"(?:(\d{1,2}):(\d{1,2})(?::(\d{1,2}))?(?:\.\d+)?)?\s*+"
     r"(Z|[+-]\d{2}:?\d{2})?$"
 )
+# Longer values are not a publish time (and are kept away from dateutil's parser).
+_MAX_LENGTH = 64
 _EPOCH = re.compile(r"^\d{9,13}(?:\.\d+)?$")
 _DATE_IN_ID = re.compile(r"^(?:TWF)?(\d{4})(\d{2})(\d{2})")
 
@@ -29,12 +33,16 @@ def parse_datetime(value: str | int | float | None, tz: ZoneInfo = SHANGHAI) -> 
     """
     if value is None or value == "":
         return None
+    if isinstance(value, bool):
+        return None
     if isinstance(value, (int, float)) or _EPOCH.match(str(value).strip()):
         seconds = float(value)
         if seconds > 1e11:  # milliseconds
             seconds /= 1000
         return datetime.fromtimestamp(seconds, UTC).astimezone(tz)
     text = str(value).strip()
+    if len(text) > _MAX_LENGTH:
+        return None
     match = _YMD.match(text)
     if match:
         y, mo, d, h, mi, s, off = match.groups()

@@ -67,9 +67,13 @@ def verdict(stats: dict, finish_reason: str, settings) -> tuple[int, str]:
         return 4, f"feed endpoints unreachable ({feeds_failed} feed requests failed, none answered)"
     fetched = stats.get("newscrawl/articles/fetched", 0)
     failed = sum(_sum(stats, "newscrawl/failed/").values())
-    attempted = fetched + failed
+    # Pages that were fetched and then failed to extract: already among the fetched.
+    extract_errors = sum(_sum(stats, "newscrawl/failed/extract_error/").values())
+    attempted = fetched + failed - extract_errors
     min_attempts = settings.getint("FAIL_MIN_ARTICLES")
     if attempted >= min_attempts and failed > attempted * settings.getfloat("FAIL_RATIO"):
+        if extract_errors > failed - extract_errors:  # the pages came, extraction broke on them
+            return 6, f"article extraction failed on most pages ({extract_errors} of {fetched})"
         return 5, f"most article fetches failed ({failed} of {attempted})"
     unrecognized = stats.get("newscrawl/skipped/unrecognized", 0)
     extracted = sum(_sum(stats, "newscrawl/template/").values())
@@ -84,6 +88,15 @@ def verdict(stats: dict, finish_reason: str, settings) -> tuple[int, str]:
 
 def _fmt(counts: dict[str, int]) -> str:
     return ",".join(f"{key}:{value}" for key, value in sorted(counts.items())) or "0"
+
+
+def _by_reason(counts: dict[str, int]) -> dict[str, int]:
+    """Sub-keys summed into their reason: ``extract_error/TypeError`` -> ``extract_error``."""
+    out: dict[str, int] = {}
+    for key, value in counts.items():
+        reason = key.split("/", 1)[0]
+        out[reason] = out.get(reason, 0) + value
+    return out
 
 
 class LogLevelAtSource:
@@ -151,7 +164,7 @@ class RunSummary:
             f"updated={values.get('newscrawl/articles/updated', 0)} "
             f"unchanged={values.get('newscrawl/articles/unchanged', 0)} "
             f"skipped={_fmt(skipped)} dropped={_fmt(dropped)} "
-            f"failed={_fmt(_sum(values, 'newscrawl/failed/'))} "
+            f"failed={_fmt(_by_reason(_sum(values, 'newscrawl/failed/')))} "
             f"feeds_failed={_fmt(_sum(values, 'newscrawl/feeds/failed/'))} "
             f"{replayed}"
             f"status={'ok' if code == 0 else 'FAILED: ' + message}"

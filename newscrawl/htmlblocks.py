@@ -56,7 +56,23 @@ _KIND.update(img=_IMG, br=_BR, ul=_LIST, ol=_LIST, table=_TABLE, blockquote=_QUO
 _KIND["iframe"] = _IFRAME
 
 # HTML parser: comments and processing instructions are never text, so libxml2 drops them.
-_PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True)
+# huge_tree lifts libxml2's nesting limit from 256 to 2048 levels (300 nested <span>s are
+# real-world markup); deeper than that libxml2 stops and drops the rest, see TooDeep.
+_PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, huge_tree=True)
+
+
+class TooDeep(ValueError):
+    """The markup nests deeper than the parser or the converter follows: converting it
+    would lose text, so the page is reported instead of written truncated."""
+
+
+def _parse(html: str) -> etree._Element | None:
+    root = etree.fromstring(html, _PARSER)
+    for error in _PARSER.error_log:
+        # libxml2 stops at its depth limit and silently returns what it had so far.
+        if error.type_name == "ERR_RESOURCE_LIMIT" or "Excessive depth" in error.message:
+            raise TooDeep(f"HTML nested deeper than the parser's limit ({error.message.strip()})")
+    return root
 
 
 def image_src(el: etree._Element) -> str:
@@ -319,17 +335,23 @@ def _finish(b: _Builder) -> list[Block]:
 
 
 def convert_element(el: etree._Element) -> list[Block]:
-    """Blocks of an element's content (the element's own tag is not a block)."""
+    """Blocks of an element's content (the element's own tag is not a block).
+
+    Raises TooDeep when the nesting is deeper than the (recursive) walk can follow.
+    """
     b = _Builder()
     if el.text:
         b.inline.append(Span(el.text))
-    _walk(el, b, _PLAIN)
+    try:
+        _walk(el, b, _PLAIN)
+    except RecursionError:
+        raise TooDeep("HTML nested deeper than the converter follows") from None
     return _finish(b)
 
 
 def parse_fragment(html: str) -> etree._Element | None:
     """Parse a body fragment; returns the element holding it (``<body>``), or None."""
-    root = etree.fromstring(html, _PARSER)
+    root = _parse(html)
     if root is None:
         return None
     body = root.find("body")
@@ -337,8 +359,11 @@ def parse_fragment(html: str) -> etree._Element | None:
 
 
 def parse_document(html: str) -> etree._Element | None:
-    """Parse a whole page (plain etree elements: faster than ``lxml.html``'s classes)."""
-    return etree.fromstring(html, _PARSER)
+    """Parse a whole page (plain etree elements: faster than ``lxml.html``'s classes).
+
+    Raises TooDeep when libxml2 gave up part of the page at its nesting limit.
+    """
+    return _parse(html)
 
 
 def html_to_blocks(html: str) -> list[Block]:

@@ -36,7 +36,8 @@ VIDEO_LABEL = "视频"
 # linkify, footnotes) may read as syntax anywhere in a line.
 _ESCAPE = {ord(c): "\\" + c for c in "\\`*_[]<>|~#"}
 _NEEDS_ESCAPE = re.compile(r"[\\`*_\[\]<>|~#&]")
-_ENTITY_LIKE = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
+# Bounded look-ahead: entity names are at most 32 characters, so a longer run is no entity.
+_ENTITY_LIKE = re.compile(r"&(?=#?[0-9A-Za-z]{1,32};)")
 _DASH_RUN = re.compile(r"(?<=-)-")
 _DOT_RUN = re.compile(r"(?<=\.)\.")
 # At the start of a paragraph: list markers, setext/thematic lines, quotes, definitions.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urljoin
 
 from scrapy.exceptions import DropItem
 from scrapy.settings import BaseSettings
@@ -44,6 +45,28 @@ class ArticleDropped(DropItem):
         self.reason = reason
 
 
+def extract_failed(stats: Any, log: Any, article_id: str, url: str, exc: BaseException) -> None:
+    """Count and log an exception raised while extracting or normalizing one article:
+    ``newscrawl/failed/extract_error/<type>``, one ERROR line, the traceback at DEBUG."""
+    name = type(exc).__name__
+    stats.inc_value(f"newscrawl/failed/extract_error/{name}")
+    log.error("Failed %s (extract_error: %s: %s) %s", article_id, name, _short(exc), url)
+    log.debug("Traceback of the extract_error of %s", article_id, exc_info=exc)
+
+
+def _short(exc: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class ArticleFailed(DropItem):
+    """An article whose normalization raised: counted and logged by ``extract_failed``, so
+    Scrapy's own "Dropped" line (with the whole item) goes to DEBUG."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, log_level="DEBUG")
+
+
 class ArticlePipeline:
     """Base: build from settings; subclasses implement ``process_article``."""
 
@@ -72,6 +95,14 @@ class ArticlePipeline:
         except ArticleDropped as exc:
             self.inc(f"dropped/{exc.reason}")
             raise
+        except Exception as exc:
+            if getattr(self, "owns_disk", False):
+                raise  # the writer's errors are disk errors, not the page's
+            # One article that breaks a normalization step is a counted failure of that
+            # article (extract_error), never a traceback that leaves it in no counter.
+            if self.stats is not None:
+                extract_failed(self.stats, logger, item.id, item.fetched_url or item.url, exc)
+            raise ArticleFailed(f"extract_error in {type(self).__name__}: {type(exc).__name__}") from exc
 
 
 # ---- text -------------------------------------------------------------------------------
@@ -172,7 +203,10 @@ class ImageUrlPipeline(ArticlePipeline):
 
     def process_article(self, article: Article) -> Article:
         seen: set[str] = set()
-        article.body = self._blocks(article.body, article.fetched_url or article.url, seen)
+        # Relative URLs resolve against the article's own page (or its Tencent <base href>),
+        # never against the URL it was fetched from: that may be a mirror on another host.
+        base = urljoin(article.url, article.base_url) if article.base_url else article.url
+        article.body = self._blocks(article.body, base, seen)
         thumb = normalize_image_url(article.thumbnail, article.url)
         if not thumb or is_ui_image(thumb):
             thumb = normalize_image_url(article.feed.get("cover", ""), article.url)

@@ -23,6 +23,19 @@ _TABLE.update({ord(c): None for c in _INVISIBLE})
 _CODE_TABLE = {ord(c): None for c in _INVISIBLE}
 _CODE_TABLE[0xA0] = " "
 _CODE_TABLE[0x3000] = " "
+# U+200D (zero-width joiner) is invisible, except between two emoji, where it joins them
+# into one (👨‍👩‍👧‍👦, 🏳️‍🌈). Such a joiner becomes a private-use stand-in the tables leave
+# alone, and is restored after them. The look-arounds are one character each.
+_ZWJ = "\u200d"
+_ZWJ_KEEP = "\U0010fffd"
+_EMOJI = (
+    "\u00a9\u00ae\u203c\u2049\u2122\u2139\u2194-\u21aa\u231a-\u23ff\u24c2\u25aa-\u27bf"
+    "\u2934\u2935\u2b05-\u2b55\u3030\u303d\u3297\u3299\ufe0f\U0001f000-\U0001faff\U000e0020-\U000e007f"
+)
+_EMOJI_ZWJ = re.compile(f"(?<=[{_EMOJI}])\u200d(?=[{_EMOJI}])")
+# Terminal escape sequences (colours, cursor moves): removed whole, not just their ESC.
+# CSI (ESC [ params intermediates final), OSC (ESC ] ... BEL or ESC \\), two-character escapes.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]")
 _WS_RUN = re.compile(r" {2,}")
 # Most text needs no change: one regex scan decides, the translate runs only when needed.
 _NEEDS_CLEANING = re.compile("[" + re.escape(_SPACES.replace(" ", "") + _INVISIBLE) + "&]")
@@ -32,14 +45,25 @@ _ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,
 needs_cleaning = _NEEDS_CLEANING.search
 
 
+def _translate(text: str, table: dict[int, str | None]) -> str:
+    """``text.translate(table)``, keeping joiners inside emoji sequences and dropping
+    terminal escape sequences whole."""
+    if "\x1b" in text or "\x9b" in text:
+        text = _ANSI.sub("", text)
+    if _ZWJ not in text:
+        return text.translate(table)
+    text = _EMOJI_ZWJ.sub(_ZWJ_KEEP, text).translate(table)
+    return text.replace(_ZWJ_KEEP, _ZWJ)
+
+
 def clean_chars(text: str) -> str:
     """Map space-like characters to a space and drop invisible ones; keeps runs."""
     if not _NEEDS_CLEANING.search(text):
         return text
-    text = text.translate(_TABLE)
+    text = _translate(text, _TABLE)
     # Entities left in the text by double-escaping upstream (``&amp;nbsp;``).
     if "&" in text and _ENTITY.search(text):
-        text = html.unescape(text).translate(_TABLE)
+        text = _translate(html.unescape(text), _TABLE)
     return text
 
 
@@ -55,7 +79,7 @@ def normalize(text: str) -> str:
 
 def normalize_code(text: str) -> str:
     """Normalize preformatted text: drop invisible characters, keep line structure."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_CODE_TABLE)
+    text = _translate(text.replace("\r\n", "\n").replace("\r", "\n"), _CODE_TABLE)
     return "\n".join(line.rstrip() for line in text.strip("\n").split("\n"))
 
 

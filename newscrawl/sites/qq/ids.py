@@ -17,6 +17,8 @@ _SHORT = re.compile(r"(?<![0-9A-Z])(\d{8}[AV][0-9A-Z]{5})(?![0-9A-Z])")
 _LEGACY = re.compile(r"^/a/(\d{8})/(\d{6})\.s?html?$")
 
 CANONICAL_URL = "https://new.qq.com/rain/a/{id}"
+# Hosts that are Tencent's own (pages and image CDNs): the only ones a page's <base href> may name.
+TENCENT_HOST_SUFFIXES = (".qq.com", ".gtimg.com", ".gtimg.cn", ".qpic.cn", ".idqqimg.com")
 
 
 def normalize_id(value: str) -> str | None:

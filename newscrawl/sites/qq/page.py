@@ -6,6 +6,14 @@ Layered fallbacks, as the site reference prescribes: ``window.DATA`` first (meta
 the legacy CMS ``ARTICLE_INFO`` page, and ``<meta>`` tags. The DOM is parsed only when
 ``window.DATA`` leaves something to find, which keeps the common path to one JSON decode
 and one parse of the body fragment.
+
+Everything on the page is untrusted. ``window.DATA`` fields are read through typed
+accessors (``_text``, ``_scalar``, ``_flag``, ``_dict``, ``_list``): a field of the wrong
+type reads as missing, so the next fallback is used and one bad field never costs the
+article. Every pattern over page text runs in linear time: no nested or overlapping
+unbounded quantifiers, scans that stop at the next ``<``, bounded look-arounds, and
+"find the start, then find the end once" instead of a lazy ``(.*?)`` tried from every
+start (50,000 unclosed ``<title>`` tags made that quadratic).
 """
 
 from __future__ import annotations
@@ -13,13 +21,20 @@ from __future__ import annotations
 import html as htmllib
 import json
 import re
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
+from w3lib.encoding import html_to_unicode
 
 from newscrawl.article import Article, Video
-from newscrawl.htmlblocks import convert_element, html_to_blocks, parse_document, text_of
-from newscrawl.sites.qq.ids import canonical_url, id_from_url, legacy_id_from_url, normalize_id
+from newscrawl.htmlblocks import TooDeep, convert_element, html_to_blocks, parse_document, text_of
+from newscrawl.sites.qq.ids import (
+    TENCENT_HOST_SUFFIXES,
+    canonical_url,
+    id_from_url,
+    legacy_id_from_url,
+    normalize_id,
+)
 
 
 class Unavailable(Exception):
@@ -37,17 +52,28 @@ PAID = "paid"
 CHALLENGE = "challenge"
 WRONG_ID = "wrong_id"
 UNRECOGNIZED = "unrecognized"  # no known template matched: the site may have changed
+REDIRECTED = "redirected"  # an HTTP, meta refresh or JS redirect away from the article's page
+TOO_DEEP = "too_deep"  # nested deeper than the HTML parser (or the converter) can follow
 
 CHALLENGE_WORDS = ("安全验证", "人机验证", "滑动验证", "验证码")
-_TITLE_TAG = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.S | re.I)
+# The title: the first opening tag (attributes bounded), then the first closing tag after it.
+_TITLE_OPEN = re.compile(r"<title\b[^<>]{0,500}>", re.I)
+_TITLE_CLOSE = re.compile(r"</title\s{0,100}>", re.I)
 _TITLE_SUFFIX = re.compile(r"(?:_[^_]{1,8})?_(?:腾讯新闻|腾讯网)$")
-_META_TAG = re.compile(r"<meta\s[^>]*>", re.I)
-_ATTR = re.compile(r"""([a-zA-Z_:][-\w:.]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+# A tag's attributes stop at the next "<" too: an unclosed tag never rescans the page.
+_META_TAG = re.compile(r"<meta\s[^<>]*>", re.I)
+_BASE_TAG = re.compile(r"<base\s[^<>]*>", re.I)
+# A name starts only after a non-name character: a long name run is scanned once.
+_ATTR = re.compile(r"""(?<![-\w:.])([a-zA-Z_:][-\w:.]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 _DATA_START = re.compile(r"window\.DATA\s*=\s*(?=\{)")
-_VIDEO_PUSH = re.compile(r"videoArr\.push\(\s*(\{.*?\})\s*\)", re.S)
+_VIDEO_PUSH = "videoArr.push("
 _PLACEHOLDER = re.compile(r"<!--\s*(IMG|VIDEO)_(\d+)\s*-->")
-_ARTICLE_INFO = re.compile(r"ARTICLE_INFO\s*=\s*(?:window\.ARTICLE_INFO\s*\|\|\s*)?\{(.*?)\n\s*\}", re.S)
-_JS_FIELD = re.compile(r"""^\s*(\w+)\s*:\s*'((?:[^'\\]|\\.)*)'\s*,?\s*$""", re.M)
+_ARTICLE_INFO_START = re.compile(r"ARTICLE_INFO\s*=\s*(?:window\.ARTICLE_INFO\s*\|\|\s*)?\{")
+_ARTICLE_INFO_END = re.compile(r"\n[ \t]*\}")
+# One field per line; the value never crosses a line, so each attempt is bounded by its line.
+_JS_FIELD = re.compile(r"""^[ \t]*(\w+)[ \t]*:[ \t]*'((?:[^'\\\n]|\\.)*)'[ \t\r]*,?[ \t\r]*$""", re.M)
+# A script that sends the browser elsewhere (only looked at when the page has no article).
+_JS_REDIRECT = re.compile(r"\blocation(?:\.href)?\s*=(?!=)|\blocation\.(?:replace|assign)\s*\(")
 _DECODER = json.JSONDecoder()
 _AUTHOR_LINK = re.compile(r"/omn/author/([0-9A-Za-z_-]+)")
 
@@ -63,8 +89,16 @@ _CONTAINER_IDS = {"article-content": (3, "article_content"), "Cnt-Main-Article-Q
 # Inside a body container, but not the article: summary box, status/disclaimer, lead box,
 # the legacy "back to qq.com" link. (A loop over <div>/<a>: an XPath with class tests over
 # every element cost as much as the rest of the extraction.)
-_NOT_BODY_CLASSES = frozenset(("article-top-content", "article-status", "introduction"))
-_NOT_BODY_IDS = frozenset(("Status", "backqqcom"))
+# Legacy CMS widgets inside the body container (markup from public copies of such pages, see
+# tests/fixtures/SOURCES-qq.md): the "转播到腾讯微博" share button over the lead image (the
+# image stays), the related-video box (player, "自动播放" switch, "正在加载" table, playlist)
+# and the "转播至微博" selection tip.
+_NOT_BODY_CLASSES = frozenset(
+    ("article-top-content", "article-status", "introduction", "mbArticleShareBtn", "rv-root-v2")
+)
+_NOT_BODY_IDS = frozenset(("Status", "backqqcom", "tipsWBzf"))
+# A legacy paragraph that is only the related-video box's heading.
+_WIDGET_LABELS = frozenset(("精彩视频推荐",))
 
 
 def _not_body(container: etree._Element) -> list[etree._Element]:
@@ -79,12 +113,32 @@ def _not_body(container: etree._Element) -> list[etree._Element]:
     return junk
 
 
-def decode_html(body: bytes, declared: str | None = None) -> str:
-    """Page bytes -> text. UTF-8 first: old pages declare gb2312 but are served UTF-8."""
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        return body.decode(declared or "gb18030", errors="replace")
+def _legacy_detect(body: bytes) -> str:
+    # Nothing declared and not UTF-8: a Chinese site's pages are GB text.
+    return "gb18030"
+
+
+def decode_html(body: bytes, content_type: str | None = None) -> str:
+    """Page bytes -> text, the one decoder of ``render`` and the crawl.
+
+    A byte order mark first, then strict UTF-8 (old pages declare gb2312 but are served
+    UTF-8, and GB or Big5 text is practically never valid UTF-8), then the charset of the
+    HTTP ``Content-Type`` header, then ``<meta charset>``, then GB18030 (w3lib's order:
+    gb2312/gbk are read as their superset gb18030). NUL characters are dropped: never
+    text, and the HTML parser would turn them into U+FFFD.
+    """
+    if body[:3] == b"\xef\xbb\xbf":
+        text = body[3:].decode("utf-8", errors="replace")
+    elif body[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        _, text = html_to_unicode(content_type, body)  # BOM: utf-16 (or utf-32) as marked
+    else:
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            _, text = html_to_unicode(content_type, body, auto_detect_fun=_legacy_detect)
+    if text[:1] == "\ufeff":
+        text = text[1:]
+    return text.replace("\x00", "") if "\x00" in text else text
 
 
 def find_window_data(text: str) -> dict | None:
@@ -94,9 +148,53 @@ def find_window_data(text: str) -> dict | None:
         return None
     try:
         data, _ = _DECODER.raw_decode(text, match.end())
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the decoder goes
         return None
     return data if isinstance(data, dict) else None
+
+
+def _text(value: object) -> str:
+    """A text field, stripped; any other type (dict, list, number, bool) reads as missing."""
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _scalar(value: object) -> str:
+    """A string or a number (ids, epoch times) as text; other types read as missing."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
+def _flag(value: object) -> bool:
+    """A flag with its real meaning: ``1``, ``true``, ``"1"``, ``"true"``, ``"yes"`` are set;
+    ``0``, ``false``, ``"0"``, ``"false"``, ``""`` and values of other types are not."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return value != 0
+    if isinstance(value, str):
+        value = value.strip().lower()
+        return value in ("true", "yes", "on", "y") or (value.isdigit() and int(value) != 0)
+    return False
+
+
+def _dict(value: object) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _image_url(attr: dict) -> str:
+    """The first non-empty string among an ``IMG_n`` entry's URL fields."""
+    for key in ("imgurl0", "imgurl641", "imgurl1000", "url"):
+        value = _text(attr.get(key))
+        if value:
+            return value
+    return next((v.strip() for k, v in attr.items() if k.startswith("imgurl") and _text(v)), "")
 
 
 def resolve_placeholders(text: str, attributes: dict) -> str:
@@ -108,15 +206,13 @@ def resolve_placeholders(text: str, attributes: dict) -> str:
         if not isinstance(attr, dict):
             return ""
         if kind == "IMG":
-            url = attr.get("imgurl0") or attr.get("imgurl641") or attr.get("imgurl1000") or attr.get("url")
-            if not url:
-                url = next((v for k, v in attr.items() if k.startswith("imgurl") and isinstance(v, str)), "")
+            url = _image_url(attr)
             return f'<p><img src="{htmllib.escape(url)}"></p>' if url else ""
-        vid = attr.get("vid")
-        title = attr.get("desc") or attr.get("title") or ""
+        vid = _scalar(attr.get("vid"))
+        title = _text(attr.get("desc")) or _text(attr.get("title"))
         if not vid:
             return ""
-        vid, title = htmllib.escape(str(vid)), htmllib.escape(str(title))
+        vid, title = htmllib.escape(vid), htmllib.escape(title)
         return f'<div data-widget="video" data-vid="{vid}" data-title="{title}"></div>'
 
     return _PLACEHOLDER.sub(replace, text)
@@ -137,17 +233,14 @@ class cached_property:  # noqa: N801 - functools' name, without its per-access l
         return value
 
 
-def _str(value: object) -> str:
-    return value.strip() if isinstance(value, str) else ("" if value is None else str(value))
-
-
 class QQPage:
     """One fetched page. Each field is a property with its fallback chain."""
 
-    def __init__(self, text: str, url: str = "", requested_id: str | None = None) -> None:
+    def __init__(self, text: str, url: str = "", requested_id: str | None = None, redirected: bool = False) -> None:
         self.text = text
         self.url = url
         self.requested_id = requested_id
+        self.redirected = redirected
 
     # ---- sources -------------------------------------------------------------------------
 
@@ -167,19 +260,31 @@ class QQPage:
 
     @cached_property
     def meta(self) -> dict[str, str]:
-        """``<meta name|property=… content=…>`` of the head, first value of each name."""
+        """``<meta name|property|http-equiv=… content=…>`` of the head, first value of each name."""
         found: dict[str, str] = {}
         for tag in _META_TAG.findall(self.head):
-            attrs = {m[0].lower(): m[1] or m[2] or m[3] for m in _ATTR.findall(tag)}
-            key = (attrs.get("property") or attrs.get("name") or "").lower()
+            attrs = _attrs(tag)
+            key = (attrs.get("property") or attrs.get("name") or attrs.get("http-equiv") or "").lower()
             if key and "content" in attrs and key not in found:
                 found[key] = htmllib.unescape(attrs["content"]).strip()
         return found
 
     @cached_property
     def title_tag(self) -> str:
-        match = _TITLE_TAG.search(self.head)
-        return htmllib.unescape(match.group(1)).strip() if match else ""
+        head = self.head
+        start = _TITLE_OPEN.search(head)
+        end = _TITLE_CLOSE.search(head, start.end()) if start else None
+        return htmllib.unescape(head[start.end() : end.start()]).strip() if start and end else ""
+
+    @cached_property
+    def base_href(self) -> str:
+        """``<base href>`` when it points at a Tencent host (a mirror's own base is ignored)."""
+        match = _BASE_TAG.search(self.head)
+        href = htmllib.unescape(_attrs(match.group(0)).get("href", "")).strip() if match else ""
+        if href.startswith("//"):
+            href = "https:" + href
+        host = (urlsplit(href).hostname or "") if href.startswith(("http://", "https://")) else ""
+        return href if host == "qq.com" or host.endswith(TENCENT_HOST_SUFFIXES) else ""
 
     @cached_property
     def tree(self) -> etree._Element:
@@ -191,10 +296,12 @@ class QQPage:
     @cached_property
     def article_info(self) -> dict[str, str]:
         """The legacy CMS ``ARTICLE_INFO = {site:'…', title:'…'}`` (JavaScript, not JSON)."""
-        match = _ARTICLE_INFO.search(self.head)
-        if not match:
+        head = self.head
+        start = _ARTICLE_INFO_START.search(head)
+        end = _ARTICLE_INFO_END.search(head, start.end()) if start else None
+        if not end:
             return {}
-        return {k: v.replace("\\'", "'") for k, v in _JS_FIELD.findall(match.group(1))}
+        return {k: v.replace("\\'", "'") for k, v in _JS_FIELD.findall(head[start.end() : end.start()])}
 
     def _xpath_text(self, xpath: str) -> str:
         found = self.tree.xpath(xpath)
@@ -214,18 +321,31 @@ class QQPage:
         if any(word in self.title_tag for word in CHALLENGE_WORDS):
             raise Unavailable(CHALLENGE, self.title_tag)
         data = self.data
-        if data.get("is_deleted") not in (None, 0, "0", False, ""):
+        if _flag(data.get("is_deleted")):
             raise Unavailable(DELETED, "window.DATA.is_deleted")
-        if data.get("article_is_pay") in (1, "1", True):
+        if _flag(data.get("article_is_pay")):
             raise Unavailable(PAID, "window.DATA.article_is_pay")
         if self.requested_id and self.page_id and self.page_id != self.requested_id:
             raise Unavailable(WRONG_ID, f"asked for {self.requested_id}, page is {self.page_id}")
+        if self.redirected and self.requested_id and self.page_id != self.requested_id:
+            # The redirect target declares no article id (neither in window.DATA nor in its
+            # URL): whatever it shows is not the requested article.
+            raise Unavailable(REDIRECTED, f"{self.requested_id} redirected to {self.url}")
+
+    def redirect_target(self) -> str:
+        """Where a meta refresh or a script sends the browser ("" when nowhere)."""
+        refresh = self.meta.get("refresh", "")
+        if refresh:
+            _, _, target = refresh.partition("=")
+            return urljoin(self.url, target.strip(" '\"")) if target else "meta refresh"
+        match = _JS_REDIRECT.search(self.text)
+        return "script" if match else ""
 
     @cached_property
     def page_id(self) -> str | None:
         """The id the page itself declares (``cms_id``, ``article_id``, or its URL)."""
         for key in ("cms_id", "article_id", "id"):
-            value = normalize_id(_str(self.data.get(key)))
+            value = normalize_id(_scalar(self.data.get(key)))
             if value:
                 return value
         return id_from_url(self.url) if self.url else None
@@ -246,7 +366,7 @@ class QQPage:
     @property
     def title(self) -> str:
         return (
-            _str(self.data.get("title"))
+            _text(self.data.get("title"))
             or self._xpath_text("//h1[@id='article-title']")
             or self._xpath_text("//div[contains(@class,'LEFT')]/h1")
             or self.article_info.get("title", "")
@@ -257,10 +377,11 @@ class QQPage:
     @property
     def media(self) -> str:
         return (
-            _str(self.data.get("media"))
+            _text(self.data.get("media"))
             or self._xpath_text("//*[@id='article-author']//*[contains(@class,'media-name')]")
             or self.meta.get("article:author", "")
             or self._xpath_text("//*[contains(@class,'a_source')]")
+            or self._xpath_text("//*[@bosszone='jgname']")  # legacy CMS: the source's name
         )
 
     @property
@@ -273,7 +394,7 @@ class QQPage:
     @property
     def published_raw(self) -> str:
         return (
-            _str(self.data.get("pubtime"))
+            _scalar(self.data.get("pubtime"))
             or self.meta.get("article:published_time", "")
             or self.meta.get("apub:time", "")
             or self.meta.get("pubdate", "")
@@ -281,12 +402,13 @@ class QQPage:
             or self.article_info.get("pubtime", "")
             or self._xpath_text("//*[@id='article-author']//*[contains(@class,'media-meta')]/span[1]")
             or self._xpath_text("//*[contains(@class,'a_time')]")
+            or self._xpath_text("//*[@id='C-Main-Article-QQ']//*[contains(@class,'pubTime')]")
         )
 
     @property
     def abstract(self) -> str:
         return (
-            _str(self.data.get("abstract")) or _str(self.data.get("introduction")) or self.meta.get("description", "")
+            _text(self.data.get("abstract")) or _text(self.data.get("introduction")) or self.meta.get("description", "")
         )
 
     @property
@@ -295,11 +417,10 @@ class QQPage:
 
     def body(self) -> tuple[list, str]:
         """(blocks, template name). ``originContent.text`` first, then the DOM containers."""
-        origin = self.data.get("originContent")
-        text = origin.get("text") if isinstance(origin, dict) else None
-        if isinstance(text, str) and text.strip():
-            attributes = self.data.get("originAttribute")
-            if "<!--" in text and isinstance(attributes, dict):
+        text = _text(_dict(self.data.get("originContent")).get("text"))
+        if text:
+            attributes = _dict(self.data.get("originAttribute"))
+            if "<!--" in text and attributes:
                 text = resolve_placeholders(text, attributes)
             blocks = html_to_blocks(text)
             if blocks:
@@ -307,6 +428,9 @@ class QQPage:
         for (_rank, name), container in _ranked_containers(self.tree):
             for junk in _not_body(container):
                 _drop(junk)
+            if name == "legacy_cms":
+                for junk in _legacy_widgets(container):
+                    _drop(junk)
             if "videoArr.push" in self.text:  # old pages only; a string scan beats a tree walk
                 _mark_pushed_videos(container)
             blocks = convert_element(container)
@@ -316,15 +440,44 @@ class QQPage:
 
     def _with_videos(self, blocks: list) -> list:
         """``window.DATA.videoArr`` entries not already in the body, at its top."""
-        videos = self.data.get("videoArr")
+        videos = _list(self.data.get("videoArr"))
         if not videos:
             return blocks
         present = {b.vid for b in blocks if isinstance(b, Video)}
         extra = []
         for entry in videos:
-            if isinstance(entry, dict) and entry.get("vid") and entry["vid"] not in present:
-                extra.append(Video(str(entry["vid"]), _str(entry.get("title") or entry.get("desc"))))
+            vid = _scalar(entry.get("vid")) if isinstance(entry, dict) else ""
+            if vid and vid not in present:
+                extra.append(Video(vid, _text(entry.get("title")) or _text(entry.get("desc"))))
         return extra + blocks
+
+
+def _attrs(tag: str) -> dict[str, str]:
+    """A start tag's attributes (lower-cased names)."""
+    return {m[0].lower(): m[1] or m[2] or m[3] for m in _ATTR.findall(tag)}
+
+
+def _visible_text(el: etree._Element) -> str:
+    """Text below ``el`` without script/style content (for short legacy paragraphs)."""
+    parts = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str) and child.tag not in ("script", "style"):
+            parts.append(_visible_text(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _legacy_widgets(container: etree._Element) -> list[etree._Element]:
+    """Widget parts of a legacy CMS body that carry no class or id of their own: the
+    related-video box's "精彩视频推荐" heading paragraph and its hidden play-count iframe."""
+    junk = []
+    for el in container.iter("p", "iframe"):
+        if el.tag == "iframe":
+            if "display:none" in (el.get("style") or "").replace(" ", "").lower():
+                junk.append(el)
+        elif _visible_text(el).strip() in _WIDGET_LABELS:
+            junk.append(el)
+    return junk
 
 
 def _ranked_containers(tree: etree._Element) -> list[tuple[tuple[int, str], etree._Element]]:
@@ -365,36 +518,54 @@ def _mark_pushed_videos(container: etree._Element) -> None:
     script into a video widget element in place, so the video keeps its position."""
     for script in container.iter("script"):
         code = script.text or ""
-        if "videoArr.push" not in code:
+        if _VIDEO_PUSH not in code:
             continue
-        for raw in _VIDEO_PUSH.findall(code):
-            try:
-                entry = json.loads(raw)
-            except ValueError:
+        # Each call's object is decoded from its own piece of the script (split, then
+        # raw_decode): an unclosed call never rescans the rest of the page.
+        for piece in code.split(_VIDEO_PUSH)[1:]:
+            piece = piece.lstrip()
+            if not piece.startswith("{"):
                 continue
-            if isinstance(entry, dict) and entry.get("vid"):
-                widget = etree.Element("div", {"data-widget": "video", "data-vid": str(entry["vid"])})
-                widget.set("data-title", _str(entry.get("title")))
+            try:
+                entry, _ = _DECODER.raw_decode(piece)
+            except (ValueError, RecursionError):
+                continue
+            vid = _scalar(entry.get("vid")) if isinstance(entry, dict) else ""
+            if vid:
+                widget = etree.Element("div", {"data-widget": "video", "data-vid": vid})
+                widget.set("data-title", _text(entry.get("title")))
                 script.addprevious(widget)
 
 
-def extract(text: str, url: str = "", requested_id: str | None = None) -> Article:
+def extract(text: str, url: str = "", requested_id: str | None = None, redirected: bool = False) -> Article:
     """Article of a page's HTML. Raises Unavailable when the page holds none to write.
 
     ``url`` is where the page was fetched from (after redirects); ``requested_id`` the id
-    that was asked for, so a redirect to another article is refused.
+    that was asked for, so a redirect to another article is refused; ``redirected`` says
+    the fetch was redirected (HTTP or meta refresh), so the page must declare that id.
     """
-    page = QQPage(text, url, requested_id)
+    page = QQPage(text, url, requested_id, redirected)
     page.check_available()
+    try:
+        return _article(page)
+    except TooDeep as exc:
+        raise Unavailable(TOO_DEEP, str(exc)) from None
+
+
+def _article(page: QQPage) -> Article:
     blocks, template = page.body()
     article_id = page.article_id
     if not template and not page.data and not page.article_info:
         if "404" in page.title_tag or "找不到" in page.title_tag:
             raise Unavailable(DELETED, "not-found page")
+        target = page.redirect_target()
+        if target:
+            raise Unavailable(REDIRECTED, f"the page only sends the browser on ({target})")
         raise Unavailable(UNRECOGNIZED, "no window.DATA and no known body container")
     if not article_id:
         raise Unavailable(UNRECOGNIZED, "no article id in URL or page")
     legacy = page.article_info.get("article_url", "")
+    url = page.url
     return Article(
         id=article_id,
         url=canonical_url(article_id) if normalize_id(article_id) else _https(legacy or url),
@@ -406,6 +577,7 @@ def extract(text: str, url: str = "", requested_id: str | None = None) -> Articl
         thumbnail=page.thumbnail,
         body=blocks,
         fetched_url=url,
+        base_url=page.base_href,
         template=template,
     )
 

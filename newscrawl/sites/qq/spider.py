@@ -26,6 +26,7 @@ from twisted.python.failure import Failure
 from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
 
 from newscrawl.dates import parse_datetime
+from newscrawl.pipelines import extract_failed
 from newscrawl.sites.qq.feeds import (
     FEED_HEADERS,
     FeedError,
@@ -380,13 +381,19 @@ class QQSpider(scrapy.Spider):
         stats = self.crawler.stats
         stats.inc_value("newscrawl/articles/fetched")
         article_id = response.meta["article_id"]
-        text = decode_html(response.body, getattr(response, "encoding", None))
+        # A redirect (HTTP or a meta refresh Scrapy followed) lands on a page that must
+        # prove it is this article; the deleted-article redirect is recognized by its URL.
+        redirected = bool(response.meta.get("redirect_urls"))
         try:
-            article = extract(text, response.url, requested_id=article_id)
+            text = decode_html(response.body, _content_type(response))
+            article = extract(text, response.url, requested_id=article_id, redirected=redirected)
         except Unavailable as exc:
             stats.inc_value(f"newscrawl/skipped/{exc.reason}")
             self.logger.warning("Skipped %s (%s): %s", article_id, exc.reason, exc.detail)
             self.gone.mark(article_id, exc.reason)
+            return
+        except Exception as exc:  # one bad page must never stop or hide in the crawl
+            extract_failed(self.crawler.stats, self.logger, article_id, response.url, exc)
             return
         article.feed = response.meta.get("feed") or {}
         stats.inc_value(f"newscrawl/template/{article.template or 'none'}")
@@ -413,6 +420,11 @@ def feed_label(meta: dict[str, Any]) -> str:
     if kind == "hot":
         return "hot list"
     return str(kind)
+
+
+def _content_type(response: Response) -> str | None:
+    value = response.headers.get("Content-Type")
+    return value.decode("latin-1") if value else None
 
 
 def failure_reason(failure: Failure) -> str:
