@@ -20,8 +20,9 @@ from newscrawl import frontmatter
 from newscrawl.__main__ import main as newscrawl_main
 from newscrawl.extensions import verdict
 from newscrawl.sites.qq import spider as spider_module
+from newscrawl.sites.qq.page import Unavailable, decode_html, extract
 from newscrawl.sites.qq.spider import QQSpider
-from tests.badpages import BOOM, LEGACY_ID, Bad, article_html, bad_pages, page_id
+from tests.badpages import BOOM, LEGACY_ID, Bad, article_html, bad_pages, dom_only_html, page_id
 from tests.crawlrun import run_crawl
 from tests.localserver import PageServer
 from tests.qqpages import PAGES
@@ -307,3 +308,27 @@ def test_verdict_counts_extract_errors():
         {**fetched, "newscrawl/failed/extract_error/KeyError": 1, "newscrawl/failed/http_404": 5}, "finished", settings
     )
     assert code == 5
+
+
+def test_a_redirect_to_the_same_article_is_kept_and_to_a_page_without_id_is_not():
+    article_id = page_id(900)
+    html = article_html(article_id)
+    moved = f"https://new.qq.com/omn/20250101/{article_id[:-2]}.html"  # the same id, short form
+    assert extract(html, moved, requested_id=article_id, redirected=True).id == article_id
+    with pytest.raises(Unavailable) as caught:
+        extract(dom_only_html(), "http://127.0.0.1:9/elsewhere.html", requested_id=article_id, redirected=True)
+    assert caught.value.reason == "redirected"
+    with pytest.raises(Unavailable) as caught:  # the "page gone" page stays "deleted"
+        extract(dom_only_html(), "https://news.qq.com/babygohome/?pgv_ref=apub", article_id, redirected=True)
+    assert caught.value.reason == "deleted"
+
+
+def test_one_decoder_header_bom_meta_then_gb18030():
+    text = "<html><head><meta charset='big5'></head><body>繁體</body></html>"
+    assert "繁體" in decode_html(text.encode("big5"))
+    assert "繁體" in decode_html(text.encode("big5"), "text/html; charset=big5")
+    gbk = "<html><body>简体中文</body></html>".encode("gbk")
+    assert "简体中文" in decode_html(gbk) and "简体中文" in decode_html(gbk, "text/html; charset=gbk")
+    assert decode_html(b"\xef\xbb\xbf<p>x</p>") == "<p>x</p>"
+    assert decode_html(b"\xfe\xff" + "<p>字</p>".encode("utf-16-be")) == "<p>字</p>"
+    assert decode_html(b"<p>a\x00b</p>") == "<p>ab</p>"

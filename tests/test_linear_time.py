@@ -34,8 +34,8 @@ def best_time(fn: Callable[[], object], repeat: int, runs: int = 3) -> float:
     return best
 
 
-def ratio(fn: Callable[[str], object], make: Callable[[int], str]) -> float:
-    small, big = make(SIZE), make(4 * SIZE)
+def ratio(fn: Callable[[str], object], make: Callable[[int], str], size: int = SIZE) -> float:
+    small, big = make(size), make(4 * size)
     # Enough repetitions that the small input takes >= 20 ms (timer noise stays small).
     once = max(best_time(lambda: fn(small), 1, runs=1), 1e-6)
     repeat = max(1, int(0.02 / once))
@@ -123,3 +123,8 @@ PAGES: list[tuple[str, Callable[[int], str]]] = [
 @pytest.mark.parametrize("name,make", PAGES, ids=[p[0] for p in PAGES])
 def test_adversarial_page_renders_in_linear_time(name, make):
     assert ratio(_convert, make) < MAX_RATIO
+
+
+@pytest.mark.parametrize("name,make", PAGES[:3], ids=[p[0] for p in PAGES[:3]])
+def test_adversarial_page_of_4_mb_renders_in_linear_time(name, make):
+    assert ratio(_convert, make, size=1_000_000) < MAX_RATIO  # 1 MB and 4 MB
