@@ -22,8 +22,16 @@ _UI_TRACKING = re.compile(r"[?&](?:pgv_|pv_|track)", re.I)
 def normalize_image_url(url: str, base: str = "") -> str:
     """Absolute URL: protocol-relative gets https, known https hosts get https.
 
-    Returns "" for values that are not web images (``data:``, ``javascript:``, empty).
+    Returns "" for values that are not web images (``data:``, ``javascript:``, empty) and
+    for URLs that do not parse (``http://[bad``: a page's value, so untrusted).
     """
+    try:
+        return _normalize_image_url(url, base)
+    except ValueError:
+        return ""
+
+
+def _normalize_image_url(url: str, base: str) -> str:
     url = (url or "").strip()
     if not url or url.startswith(("data:", "javascript:", "about:", "blob:")):
         return ""

@@ -205,7 +205,7 @@ class ImageUrlPipeline(ArticlePipeline):
         seen: set[str] = set()
         # Relative URLs resolve against the article's own page (or its Tencent <base href>),
         # never against the URL it was fetched from: that may be a mirror on another host.
-        base = urljoin(article.url, article.base_url) if article.base_url else article.url
+        base = _join(article.url, article.base_url) if article.base_url else article.url
         article.body = self._blocks(article.body, base, seen)
         thumb = normalize_image_url(article.thumbnail, article.url)
         if not thumb or is_ui_image(thumb):
@@ -247,6 +247,13 @@ class ImageUrlPipeline(ArticlePipeline):
                 ]
             out.append(block)
         return out
+
+
+def _join(base: str, url: str) -> str:
+    try:
+        return urljoin(base, url)
+    except ValueError:  # a page's <base href> that does not parse
+        return base
 
 
 # ---- dates ------------------------------------------------------------------------------

@@ -332,3 +332,13 @@ def test_one_decoder_header_bom_meta_then_gb18030():
     assert decode_html(b"\xef\xbb\xbf<p>x</p>") == "<p>x</p>"
     assert decode_html(b"\xfe\xff" + "<p>字</p>".encode("utf-16-be")) == "<p>字</p>"
     assert decode_html(b"<p>a\x00b</p>") == "<p>ab</p>"
+
+
+def test_urls_that_do_not_parse_read_as_missing(tmp_path, capsys):
+    article_id = page_id(901)
+    head = '<meta property="og:image" content="http://[bad/x.jpg"><base href="http://[x/">'
+    body = '<p>正文。</p><p><img src="http://[bad/y.jpg"><img src="ok.jpg"></p>'
+    html = article_html(article_id, head=head, body=body)
+    code, out, err = render(tmp_path, html.encode(), f"https://new.qq.com/rain/a/{article_id}", capsys)
+    assert code == 0, err
+    assert "[bad" not in out and "![图片](https://new.qq.com/rain/a/ok.jpg)" in out

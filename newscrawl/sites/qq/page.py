@@ -21,7 +21,7 @@ from __future__ import annotations
 import html as htmllib
 import json
 import re
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from lxml import etree
 from w3lib.encoding import html_to_unicode
@@ -283,7 +283,10 @@ class QQPage:
         href = htmllib.unescape(_attrs(match.group(0)).get("href", "")).strip() if match else ""
         if href.startswith("//"):
             href = "https:" + href
-        host = (urlsplit(href).hostname or "") if href.startswith(("http://", "https://")) else ""
+        try:
+            host = (urlsplit(href).hostname or "") if href.startswith(("http://", "https://")) else ""
+        except ValueError:  # not a URL ("http://[x")
+            return ""
         return href if host == "qq.com" or host.endswith(TENCENT_HOST_SUFFIXES) else ""
 
     @cached_property
@@ -337,7 +340,7 @@ class QQPage:
         refresh = self.meta.get("refresh", "")
         if refresh:
             _, _, target = refresh.partition("=")
-            return urljoin(self.url, target.strip(" '\"")) if target else "meta refresh"
+            return target.strip(" '\"") or "meta refresh"
         match = _JS_REDIRECT.search(self.text)
         return "script" if match else ""
 
