@@ -20,6 +20,7 @@ from newscrawl import frontmatter
 from newscrawl.__main__ import main as newscrawl_main
 from newscrawl.extensions import verdict
 from newscrawl.sites.qq import spider as spider_module
+from newscrawl.sites.qq.feeds import FeedError, parse_channel_feed
 from newscrawl.sites.qq.page import Unavailable, decode_html, extract
 from newscrawl.sites.qq.spider import QQSpider
 from tests.badpages import BOOM, LEGACY_ID, Bad, article_html, bad_pages, dom_only_html, page_id
@@ -342,3 +343,8 @@ def test_urls_that_do_not_parse_read_as_missing(tmp_path, capsys):
     code, out, err = render(tmp_path, html.encode(), f"https://new.qq.com/rain/a/{article_id}", capsys)
     assert code == 0, err
     assert "[bad" not in out and "![图片](https://new.qq.com/rain/a/ok.jpg)" in out
+
+
+def test_a_feed_nested_too_deep_is_a_bad_feed():
+    with pytest.raises(FeedError):
+        parse_channel_feed('{"data": ' + "[" * 100_000 + "]" * 100_000 + "}")
