@@ -76,7 +76,7 @@ def _load(body: bytes | str) -> dict[str, Any]:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # nested too deep is no feed either
-        raise FeedError(f"not JSON: {type(exc).__name__}") from exc
+        raise FeedError(f"not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise FeedError("not a JSON object")
     # An error answer is a failed page, not an empty one: ``{"code": -1, "msg": "error",
