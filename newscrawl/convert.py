@@ -13,7 +13,7 @@ from scrapy.utils.misc import load_object
 from scrapy.utils.project import get_project_settings
 
 from newscrawl.article import Article
-from newscrawl.pipelines import ArticlePipeline
+from newscrawl.pipelines import ArticlePipeline, process_guarded
 from newscrawl.sites.qq.page import extract
 
 
@@ -40,7 +40,7 @@ class Converter:
 
     def process(self, article: Article) -> Article:
         for pipeline in self.pipelines:
-            article = pipeline.process_article(article)
+            article = process_guarded(pipeline, article)
         return article
 
     def convert(self, html: str, url: str = "", requested_id: str | None = None) -> Article:

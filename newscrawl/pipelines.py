@@ -67,6 +67,16 @@ class ArticleFailed(DropItem):
         super().__init__(message, log_level="DEBUG")
 
 
+def process_guarded(pipeline: ArticlePipeline, article: Article) -> Article:
+    """``pipeline.process_article(article)``; a structure nested deeper than a (recursive)
+    step follows is dropped as ``too_deep``, never written half-rendered."""
+    try:
+        return pipeline.process_article(article)
+    except RecursionError:
+        step = type(pipeline).__name__
+        raise ArticleDropped("too_deep", f"article {article.id} nests deeper than {step} follows") from None
+
+
 class ArticlePipeline:
     """Base: build from settings; subclasses implement ``process_article``."""
 
@@ -91,7 +101,7 @@ class ArticlePipeline:
         if not isinstance(item, Article):
             return item
         try:
-            return self.process_article(item)
+            return process_guarded(self, item)
         except ArticleDropped as exc:
             self.inc(f"dropped/{exc.reason}")
             raise

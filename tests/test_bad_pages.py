@@ -348,3 +348,17 @@ def test_urls_that_do_not_parse_read_as_missing(tmp_path, capsys):
 def test_a_feed_nested_too_deep_is_a_bad_feed():
     with pytest.raises(FeedError):
         parse_channel_feed('{"data": ' + "[" * 100_000 + "]" * 100_000 + "}")
+
+
+def test_a_normalization_step_out_of_depth_drops_too_deep(monkeypatch):
+    from newscrawl import pipelines
+    from newscrawl.convert import Converter
+
+    def bottomless(self, article):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(pipelines.MarkdownPipeline, "process_article", bottomless)
+    article_id = page_id(902)
+    with pytest.raises(pipelines.ArticleDropped) as caught:
+        Converter().convert(article_html(article_id), f"https://new.qq.com/rain/a/{article_id}", article_id)
+    assert caught.value.reason == "too_deep"
