@@ -34,8 +34,11 @@ _EMOJI = (
 )
 _EMOJI_ZWJ = re.compile(f"(?<=[{_EMOJI}])\u200d(?=[{_EMOJI}])")
 # Terminal escape sequences (colours, cursor moves): removed whole, not just their ESC.
-# CSI (ESC [ params intermediates final), OSC (ESC ] ... BEL or ESC \\), two-character escapes.
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]")
+# CSI (ESC [ params intermediates final), a terminated OSC (ESC ] ... BEL or ESC \\, bounded:
+# an unterminated one must not eat the text after it), two-character escapes, C1 CSI.
+_ANSI = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]{0,256}(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]"
+)
 _WS_RUN = re.compile(r" {2,}")
 # Most text needs no change: one regex scan decides, the translate runs only when needed.
 _NEEDS_CLEANING = re.compile("[" + re.escape(_SPACES.replace(" ", "") + _INVISIBLE) + "&]")

@@ -362,3 +362,11 @@ def test_a_normalization_step_out_of_depth_drops_too_deep(monkeypatch):
     with pytest.raises(pipelines.ArticleDropped) as caught:
         Converter().convert(article_html(article_id), f"https://new.qq.com/rain/a/{article_id}", article_id)
     assert caught.value.reason == "too_deep"
+
+
+def test_escape_sequences_go_whole_and_never_take_text_with_them():
+    from newscrawl.text import normalize
+
+    assert normalize("a\x1b]0;window title\x07b \x1b[1;31mred\x1b[0m \x1bMx") == "ab red x"
+    assert normalize("\x1b]unterminated 正文") == "unterminated 正文"
+    assert normalize("\x1b[ 正文") == "[ 正文"  # an incomplete sequence: only ESC goes
