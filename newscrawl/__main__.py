@@ -1,4 +1,7 @@
-"""``python -m newscrawl render PAGE.html [--url URL]``: print the Markdown a saved page gives."""
+"""``python -m newscrawl render PAGE.html [--url URL]``: print the Markdown a saved page gives.
+
+``python -m newscrawl`` is the ``newscrawl`` command (:mod:`newscrawl.cli`): ``crawl`` works too.
+"""
 
 from __future__ import annotations
 
@@ -36,4 +39,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from newscrawl.cli import main as cli_main
+
+    sys.exit(cli_main())

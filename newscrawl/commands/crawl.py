@@ -22,9 +22,13 @@ BAD_SETTINGS_EXIT = 2  # the same status as invalid spider arguments
 
 class Command(ScrapyCrawl):
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
-        super().process_options(args, opts)
+        super().process_options(args, opts)  # applies -s, so -s REDIS_URL=... counts
         # Here, not in run(): Scrapy configures logging (and fails on a bad LOG_LEVEL with a
-        # traceback) between the two.
+        # traceback) between the two, and would log its start before the one line.
+        problem = missing_extra(self.settings)
+        if problem:  # an install problem, not a bad value: exit 1, as Scrapy's "could not start"
+            print(f"newscrawl: {problem}", file=sys.stderr)
+            raise SystemExit(1)
         problems = preflight.problems(self.settings)
         if problems:
             for problem in problems:
@@ -35,11 +39,6 @@ class Command(ScrapyCrawl):
         if len(args) != 1:
             raise UsageError("give exactly one spider name")
         assert self.crawler_process
-        problem = missing_extra(self.settings)
-        if problem:  # one line, before Scrapy starts: not a traceback from the add-on
-            print(f"newscrawl: {problem}", file=sys.stderr)
-            self.exitcode = 1
-            return
         crawler = self._create_crawler(args[0])
         self.crawler_process.crawl(crawler, **opts.spargs)
         self.crawler_process.start()

@@ -1,0 +1,59 @@
+"""The ``newscrawl`` command: the project's Scrapy commands from any folder, and ``render``.
+
+``scrapy crawl qq`` finds the project through ``scrapy.cfg`` in the current folder (or a
+parent), so a pip-installed newscrawl run elsewhere says "The crawl command is not available
+from this location". ``newscrawl crawl qq ...`` names the settings module instead
+(``SCRAPY_SETTINGS_MODULE=newscrawl.settings`` unless already set) and hands the command
+line to ``scrapy.cmdline.execute``, so the project's own ``crawl`` command runs: same
+arguments, settings, summary line and exit statuses as ``scrapy crawl qq`` in the project.
+
+Relative paths in settings (``OUTPUT_DIR=output``, ``STATE_FILE=newscrawl-gone.jsonl``)
+resolve against the current folder, exactly as they do for ``scrapy crawl`` in the project
+folder: the command never changes folder, so ``-s OUTPUT_DIR=site/content`` means the
+folder the user sees from where they typed it.
+
+``newscrawl render PAGE.html [--url URL]`` is ``python -m newscrawl render``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+SETTINGS_MODULE = "newscrawl.settings"
+
+USAGE = """\
+usage: newscrawl crawl qq [-a NAME=VALUE ...] [-s NAME=VALUE ...]
+       newscrawl render PAGE.html [--url URL]
+       newscrawl COMMAND ...   (any Scrapy command, with the project's settings)
+
+Runs from any folder; relative paths in settings (OUTPUT_DIR, STATE_FILE) are relative to
+the current folder. Exit statuses of crawl: 0 ok, 1 could not start, 2 bad arguments,
+3 did not finish, 4 no feed answered, 5 most article fetches failed, 6 unknown page layout.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``newscrawl`` console script; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        sys.stdout.write(USAGE)
+        return 0 if args else 2
+    if args[0] == "render":
+        from newscrawl.__main__ import main as render_main
+
+        return render_main(args)
+    # Scrapy's own lookup reads this variable before any scrapy.cfg.
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", SETTINGS_MODULE)
+    from scrapy.cmdline import execute
+
+    try:
+        execute(["scrapy", *args])
+    except SystemExit as done:  # execute() always ends with sys.exit(status)
+        code = done.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
