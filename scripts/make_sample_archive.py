@@ -1,10 +1,12 @@
 #!/usr/bin/env python
 """Build ``samples/qq-sample.warc.gz``: a real WARC capture of a small crawl, for offline replay.
 
-Starts the mock Tencent news server (``tests/mockserver.py``) on 127.0.0.1, runs the real
-``scrapy crawl qq`` against it with WARC capture on, and keeps the single WARC file. The
-mock serves pages built from real captures: articles in today's template and, every third
-one, the real old-template page ``20201130A0G1JJ``. No internet is used.
+Starts the mock Tencent news server (``tests/mockserver.py``) on 127.0.0.1 with
+``real_articles=True``, runs the real ``scrapy crawl qq`` against it with WARC capture on,
+and keeps the single WARC file. Each article is served as it really was: five real bodies
+of February 2025 (``tests/fixtures/bodies.jsonl.gz``) in today's template, each under its own
+id, title, media, publish time and share image, and the real old-template page
+``20201130A0G1JJ`` as itself. The feeds list exactly these articles. No internet is used.
 
 The archived URLs are the mock's (``http://127.0.0.1:<port>/...``); the capture's
 ``warcinfo`` record holds its QQ_* settings, and a replay applies them, so::
@@ -13,7 +15,7 @@ The archived URLs are the mock's (``http://127.0.0.1:<port>/...``); the capture'
 
 rebuilds the articles offline whatever QQ_ARTICLE_URL the replaying user has.
 
-Usage: ``python scripts/make_sample_archive.py [--articles 6] [--old-every 3] [--out PATH]
+Usage: ``python scripts/make_sample_archive.py [--ids ID,ID,...] [--out PATH]
 [--keep-output DIR]`` (DIR receives the Markdown files the capture crawl wrote, to compare a replay with).
 """
 
@@ -33,13 +35,26 @@ from tests.crawlrun import crawl_command, written_ids  # noqa: E402
 from tests.mockserver import MockQQServer  # noqa: E402
 
 DEFAULT_OUT = REPO / "samples" / "qq-sample.warc.gz"
+# Short real articles with images, from several outlets; the last is the real 2020 page.
+SAMPLE_IDS = (
+    "20250204A01USZ00",  # IT之家, a Windows update
+    "20250204A03LJN00",  # 芯智讯
+    "20250204A04UCG00",  # 财联社
+    "20250204A0544Z00",  # IT之家, a guide-dog story
+    "20250204A0663600",  # 第一财经
+    "20201130A0G1JJ00",  # 较真, the old template (an image article)
+)
 
 
-def make_sample(out: Path, articles: int = 6, old_every: int = 3, keep_output: Path | None = None) -> dict:
+def make_sample(out: Path, ids: tuple[str, ...] = SAMPLE_IDS, keep_output: Path | None = None) -> dict:
     """Capture a crawl of the mock into ``out``; returns what was captured."""
     with tempfile.TemporaryDirectory(prefix="newscrawl-sample-") as tmp:
         work = Path(tmp)
-        with MockQQServer(articles=articles, old_every=old_every, hot_count=articles) as mock:
+        with MockQQServer(real_articles=True, feed_extras=False, hot_count=len(ids)) as mock:
+            mock.set_articles(list(ids))
+            missing = [i for i in ids if mock.spec(i) is None or mock.spec(i).template not in ("new", "old")]
+            if missing:
+                raise RuntimeError(f"not real captures: {missing}")
             command = crawl_command(
                 work / "out",
                 mock.url,
@@ -65,12 +80,11 @@ def make_sample(out: Path, articles: int = 6, old_every: int = 3, keep_output: P
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--articles", type=int, default=6, help="articles on the mock (default 6)")
-    parser.add_argument("--old-every", type=int, default=3, help="every N-th article in the old template")
+    parser.add_argument("--ids", default=",".join(SAMPLE_IDS), help="real article ids (body rows, 20201130A0G1JJ00)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"WARC file to write ({DEFAULT_OUT})")
     parser.add_argument("--keep-output", type=Path, help="copy the capture crawl's Markdown files here")
     args = parser.parse_args(argv)
-    result = make_sample(args.out, args.articles, args.old_every, args.keep_output)
+    result = make_sample(args.out, tuple(filter(None, args.ids.split(","))), args.keep_output)
     print(f"wrote {args.out} ({result['bytes']} bytes), articles:")
     for article_id in result["ids"]:
         print(f"  {article_id}  {result['templates'].get(article_id, '?')} template")

@@ -9,6 +9,10 @@ captures wrapped in today's template, the title ``"<row title> #<i>"`` and a pub
 :meth:`MockState.spec` tells what a page will contain (``title``, ``pubtime``, ``template``,
 ``cover`` ...), so tests can check output files against it.
 
+With ``real_articles=True``, an id that is a body capture's own id (or the old page's own
+id, ``20201130A0G1JJ00``) is served as that article really was: its own body, title, media,
+pubtime and share image, no ``#<i>`` suffix and no synthetic cover (the sample archive).
+
 Two ways to run it
 ------------------
 In-process (threads)::
@@ -239,6 +243,13 @@ def usable_rows() -> tuple[dict, ...]:
 
 OLD_PAGE = PAGES / "20201130A0G1JJ.html"
 OLD_ID = "20201130A0G1JJ"
+
+
+@cache
+def real_sources() -> dict[str, int]:
+    """Ids served as they really were (``real_articles``): row index, or -1 for the old page."""
+    return {**{row["id"]: i for i, row in enumerate(usable_rows())}, f"{OLD_ID}00": -1}
+
 CHALLENGE_HTML = (
     '<!DOCTYPE html><html><head><meta charset="utf-8"><title>安全验证</title></head>'
     '<body><div id="captcha">请完成安全验证后继续访问</div></body></html>'
@@ -337,6 +348,7 @@ class MockConfig:
     local_images: bool = False  # inews.gtimg.com URLs -> http://127.0.0.1:PORT/img/<name>.jpg
     missing_images: tuple[str, ...] = ()  # image names (or /img/ paths or URLs) that 404
     latency: float = 0.0  # seconds added to every counted request
+    real_articles: bool = False  # a body row's own id (or OLD_ID+"00") is served as it really was
     fault_rate: float = 0.0
     fault_kinds: tuple[str, ...] = ("500", "503", "timeout", "reset", "truncate")
     fault_seed: int = 0
@@ -666,6 +678,10 @@ class MockState:
         index = self._index.get(article_id)
         if index is None:
             index = self._index_of(article_id)
+        if config.real_articles and article_id in real_sources():
+            spec = self._real_spec(article_id, index)
+            self._specs[article_id] = spec
+            return spec
         rows = usable_rows()
         row = index % len(rows)
         if synthetic_index(article_id) == index:
@@ -708,6 +724,35 @@ class MockState:
         )
         self._specs[article_id] = spec
         return spec
+
+    def _real_spec(self, article_id: str, index: int) -> ArticleSpec:
+        """An article served with its own capture's title, media, pubtime and image."""
+        config = self.config
+        row = real_sources()[article_id]
+        if row < 0:
+            data = _old_page_parts()[1]
+            title, media, pubtime = data["title"], data["media"], data["pubtime"]
+            thumbnail, template, row = "", "old", 0
+        else:
+            source = usable_rows()[row]
+            title, media, pubtime = source["title"], source.get("media") or "", source["pubtime"]
+            thumbnail, template = source.get("thumbnail") or "", "new"
+        if config.local_images and thumbnail:
+            thumbnail = self.local_image_url(thumbnail)
+        published = datetime.strptime(pubtime, "%Y-%m-%d %H:%M:%S")
+        return ArticleSpec(
+            id=article_id,
+            index=index,
+            row=row,
+            title=title,
+            media=media,
+            pubtime=pubtime,
+            timestamp=_epoch(published),
+            channel=config.channels[index % len(config.channels)],
+            template=template,
+            thumbnail=thumbnail,
+            cover=thumbnail,
+        )
 
     def _view(self, name: str) -> Any:
         """Derived lists for the feeds, rebuilt after any change."""

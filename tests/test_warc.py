@@ -463,8 +463,8 @@ def test_sample_script_builds_a_small_checked_archive(tmp_path):
         [
             sys.executable,
             "scripts/make_sample_archive.py",
-            "--articles",
-            "4",
+            "--ids",
+            "20250204A01USZ00,20250204A03LJN00,20250204A0663600,20201130A0G1JJ00",
             "--out",
             str(out),
             "--keep-output",
