@@ -3,9 +3,11 @@
 Override any of them per run with ``scrapy crawl qq -s NAME=value``.
 """
 
+# The name Scrapy logs and puts in its default User-Agent (ours is overridden below).
 BOT_NAME = "newscrawl"
 # Spiders live beside their site's extraction code: newscrawl/sites/<site>/spider.py.
 SPIDER_MODULES = ["newscrawl.sites"]
+# Where `scrapy genspider` would put a new spider.
 NEWSPIDER_MODULE = "newscrawl.sites"
 
 # ---- output ----------------------------------------------------------------------------
@@ -21,6 +23,7 @@ DATE_STYLE = "rfc3339"
 # Summary: the whole body text when shorter than SUMMARY_WHOLE_UNDER characters, else
 # its first SUMMARY_LENGTH characters followed by "...".
 SUMMARY_WHOLE_UNDER = 80
+# Characters of body text a longer summary keeps before its "...".
 SUMMARY_LENGTH = 50
 # Front matter keys that are the same for every article (the users' theme expects them).
 FRONT_MATTER_DEFAULTS = {
@@ -50,8 +53,9 @@ QQ_AUTHOR_FEED_URL = (
 )
 # Channels a run with no arguments lists (override with -a channels=...).
 QQ_CHANNELS = ["news_news_top", "news_news_finance", "news_news_tech", "news_news_world"]
-# Pages (flush_num) read per channel per run, and items asked per page.
+# Pages (flush_num) read per channel per run.
 QQ_FEED_PAGES = 5
+# Items asked per channel feed page.
 QQ_FEED_ITEM_COUNT = 20
 # Pages of an author's feed followed per run.
 QQ_AUTHOR_PAGES = 20
@@ -72,7 +76,7 @@ STATE_FILE = "newscrawl-gone.jsonl"
 # "empty"), and fetched again only after this many hours: the page may be filled in later.
 EMPTY_RETRY_HOURS = 72.0
 
-# ---- archival: images and manifest (README, "Downloaded images and the run manifest") ---
+# ---- archival: images and manifest (docs/images.md) ---------------------------------
 # Download each written article's body images and thumbnail once, byte for byte, and link
 # the local copies instead of Tencent's. An image that fails keeps its remote URL.
 IMAGES_DOWNLOAD = False
@@ -87,6 +91,7 @@ IMAGES_REFERER = "https://new.qq.com/"
 MANIFEST = ""
 # The manifest's feed export format.
 FEED_EXPORTERS = {"manifest": "newscrawl.manifest.ManifestExporter"}
+# Scrapy add-ons; they run after -s settings are applied, so -s MANIFEST/REDIS_URL count.
 ADDONS = {
     # Adds the MANIFEST file to FEEDS before the crawl starts.
     "newscrawl.manifest.ManifestAddon": 0,
@@ -115,34 +120,47 @@ ITEM_PIPELINES = {
 USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"
 )
+# Obey Tencent's robots.txt (a replay turns this off: the archive holds what was allowed).
 ROBOTSTXT_OBEY = True
 # Seconds a robots.txt request may take, and its retries: Scrapy would use DOWNLOAD_TIMEOUT
 # and RETRY_TIMES (minutes against a host that never answers). Unfetchable = no rules.
 ROBOTSTXT_TIMEOUT = 10.0
+# Retries of a robots.txt request (0: one attempt; no answer means no rules).
 ROBOTSTXT_RETRY_TIMES = 0
+# Requests in flight at once, all sites together (Scrapy's default).
 CONCURRENT_REQUESTS = 16
 # Low per-domain concurrency: one site, be a polite guest.
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
 # Scrapy starts this many tasks per callback (100 by default) for its output; ours yield one
 # item at most and scheduling requests never waits, so more tasks would only cost CPU.
 CONCURRENT_ITEMS = 1
+# Seconds between requests to one site, at least (AutoThrottle may wait longer).
 DOWNLOAD_DELAY = 0.25
+# AutoThrottle adapts the delay to the site's response times: slower answers, fewer requests.
 AUTOTHROTTLE_ENABLED = True
+# AutoThrottle's first delay, in seconds.
 AUTOTHROTTLE_START_DELAY = 1.0
+# The longest delay AutoThrottle backs off to, in seconds.
 AUTOTHROTTLE_MAX_DELAY = 30.0
+# Requests AutoThrottle aims to have in flight to the site on average.
 AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+# Seconds before a request that got no answer fails (and is retried).
 DOWNLOAD_TIMEOUT = 30
+# Retry failed requests (timeouts, resets and the codes below): Tencent has bad minutes.
 RETRY_ENABLED = True
+# Retries per request after the first attempt.
 RETRY_TIMES = 3
+# HTTP statuses worth retrying: server errors, timeouts and rate limiting.
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 # Cached pages would hide new versions of articles and make cron runs lie.
 HTTPCACHE_ENABLED = False
+# Headers of every request, as a browser sends them (Chinese first: the site's language).
 DEFAULT_REQUEST_HEADERS = {
     "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
     "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.6",
 }
 
-# ---- archival: WARC capture and replay (README, "WARC capture and offline replay") ------
+# ---- archival: WARC capture and replay (docs/archival.md) ----------------------------
 # Write every HTTP exchange of the crawl into WARC 1.1 files in this folder ("" = off).
 WARC_DIR = ""
 # Start a new WARC file once the current one reaches this many (gzipped) bytes.
@@ -174,7 +192,9 @@ PROGRESS_INTERVAL = 60.0
 # A run fails (non-zero exit status) when more than FAIL_RATIO of at least
 # FAIL_MIN_ARTICLES article fetches failed, or that share of fetched pages matched no template.
 FAIL_RATIO = 0.5
+# The fewest article fetches a run needs before FAIL_RATIO can fail it.
 FAIL_MIN_ARTICLES = 4
+# Progress lines, run summary and verdict, stats file; Scrapy's page-counting LogStats off.
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
     "newscrawl.extensions.LogLevelAtSource": 0,
@@ -185,7 +205,7 @@ EXTENSIONS = {
 # The project's `crawl` command exits non-zero when a run failed (see RunSummary).
 COMMANDS_MODULE = "newscrawl.commands"
 
-# ---- scale-out: several workers, one crawl (README, "Scale-out") ------------------------
+# ---- scale-out: several workers, one crawl (docs/scale-out.md) ------------------------
 # Redis the workers share (redis://host:6379/0): one queue and duplicate filter per run.
 # "" = off: one process, Scrapy's own scheduler, no Redis needed.
 REDIS_URL = ""
@@ -210,6 +230,9 @@ TELNETCONSOLE_ENABLED = False
 # Scrapy's remote-control HTTP server, which also leaves a job file with its access token in
 # ~/.local/state/scrapy/job_files (left behind by a killed run): off; set True to use it.
 REMOTE_CONTROL_ENABLED = False
+# Feed exports (the manifest, -o) write UTF-8, not \u escapes: titles stay readable.
 FEED_EXPORT_ENCODING = "utf-8"
+# Scrapy's default reactor, named so every Scrapy version runs the same one.
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+# INFO shows the progress lines; WARNING keeps problems only (the summary line shows at every level).
 LOG_LEVEL = "INFO"
