@@ -32,7 +32,7 @@ def image_records(article: Article) -> list[dict[str, str]]:
 
 
 def manifest_record(article: Article, crawled: datetime | None = None) -> dict[str, Any]:
-    """The manifest line of one article (fields documented in the README, "Manifest")."""
+    """The manifest line of one article (fields documented in docs/images.md, "Manifest")."""
     crawled = crawled or datetime.now(UTC)
     return {
         "id": article.id,

@@ -1,7 +1,7 @@
 """Scale-out workers as real ``scrapy crawl qq`` subprocesses sharing one Redis and one output folder.
 
 Each worker gets its own work folder (``STATE_FILE``, ``STATS_FILE``, its log) and the same
-``OUTPUT_DIR`` and ``REDIS_URL``: the layout the README's Scale-out section describes.
+``OUTPUT_DIR`` and ``REDIS_URL``: the layout docs/scale-out.md describes.
 """
 
 from __future__ import annotations

