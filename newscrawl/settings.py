@@ -63,6 +63,7 @@ QQ_AUTHOR_PAGES = 20
 # never answers gets the feeds' verdict (exit status 4) within about a minute
 # (robots.txt: ROBOTSTXT_TIMEOUT x (1 + ROBOTSTXT_RETRY_TIMES), then these).
 QQ_FEED_TIMEOUT = 15.0
+# Retries of a feed request after its first attempt (see QQ_FEED_TIMEOUT).
 QQ_FEED_RETRY_TIMES = 2
 # A feed's next page waits while this many article requests are queued or in flight, so
 # a long discovery run holds a bounded number of requests in memory (0 = page eagerly).
