@@ -7,7 +7,7 @@ proven; a command added to the README without an entry fails ``test_every_readme
 - ``run``: this module runs it with ``bash`` in the project folder, offline, as written; only
   the try-it folder ``/tmp/newscrawl-try`` becomes a temporary folder, and ``.venv/bin/`` is
   the test's own venv (the same one under ``.ci/run``).
-- ``serve``: ``hugo server`` as written (plus a free ``--port``), stopped once it has served
+- ``serve``: ``hugo server`` as written (plus a free ``--port`` and ``--renderToMemory``), stopped once it has served
   the home page.
 - ``mock``: it needs Tencent, so it runs as written against the mock server: the mock's
   ``QQ_*`` URLs (and temporary output/state) go in right after ``crawl qq``, and the cron
@@ -106,7 +106,8 @@ def test_readme_try_it_runs_as_written(tmp_path):
 def serve(try_dir: Path) -> None:
     """``hugo server`` as the README says, until it serves the six articles' home page."""
     port = free_port()
-    command = f"exec {as_here(TRY_HUGO, try_dir)} --port {port} --bind 127.0.0.1"
+    # A free port, and pages kept in memory: nothing written into the repository.
+    command = f"exec {as_here(TRY_HUGO, try_dir)} --port {port} --bind 127.0.0.1 --renderToMemory"
     proc = subprocess.Popen(["bash", "-c", command], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         home, deadline = "", time.monotonic() + 60
