@@ -66,3 +66,9 @@ def test_mkdocs_build_strict_lists_every_setting(tmp_path):
     for name in ("usage", "output", "archival", "images", "scale-out", "performance", "development"):
         assert (site / name / "index.html").is_file(), name
     assert Path(site / "index.html").is_file()
+
+
+def test_ci_builds_the_docs_and_checks_the_core_install():
+    ci = (REPO / ".ci" / "run").read_text("utf-8")
+    assert ".venv/bin/mkdocs build --strict" in ci
+    assert ".venv/bin/python scripts/check_core_install.py" in ci
