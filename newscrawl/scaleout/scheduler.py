@@ -4,7 +4,7 @@ Scale-out: several workers (processes, machines) share one crawl through Redis.
 
 One setting switches it on: with ``REDIS_URL`` set, the :class:`ScaleOut` add-on makes
 :class:`SharedScheduler` the scheduler; without it nothing changes and Redis is not needed.
-The user's guide is the scale-out documentation; the design in short:
+The user's guide is ``docs/scale-out.md``; the design in short:
 
 - **One run, many workers.** Workers that run at the same time belong to one *run*: the
   first worker creates it (a new run id under ``<prefix>:<spider>:run``), later ones join
