@@ -11,8 +11,8 @@ from pathlib import Path
 
 from newscrawl.convert import Converter
 from newscrawl.pipelines import ArticleDropped
-from newscrawl.sites.qq.ids import id_from_url
-from newscrawl.sites.qq.page import Unavailable, decode_html
+from newscrawl.sites import get_site
+from newscrawl.sites.base import Unavailable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,12 +21,16 @@ def main(argv: list[str] | None = None) -> int:
     render = sub.add_parser("render", help="print the Markdown file a saved page gives")
     render.add_argument("page", type=Path, help="a saved article page (HTML)")
     render.add_argument("--url", default="", help="the URL the page was fetched from")
+    render.add_argument("--site", default="", help="the site (SITES name); default: the one the URL belongs to")
     args = parser.parse_args(argv)
 
-    html = decode_html(args.page.read_bytes())
+    converter = Converter()
     url = args.url
+    site = get_site(args.site, converter.settings) if args.site else converter.site_for(url)
+    converter.site = site
+    html = site.decode_html(args.page.read_bytes())
     try:
-        article = Converter().convert(html, url, id_from_url(url) if url else None)
+        article = converter.convert(html, url, site.id_from_url(url) if url else None)
     except (Unavailable, ArticleDropped) as exc:
         print(f"newscrawl: no article in {args.page}: {exc}", file=sys.stderr)
         return 1

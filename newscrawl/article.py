@@ -51,10 +51,11 @@ class ImageBlock:
 
 @dataclass(slots=True)
 class Video:
-    """An embedded Tencent video, rendered as a link to its page on v.qq.com."""
+    """An embedded video, rendered as a link to ``url`` (its page on the site's video host)."""
 
     vid: str
     title: str = ""
+    url: str = ""
 
 
 @dataclass(slots=True)
@@ -96,8 +97,8 @@ class Article:
 
     id: str
     url: str
-    source: str = "qq"
-    lang: str = "zh-CN"
+    source: str = ""
+    lang: str = ""
     title: str = ""
     media: str = ""
     author: str = ""

@@ -14,7 +14,14 @@ from scrapy.utils.project import get_project_settings
 
 from newscrawl.article import Article
 from newscrawl.pipelines import ArticlePipeline, process_guarded
-from newscrawl.sites.qq.page import extract
+from newscrawl.sites import site_for_url
+from newscrawl.sites.base import Site
+
+
+def project_settings() -> BaseSettings:
+    """newscrawl's settings, also outside the project folder (no scrapy.cfg)."""
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "newscrawl.settings")
+    return get_project_settings()
 
 
 def normalization_pipelines(settings: BaseSettings) -> list[ArticlePipeline]:
@@ -30,12 +37,9 @@ def normalization_pipelines(settings: BaseSettings) -> list[ArticlePipeline]:
 class Converter:
     """Reusable page converter (pipelines built once)."""
 
-    def __init__(self, settings: BaseSettings | None = None) -> None:
-        if settings is None:
-            # Outside the project folder (no scrapy.cfg) still use newscrawl's settings.
-            os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "newscrawl.settings")
-            settings = get_project_settings()
-        self.settings = settings
+    def __init__(self, settings: BaseSettings | None = None, site: Site | None = None) -> None:
+        self.settings = settings if settings is not None else project_settings()
+        self.site = site
         self.pipelines = normalization_pipelines(self.settings)
 
     def process(self, article: Article) -> Article:
@@ -43,9 +47,13 @@ class Converter:
             article = process_guarded(pipeline, article)
         return article
 
+    def site_for(self, url: str) -> Site:
+        """The converter's site, else the registered site that reads an id in ``url``."""
+        return self.site or site_for_url(url, self.settings)
+
     def convert(self, html: str, url: str = "", requested_id: str | None = None) -> Article:
         """Extract and normalize; ``article.markdown`` is the file text.
 
         Raises ``Unavailable`` (deleted, paid, ...) or ``ArticleDropped`` (empty).
         """
-        return self.process(extract(html, url, requested_id))
+        return self.process(self.site_for(url).extract(html, url, requested_id))

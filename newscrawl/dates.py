@@ -1,4 +1,4 @@
-"""Publish-time parsing: every format Tencent pages and feeds use, in Asia/Shanghai."""
+"""Publish-time parsing: every format news pages and feeds use, naive times in the site's zone."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil import parser as dateutil_parser
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+UTC_ZONE = ZoneInfo("UTC")
 
 # "2025-02-08 20:06:09", "2019-9-7 21:30:50", "2019-09-23 07:48", "2026-10-04", "2025/02/08 ..."
 # "2016年10月14日07:17" (legacy CMS pages: no space after 日). Possessive separators: a
@@ -21,11 +21,10 @@ _YMD = re.compile(
 # Longer values are not a publish time (and are kept away from dateutil's parser).
 _MAX_LENGTH = 64
 _EPOCH = re.compile(r"^\d{9,13}(?:\.\d+)?$")
-_DATE_IN_ID = re.compile(r"^(?:TWF)?(\d{4})(\d{2})(\d{2})")
 
 
-def parse_datetime(value: str | int | float | None, tz: ZoneInfo = SHANGHAI) -> datetime | None:
-    """Parse a publish time; naive times are taken as ``tz`` (Beijing time).
+def parse_datetime(value: str | int | float | None, tz: ZoneInfo = UTC_ZONE) -> datetime | None:
+    """Parse a publish time; naive times are taken as ``tz`` (the site's ``Site.timezone``).
 
     Accepts the ``YYYY-MM-DD HH:MM:SS`` family (also unpadded and without seconds), the
     ``apub:time`` meta form ``12/1/2020, 10:46:16 AM``, epoch seconds or milliseconds
@@ -69,17 +68,6 @@ def _with_offset(dt: datetime, off: str) -> datetime:
     digits = off[1:].replace(":", "")
     delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
     return dt.replace(tzinfo=timezone(sign * delta))
-
-
-def date_from_id(article_id: str, tz: ZoneInfo = SHANGHAI) -> datetime | None:
-    """Midnight of the date an article id starts with (the last resort for a date)."""
-    match = _DATE_IN_ID.match(article_id)
-    if not match:
-        return None
-    try:
-        return datetime(*(int(g) for g in match.groups()), tzinfo=tz)
-    except ValueError:
-        return None
 
 
 def format_date(dt: datetime, style: str = "rfc3339") -> str:

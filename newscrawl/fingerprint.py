@@ -2,8 +2,8 @@
 
 The duplicate filter (Scrapy's, the JOBDIR one, or the shared scrapy-redis one of a
 scale-out run) keys requests by fingerprint. Keying article requests by id makes every URL
-form of one article (``news.qq.com/rain/a/<id>?…``, ``new.qq.com/omn/…``, another worker's
-``QQ_ARTICLE_URL``) one request. Everything else (feeds, POST bodies included) keeps
+form of one article (a site's several URL forms of one id, another worker's article URL
+setting) one request. Everything else (feeds, POST bodies included) keeps
 Scrapy's default fingerprint.
 """
 

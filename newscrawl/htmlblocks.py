@@ -5,6 +5,9 @@ built, so nested ``<section><div><p>`` wrappers collapse to one paragraph each a
 ``<div>`` paragraphs can never be glued together. Images always become blocks of their
 own (also when they sit inside a heading, a link or a bold run), except in table cells
 where they stay inline. Text is kept raw here; the text pipeline normalizes it.
+
+What is site-specific (bold and subhead classes, video widgets, the video link) comes from
+the site's :class:`~newscrawl.sites.base.Markup`, carried by the builder through the walk.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from newscrawl.article import (
     Table,
     Video,
 )
+from newscrawl.sites.base import PLAIN_MARKUP, Markup
 
 # Elements whose content is never article text.
 SKIP_TAGS = frozenset(
@@ -40,7 +44,6 @@ BLOCK_TAGS = frozenset(
 )
 HEADING_LEVELS = {"h1": 2, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _BOLD_STYLE = re.compile(r"font-weight\s*:\s*(?:bold|[6-9]00)", re.I)
-_VID_IN_URL = re.compile(r"[?&]vid=([0-9A-Za-z]+)")
 
 # (bold, italic, code, href)
 Style = tuple[bool, bool, bool, "str | None"]
@@ -92,13 +95,14 @@ def text_of(el: etree._Element) -> str:
 class _Builder:
     """Collects blocks; ``inline`` holds the paragraph (or heading) being built."""
 
-    __slots__ = ("blocks", "inline", "heading", "in_cell")
+    __slots__ = ("blocks", "inline", "heading", "in_cell", "markup")
 
-    def __init__(self, in_cell: bool = False) -> None:
+    def __init__(self, markup: Markup, in_cell: bool = False) -> None:
         self.blocks: list[Block] = []
         self.inline: list[Inline] = []
         self.heading = 0
         self.in_cell = in_cell
+        self.markup = markup
 
     def flush(self) -> None:
         """Close the paragraph being built (callers check ``inline`` is non-empty)."""
@@ -137,10 +141,35 @@ class _Builder:
         self.blocks.append(block)
 
 
-def _style_for(tag: str, el: etree._Element, style: Style) -> Style:
+def _has_class(cls: str, names: tuple[str, ...]) -> bool:
+    for name in names:
+        if name in cls:
+            return True
+    return False
+
+
+def _video_iframe_pattern(markup: Markup) -> re.Pattern | None:
+    """``[?&]<param>=(id)`` of an embedded player's URL, compiled once per markup."""
+    if not markup.iframe_video_param:
+        return None
+    pattern = _IFRAME_PATTERNS.get(markup.iframe_video_param)
+    if pattern is None:
+        pattern = re.compile(rf"[?&]{re.escape(markup.iframe_video_param)}=([0-9A-Za-z]+)")
+        _IFRAME_PATTERNS[markup.iframe_video_param] = pattern
+    return pattern
+
+
+_IFRAME_PATTERNS: dict[str, re.Pattern] = {}
+
+
+def _video(markup: Markup, vid: str, title: str = "") -> Video:
+    return Video(vid, title, markup.video_url.format(vid=vid) if markup.video_url else "")
+
+
+def _style_for(tag: str, el: etree._Element, style: Style, markup: Markup) -> Style:
     if tag == "span" or tag == "font":
         cls = el.get("class")
-        if cls and "qnt-strong" in cls:
+        if cls and _has_class(cls, markup.bold_classes):
             return (True, style[1], style[2], style[3])
         css = el.get("style")
         if css and "font-weight" in css and _BOLD_STYLE.search(css):
@@ -169,14 +198,14 @@ def _walk(el: etree._Element, b: _Builder, style: Style) -> None:
         tag = child.tag
         kind = _KIND.get(tag, _INLINE) if tag.__class__ is str else _SKIP
         if kind == _STYLED or kind == _INLINE:
-            inner = _style_for(tag, child, style) if kind == _STYLED else style
+            inner = _style_for(tag, child, style, b.markup) if kind == _STYLED else style
             text = child.text
             if text:
                 inline.append(Span(text, inner[0], inner[1], inner[2], inner[3]))
             if len(child):
                 _walk(child, b, inner)
                 inline = b.inline  # a nested block may have flushed
-        elif kind == _BLOCK and not b.in_cell and (tag != "div" or not _special_div(child)):
+        elif kind == _BLOCK and not b.in_cell and (tag != "div" or not _special_div(child, b.markup)):
             # The common case (<p>, <section>, plain <div>), inlined: close the paragraph
             # before, add the block's content, close it after.
             if inline:
@@ -201,12 +230,12 @@ def _walk(el: etree._Element, b: _Builder, style: Style) -> None:
             inline.append(Span(tail, bold, italic, code, href))
 
 
-def _special_div(el: etree._Element) -> bool:
-    """A video widget or a ``qnt-h2`` subhead: handled by ``_element``."""
-    if el.get("data-widget") == "video":
+def _special_div(el: etree._Element, markup: Markup) -> bool:
+    """A video widget or a subhead of the site's markup: handled by ``_element``."""
+    if markup.video_attribute and el.get(markup.video_attribute) == markup.video_value:
         return True
     cls = el.get("class")
-    return bool(cls and "qnt-h2" in cls)
+    return bool(cls and _has_class(cls, markup.subhead_classes))
 
 
 def _element(el: etree._Element, kind: int, tag: str, b: _Builder, style: Style) -> None:
@@ -233,11 +262,17 @@ def _element(el: etree._Element, kind: int, tag: str, b: _Builder, style: Style)
         return
     if kind == _BLOCK:
         if tag == "div":
-            if el.get("data-widget") == "video" and el.get("data-vid"):
-                b.block(Video(el.get("data-vid"), (el.get("data-title") or "").strip()))
+            markup = b.markup
+            if (
+                markup.video_attribute
+                and el.get(markup.video_attribute) == markup.video_value
+                and el.get(markup.video_id_attribute)
+            ):
+                title = (el.get(markup.video_title_attribute) or "").strip() if markup.video_title_attribute else ""
+                b.block(_video(markup, el.get(markup.video_id_attribute), title))
                 return
             cls = el.get("class")
-            if cls and "qnt-h2" in cls:
+            if cls and _has_class(cls, markup.subhead_classes):
                 _heading(el, 2, b, style)
                 return
         if b.inline:
@@ -250,21 +285,22 @@ def _element(el: etree._Element, kind: int, tag: str, b: _Builder, style: Style)
     elif kind == _HEADING:
         _heading(el, HEADING_LEVELS[tag], b, style)
     elif kind == _LIST:
-        b.block(_list(el, ordered=tag == "ol"))
+        b.block(_list(el, b.markup, ordered=tag == "ol"))
     elif kind == _TABLE:
-        table = _table(el)
+        table = _table(el, b.markup)
         if table is not None:
             b.block(table)
     elif kind == _QUOTE:
-        b.block(Quote(convert_element(el)))
+        b.block(Quote(convert_element(el, b.markup)))
     elif kind == _PRE:
         b.block(Code(text_of(el)))
     elif kind == _HR:
         b.block(Rule())
     elif kind == _IFRAME:
-        match = _VID_IN_URL.search(el.get("src") or "")
+        pattern = _video_iframe_pattern(b.markup)
+        match = pattern.search(el.get("src") or "") if pattern else None
         if match:
-            b.block(Video(match.group(1)))
+            b.block(_video(b.markup, match.group(1)))
 
 
 def _heading(el: etree._Element, level: int, b: _Builder, style: Style) -> None:
@@ -279,20 +315,20 @@ def _heading(el: etree._Element, level: int, b: _Builder, style: Style) -> None:
     b.heading = 0
 
 
-def _list(el: etree._Element, ordered: bool) -> ListBlock:
+def _list(el: etree._Element, markup: Markup, ordered: bool) -> ListBlock:
     items: list[list[Block]] = []
-    loose = _Builder()
+    loose = _Builder(markup)
     for child in el:
         tag = child.tag
         if tag == "li":
             if loose.inline or loose.blocks:
                 items.append(_finish(loose))
-                loose = _Builder()
-            items.append(convert_element(child))
+                loose = _Builder(markup)
+            items.append(convert_element(child, markup))
         elif tag.__class__ is str:
             kind = _KIND.get(tag, _INLINE)
             if kind == _STYLED or kind == _INLINE:
-                inner = _style_for(tag, child, _PLAIN) if kind == _STYLED else _PLAIN
+                inner = _style_for(tag, child, _PLAIN, markup) if kind == _STYLED else _PLAIN
                 if child.text:
                     loose.inline.append(Span(child.text, inner[0], inner[1], inner[2], inner[3]))
                 _walk(child, loose, inner)
@@ -305,15 +341,15 @@ def _list(el: etree._Element, ordered: bool) -> ListBlock:
     return ListBlock(ordered, [item for item in items if item])
 
 
-def _cell(el: etree._Element) -> list[Inline]:
-    b = _Builder(in_cell=True)
+def _cell(el: etree._Element, markup: Markup) -> list[Inline]:
+    b = _Builder(markup, in_cell=True)
     if el.text:
         b.inline.append(Span(el.text))
     _walk(el, b, _PLAIN)
     return b.inline
 
 
-def _table(el: etree._Element) -> Table | None:
+def _table(el: etree._Element, markup: Markup) -> Table | None:
     rows: list[list[list[Inline]]] = []
     for tr in el.iter("tr"):
         # Rows of a nested table are flattened into their outer cell, not repeated here.
@@ -322,7 +358,7 @@ def _table(el: etree._Element) -> Table | None:
             parent = parent.getparent()
         if parent is not el:
             continue
-        cells = [_cell(td) for td in tr if td.tag in ("td", "th")]
+        cells = [_cell(td, markup) for td in tr if td.tag in ("td", "th")]
         if cells:
             rows.append(cells)
     return Table(rows) if rows else None
@@ -334,12 +370,12 @@ def _finish(b: _Builder) -> list[Block]:
     return b.blocks
 
 
-def convert_element(el: etree._Element) -> list[Block]:
+def convert_element(el: etree._Element, markup: Markup = PLAIN_MARKUP) -> list[Block]:
     """Blocks of an element's content (the element's own tag is not a block).
 
     Raises TooDeep when the nesting is deeper than the (recursive) walk can follow.
     """
-    b = _Builder()
+    b = _Builder(markup)
     if el.text:
         b.inline.append(Span(el.text))
     try:
@@ -366,9 +402,9 @@ def parse_document(html: str) -> etree._Element | None:
     return _parse(html)
 
 
-def html_to_blocks(html: str) -> list[Block]:
+def html_to_blocks(html: str, markup: Markup = PLAIN_MARKUP) -> list[Block]:
     """Blocks of an HTML fragment (the content of a body container)."""
     if not html or html.isspace():
         return []
     root = parse_fragment(html)
-    return convert_element(root) if root is not None else []
+    return convert_element(root, markup) if root is not None else []

@@ -1,37 +1,35 @@
-"""Image URL normalization: absolute https URLs of content images, UI images dropped."""
+"""Image URL normalization: absolute https URLs of content images, UI images dropped.
+
+Site-independent rules; a site adds its https image hosts and its own UI-image patterns
+(``Site.https_image_hosts``, ``Site.is_ui_image``).
+"""
 
 from __future__ import annotations
 
 import re
 from urllib.parse import urljoin, urlsplit
 
-# Tencent's image CDNs, which all serve https. Other http URLs stay http: making them
-# https could point at a host that has no certificate.
-HTTPS_HOST_SUFFIXES = (".gtimg.com", ".qpic.cn", ".qq.com")
-# UI chrome and tracking: icons, logos, spacer/1x1 pixels, analytics beacons. Separate
-# patterns, each with a literal start: one alternation would be tried at every position.
-_UI_HOST = re.compile(
-    r"https?://(?:mat1\.gtimg\.com|qzonestyle\.gtimg\.cn|pingjs\.qq\.com|[^/]*\.(?:tajs|tcss|beacon)\.qq\.com)/",
-    re.I,
-)
+# UI chrome: icons, logos, spacer/1x1 pixels. Separate patterns, each with a literal
+# start: one alternation would be tried at every position.
 _UI_NAME = re.compile(r"/(?:favicon|icon|logo|loading|placeholder|blank|spacer|pixel)[^/]*\.(?:png|gif|ico|svg)", re.I)
 _UI_EXT = re.compile(r"\.(?:ico|svg)(?:$|\?)", re.I)
-_UI_TRACKING = re.compile(r"[?&](?:pgv_|pv_|track)", re.I)
 
 
-def normalize_image_url(url: str, base: str = "") -> str:
-    """Absolute URL: protocol-relative gets https, known https hosts get https.
+def normalize_image_url(url: str, base: str = "", https_hosts: tuple[str, ...] = ()) -> str:
+    """Absolute URL: protocol-relative gets https, ``https_hosts`` (suffixes) get https.
+
+    Other http URLs stay http: making them https could point at a host with no certificate.
 
     Returns "" for values that are not web images (``data:``, ``javascript:``, empty) and
     for URLs that do not parse (``http://[bad``: a page's value, so untrusted).
     """
     try:
-        return _normalize_image_url(url, base)
+        return _normalize_image_url(url, base, https_hosts)
     except ValueError:
         return ""
 
 
-def _normalize_image_url(url: str, base: str) -> str:
+def _normalize_image_url(url: str, base: str, https_hosts: tuple[str, ...]) -> str:
     url = (url or "").strip()
     if not url or url.startswith(("data:", "javascript:", "about:", "blob:")):
         return ""
@@ -45,16 +43,11 @@ def _normalize_image_url(url: str, base: str) -> str:
             return ""
     if url.startswith("http://"):
         host = urlsplit(url).hostname or ""
-        if host.endswith(HTTPS_HOST_SUFFIXES):
+        if https_hosts and host.endswith(https_hosts):
             url = "https://" + url[7:]
     return url
 
 
 def is_ui_image(url: str) -> bool:
-    """True for icons, logos, spacers and tracking pixels that are not content."""
-    return bool(
-        _UI_HOST.match(url)
-        or ("." in url and _UI_EXT.search(url))
-        or ("/" in url and _UI_NAME.search(url))
-        or (("?" in url or "&" in url) and _UI_TRACKING.search(url))
-    )
+    """True for icons, logos and spacers that are not content (any site)."""
+    return bool(("." in url and _UI_EXT.search(url)) or ("/" in url and _UI_NAME.search(url)))

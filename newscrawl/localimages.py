@@ -7,7 +7,7 @@ first frame, PNG transparency turns white and every copy loses quality. An archi
 the bytes the publisher served (the same bytes a WARC capture records); the pipeline only
 checks they are an image, by their magic number, so an HTML error page is never stored.
 
-A file is named by the SHA-1 of its URL, with the extension its bytes call for (Tencent
+A file is named by the SHA-1 of its URL, with the extension its bytes call for (CDN
 image URLs have none): ``<IMAGES_STORE>/<source>/<sha1>.<ext>``, linked as
 ``<IMAGES_URL_PREFIX>/<source>/<sha1>.<ext>``. Because the name follows from the URL, the
 store is checked before any request: an image already stored is never fetched again, in
@@ -32,6 +32,8 @@ from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
 from newscrawl.article import Article, iter_images
+from newscrawl.sites import get_site
+from newscrawl.spider import failure_reason
 from newscrawl.writer import remove_stale_temp_files, write_atomic
 
 logger = logging.getLogger(__name__)
@@ -91,7 +93,9 @@ class LocalImagesPipeline(FilesPipeline):
         settings = crawler.settings
         self.root = Path(store_uri)
         self.url_prefix = (settings.get("IMAGES_URL_PREFIX") or "").rstrip("/")
+        # "" = each site's own Referer (Site.image_referer): image hosts expect their own site.
         self.referer = settings.get("IMAGES_REFERER") or ""
+        self.settings = settings
         self.fsync = settings.getbool("WRITE_FSYNC")
         self.stats = crawler.stats
         # Why a URL failed, for every article that shows it (MediaPipeline caches per run).
@@ -133,14 +137,21 @@ class LocalImagesPipeline(FilesPipeline):
         ext = (sniff_extension(response.body) or "") if response is not None else ""
         return self.stored(request.url, source) or self.relative_path(request.url, source, ext)
 
+    def _site_referer(self, source: str) -> str:
+        try:
+            return get_site(source, self.settings).image_referer
+        except KeyError:  # an article of no registered site: no Referer
+            return ""
+
     # ---- MediaPipeline hooks --------------------------------------------------------------
 
     def get_media_requests(self, item: Any, info) -> list[Request]:
         if not isinstance(item, Article) or not _SAFE_SOURCE.match(item.source):
             return []
         headers = {"Accept": IMAGE_ACCEPT}
-        if self.referer:
-            headers["Referer"] = self.referer
+        referer = self.referer or self._site_referer(item.source)
+        if referer:
+            headers["Referer"] = referer
         return [Request(url, callback=NO_CALLBACK, headers=headers) for url in article_image_urls(item)]
 
     def media_to_download(self, request: Request, info, *, item: Any = None) -> FileInfo | None:
@@ -172,8 +183,6 @@ class LocalImagesPipeline(FilesPipeline):
         if failure.check(IgnoreRequest):
             reason = "filtered"
         else:
-            from newscrawl.sites.qq.spider import failure_reason
-
             reason = failure_reason(failure)
         self._failed(request, reason)
 

@@ -29,7 +29,6 @@ from newscrawl.article import (
 )
 
 IMAGE_ALT = "图片"
-VIDEO_URL = "https://v.qq.com/x/page/{vid}.html"
 VIDEO_LABEL = "视频"
 
 # ASCII characters that CommonMark or goldmark's extensions (tables, strikethrough,
@@ -238,7 +237,7 @@ def render_block(block: Block) -> str:
         return "#" * block.level + " " + text if text else ""
     if isinstance(block, Video):
         label = VIDEO_LABEL + ("：" + escape(block.title) if block.title else "")
-        return f"[{label}]({escape_url(VIDEO_URL.format(vid=block.vid))})"
+        return f"[{label}]({escape_url(block.url)})" if block.url else label
     if isinstance(block, ListBlock):
         return _render_list(block)
     if isinstance(block, Table):

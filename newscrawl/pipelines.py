@@ -29,10 +29,12 @@ from newscrawl.article import (
     Video,
     iter_blocks,
 )
-from newscrawl.dates import date_from_id, parse_datetime
+from newscrawl.dates import parse_datetime
 from newscrawl.document import render_document
 from newscrawl.images import is_ui_image, normalize_image_url
 from newscrawl.markdown import escape, escape_url, render_blocks
+from newscrawl.sites import get_site
+from newscrawl.sites.base import Site
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,14 @@ class ArticlePipeline:
     def __init__(self, settings: BaseSettings, stats: Any = None) -> None:
         self.settings = settings
         self.stats = stats
+        self._sites: dict[str, Site] = {}
+
+    def site(self, article: Article) -> Site:
+        """The registered site the article comes from (its rules: images, dates)."""
+        site = self._sites.get(article.source)
+        if site is None:
+            site = self._sites[article.source] = get_site(article.source, self.settings)
+        return site
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -213,21 +223,23 @@ class ImageUrlPipeline(ArticlePipeline):
 
     def process_article(self, article: Article) -> Article:
         seen: set[str] = set()
-        # Relative URLs resolve against the article's own page (or its Tencent <base href>),
+        site = self.site(article)
+        self._hosts, self._ui = site.https_image_hosts, site.is_ui_image
+        # Relative URLs resolve against the article's own page (or its <base href>),
         # never against the URL it was fetched from: that may be a mirror on another host.
         base = _join(article.url, article.base_url) if article.base_url else article.url
         article.body = self._blocks(article.body, base, seen)
-        thumb = normalize_image_url(article.thumbnail, article.url)
-        if not thumb or is_ui_image(thumb):
-            thumb = normalize_image_url(article.feed.get("cover", ""), article.url)
+        thumb = normalize_image_url(article.thumbnail, article.url, self._hosts)
+        if not thumb or is_ui_image(thumb) or self._ui(thumb):
+            thumb = normalize_image_url(article.feed.get("cover", ""), article.url, self._hosts)
         if not thumb:
             thumb = next((b.image.src for b in iter_blocks(article.body) if isinstance(b, ImageBlock)), "")
         article.thumbnail = thumb
         return article
 
     def _keep(self, image: Image, base: str, seen: set[str]) -> bool:
-        url = normalize_image_url(image.src, base)
-        if not url or is_ui_image(url):
+        url = normalize_image_url(image.src, base, self._hosts)
+        if not url or self._ui(url) or is_ui_image(url):
             self.inc("images/dropped_ui")
             return False
         if url in seen:
@@ -270,16 +282,18 @@ def _join(base: str, url: str) -> str:
 
 
 class DatePipeline(ArticlePipeline):
-    """Publish time as an aware datetime in Asia/Shanghai.
+    """Publish time as an aware datetime in the site's time zone.
 
     The page's time first, then the feed's, then midnight of the date in the id (logged
     and counted: a page that hides its date is worth knowing about).
     """
 
     def process_article(self, article: Article) -> Article:
-        published = parse_datetime(article.published_raw) or parse_datetime(article.feed.get("published"))
+        site = self.site(article)
+        tz = site.timezone
+        published = parse_datetime(article.published_raw, tz) or parse_datetime(article.feed.get("published"), tz)
         if published is None:
-            published = date_from_id(article.id)
+            published = site.date_from_id(article.id)
             self.inc("date/from_id" if published else "date/missing")
             logger.warning("No publish time on %s (raw %r); using %s", article.url, article.published_raw, published)
         article.published = published

@@ -5,7 +5,7 @@ and the run to end ``ok``; an ``OUTPUT_DIR`` that cannot be written used to fail
 the first article, buried under a stats traceback. Both are now found before Scrapy
 starts, by the project's ``crawl`` command: nothing is fetched, nothing written, and each
 problem is one line naming the setting, its value and what is allowed (or the OS error).
-Spider arguments (``-a``) are checked by the spider itself (``QQSpider.argument_names``).
+Spider arguments (``-a``) are checked by the spider itself (``ArticleSpider.argument_names``).
 """
 
 from __future__ import annotations

@@ -1,12 +1,20 @@
 """Scrapy settings for newscrawl. Every project setting has a default and a line of why.
 
-Override any of them per run with ``scrapy crawl qq -s NAME=value``.
+Override any of them per run with ``scrapy crawl <site> -s NAME=value``. A site's own
+settings (and their comments) are in its folder: ``newscrawl/sites/<site>/settings.py``.
 """
 
 # The name Scrapy logs and puts in its default User-Agent (ours is overridden below).
 BOT_NAME = "newscrawl"
 # Spiders live beside their site's extraction code: newscrawl/sites/<site>/spider.py.
 SPIDER_MODULES = ["newscrawl.sites"]
+# The project's sites, name -> Site class (newscrawl/sites/base.py): the one place a site is named.
+SITES_BASE = {"qq": "newscrawl.sites.qq.site.QQSite"}
+# Sites added for a run or a deployment, merged over SITES_BASE (e.g. -s 'SITES={"x": "pkg.XSite"}').
+SITES = {}
+# Scrapy checks each callback's source for "return value in a generator" on every response
+# (uncached for bound methods: a large share of a crawl's CPU); our callbacks return nothing.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 # Where `scrapy genspider` would put a new spider.
 NEWSPIDER_MODULE = "newscrawl.sites"
 
@@ -38,37 +46,6 @@ FRONT_MATTER_DEFAULTS = {
     "widgets": ["search", "recent", "taglist"],
 }
 
-# ---- Tencent news (qq) -----------------------------------------------------------------
-# Where article pages are fetched from; tests and mirrors point it elsewhere. The link in
-# the output is always the canonical https://new.qq.com/rain/a/<id>.
-QQ_ARTICLE_URL = "https://new.qq.com/rain/a/{id}"
-# Channel feed (POST, JSON body with channel_id and flush_num).
-QQ_FEED_URL = "https://i.news.qq.com/web_feed/getPCList"
-# Hot list (GET).
-QQ_HOT_URL = "https://r.inews.qq.com/gw/event/hot_ranking_list?page_size=50"
-# An author's feed (GET); {suid} and {cursor} (the previous page's offsetInfo) are filled in.
-QQ_AUTHOR_FEED_URL = (
-    "https://i.news.qq.com/getSubNewsMixedList?guestSuid={suid}&tabId=om_article"
-    "&offset_info={cursor}&caller=1&from_scene=103"
-)
-# Channels a run with no arguments lists (override with -a channels=...).
-QQ_CHANNELS = ["news_news_top", "news_news_finance", "news_news_tech", "news_news_world"]
-# Pages (flush_num) read per channel per run.
-QQ_FEED_PAGES = 5
-# Items asked per channel feed page.
-QQ_FEED_ITEM_COUNT = 20
-# Pages of an author's feed followed per run.
-QQ_AUTHOR_PAGES = 20
-# Seconds a feed request may take, and its retries: feed answers are small, and a host that
-# never answers gets the feeds' verdict (exit status 4) within about a minute
-# (robots.txt: ROBOTSTXT_TIMEOUT x (1 + ROBOTSTXT_RETRY_TIMES), then these).
-QQ_FEED_TIMEOUT = 15.0
-# Retries of a feed request after its first attempt (see QQ_FEED_TIMEOUT).
-QQ_FEED_RETRY_TIMES = 2
-# A feed's next page waits while this many article requests are queued or in flight, so
-# a long discovery run holds a bounded number of requests in memory (0 = page eagerly).
-QQ_FEED_BACKLOG = 500
-
 # ---- incremental runs ------------------------------------------------------------------
 # Ids of articles that are gone for good (deleted, paid, 404/410), one JSON line each,
 # so cron runs don't refetch them forever. Delete the file to retry them. "" = off.
@@ -79,15 +56,15 @@ EMPTY_RETRY_HOURS = 72.0
 
 # ---- archival: images and manifest (docs/images.md) ---------------------------------
 # Download each written article's body images and thumbnail once, byte for byte, and link
-# the local copies instead of Tencent's. An image that fails keeps its remote URL.
+# the local copies instead of the site's. An image that fails keeps its remote URL.
 IMAGES_DOWNLOAD = False
 # Folder of downloaded images, as <source>/<sha1 of URL>.<ext> ("" = static/images beside
 # OUTPUT_DIR, i.e. the Hugo site's static folder when OUTPUT_DIR is its content folder).
 IMAGES_STORE = ""
 # The URL path the site serves IMAGES_STORE at (include a baseURL subpath if the site has one).
 IMAGES_URL_PREFIX = "/images"
-# Referer sent with image requests: Tencent's image hosts expect their own site.
-IMAGES_REFERER = "https://new.qq.com/"
+# Referer sent with image requests ("" = each site's own: image hosts expect their own site).
+IMAGES_REFERER = ""
 # Append one JSON line per written article to this file ("" = off); or -o FILE:manifest.
 MANIFEST = ""
 # The manifest's feed export format.
@@ -117,7 +94,7 @@ ITEM_PIPELINES = {
 }
 
 # ---- politeness and HTTP ---------------------------------------------------------------
-# A desktop browser User-Agent: Tencent answers 403 to obvious bots.
+# A desktop browser User-Agent: news sites answer 403 to obvious bots.
 USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"
 )

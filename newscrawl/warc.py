@@ -9,7 +9,7 @@ downloader: it sees every response as it came off the wire, before RetryMiddlewa
 HttpCompressionMiddleware (590) and RedirectMiddleware (600) act on it, so a 302, a 503
 that gets retried and a gzip body are each archived as they were received.
 
-Replay (``scrapy crawl qq -a warc=PATH``): :func:`prepare_replay` (called by the spider)
+Replay (``scrapy crawl <site> -a warc=PATH``): :func:`prepare_replay` (called by the spider)
 applies the capture's settings and arguments, and :class:`WarcReplayMiddleware` answers
 every request from the archive, so the spider and pipelines run unchanged on archived
 responses and no socket is opened. Files are read record by record by
@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import platform
-import re
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from importlib import metadata
 from io import BytesIO
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy import signals
@@ -49,7 +48,8 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 import newscrawl
-from newscrawl.sites.qq.ids import normalize_id
+from newscrawl.sites import get_site
+from newscrawl.sites.base import ArchivedRequest, Site
 from newscrawl.warcread import OPEN_SUFFIX, Damage, complete_length, iter_records
 
 try:  # POSIX: the open file's lock tells a live capture from a killed one
@@ -62,8 +62,8 @@ logger = logging.getLogger(__name__)
 WARC_VERSION = "1.1"
 WARC_SUFFIXES = (".warc.gz", ".warc", ".warc.gz" + OPEN_SUFFIX)
 # Settings a replay takes from the capture: they decide which requests the spider makes
-# (QQ_*), and how many times a failed answer is asked again.
-REPLAYED_PREFIXES = ("QQ_",)
+# (those with the site's prefix, Site.settings_prefix), and how many times a failed answer
+# is asked again.
 REPLAYED_SETTINGS = ("RETRY_ENABLED", "RETRY_TIMES", "RETRY_HTTP_CODES")
 # Settings recorded in warcinfo besides those, for the record.
 RECORDED_SETTINGS = (
@@ -76,9 +76,6 @@ RECORDED_SETTINGS = (
     "AUTOTHROTTLE_ENABLED",
     "WARC_MAX_SIZE",
 )
-# Spider arguments that choose what to crawl: a replay given any of them ignores the capture's.
-SELECTION_ARGUMENTS = frozenset({"urls", "ids", "channels", "authors", "hot"})
-
 Key = tuple[str, str, str]  # (method, URL, sha1 of the request body or "")
 
 
@@ -101,8 +98,9 @@ def _software() -> str:
     )
 
 
-def _replayed(name: str) -> bool:
-    return name.startswith(REPLAYED_PREFIXES) or name in REPLAYED_SETTINGS
+def _replayed(name: str, site: Site | None) -> bool:
+    prefix = site.settings_prefix if site is not None else ""
+    return (bool(prefix) and name.startswith(prefix)) or name in REPLAYED_SETTINGS
 
 
 def _jsonable(value: Any) -> Any:
@@ -366,11 +364,11 @@ def capture_info(crawler, filename_prefix: str) -> dict[str, str]:
     """The warcinfo fields of a capture: software, crawl, spider arguments, settings."""
     settings = crawler.settings
     spider = crawler.spider
-    arguments = dict(getattr(spider, "arguments", {}) or {})
+    arguments = dict(spider.arguments)
     recorded = {
         name: _jsonable(settings.get(name))
         for name in sorted(settings.attributes)
-        if _replayed(name) or name in RECORDED_SETTINGS
+        if _replayed(name, spider.site) or name in RECORDED_SETTINGS
     }
     command = " ".join([f"scrapy crawl {spider.name}", *(f"-a {k}={v}" for k, v in arguments.items())])
     return {
@@ -467,15 +465,6 @@ def _parse_fields(payload: bytes) -> dict[str, str]:
     return fields
 
 
-def _template_regex(template: str) -> re.Pattern | None:
-    """``https://host/rain/a/{id}`` -> a regex with one group per ``{name}``."""
-    if not template:
-        return None
-    parts = re.split(r"\{(\w+)\}", template)
-    pattern = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/?&#]*)" for i, p in enumerate(parts))
-    return re.compile(pattern + r"\Z")
-
-
 @dataclass
 class Capture:
     """What a warcinfo record of ours says about its crawl."""
@@ -497,29 +486,9 @@ class Capture:
         except ValueError:
             return None
 
-    def classify(self, method: str, uri: str, body: bytes) -> tuple[str, dict[str, Any]] | None:
-        """("article" | "channel" | "hot" | "author", details) of an archived request, or None."""
-        get = self.settings.get
-        if method == "POST" and uri == get("QQ_FEED_URL"):
-            try:
-                data = json.loads(body)
-                return "channel", {"channel": str(data["channel_id"]), "page": int(data.get("flush_num") or 1)}
-            except (ValueError, KeyError, TypeError):
-                return None
-        if method != "GET":
-            return None
-        if uri == get("QQ_HOT_URL"):
-            return "hot", {}
-        for kind, setting in (("article", "QQ_ARTICLE_URL"), ("author", "QQ_AUTHOR_FEED_URL")):
-            regex = _template_regex(str(get(setting) or ""))
-            match = regex.match(uri) if regex else None
-            if match:
-                details = {k: unquote(v) for k, v in match.groupdict().items()}
-                if kind == "article":
-                    article_id = normalize_id(details.get("id", ""))
-                    return ("article", {"id": article_id}) if article_id else None
-                return kind, details
-        return None
+    def classify(self, method: str, uri: str, body: bytes, site: Site | None) -> ArchivedRequest | None:
+        """What the capture's site says an archived request was (article, a feed kind), or None."""
+        return site.classify(method, uri, body, self.settings) if site is not None else None
 
 
 def first_capture(files: list[Path]) -> Capture | None:
@@ -559,8 +528,9 @@ class ReplayIndex:
     repeated): a 503 that the capture retried is replayed as a 503, then its retry's answer.
     """
 
-    def __init__(self, files: list[Path]) -> None:
+    def __init__(self, files: list[Path], settings: Any = None) -> None:
         self.files = files
+        self.settings = settings  # the SITES registry a capture's spider name is looked up in
         self.by_key: dict[Key, list[Stored]] = {}
         self.used: dict[Key, int] = {}
         self.by_article: dict[str, Key] = {}
@@ -602,11 +572,17 @@ class ReplayIndex:
             stored.method, stored.body = method, body
             key = request_key(method, stored.uri, body)
             self.by_key.setdefault(key, []).append(stored)
-            recognized = capture.classify(method, stored.uri, body) if capture else None
+            recognized = capture.classify(method, stored.uri, body, self._site(capture.spider)) if capture else None
             if recognized:
-                stored.kind, stored.details = recognized
+                stored.kind, stored.details = recognized.kind, recognized.details
                 if stored.kind == "article":
                     self.by_article.setdefault(stored.details["id"], key)
+
+    def _site(self, name: str) -> Site | None:
+        try:
+            return get_site(name, self.settings)
+        except KeyError:  # a capture of a site not registered here: served, not classified
+            return None
 
     def __len__(self) -> int:
         return sum(len(v) for v in self.by_key.values())
@@ -676,14 +652,15 @@ def load_response(stored: Stored, request: Request) -> Response:
 # ---- replay -----------------------------------------------------------------------------
 
 
-def prepare_replay(settings, arguments: dict[str, Any]) -> dict[str, Any]:
+def prepare_replay(settings, arguments: dict[str, Any], selection: frozenset[str], site: Site) -> dict[str, Any]:
     """Replay mode (``-a warc=PATH`` or ``-s WARC_REPLAY=PATH``): settings and arguments.
 
     Called from the spider's ``from_crawler``, while settings can still change. Applies the
-    capture's request-shaping settings (QQ_*, RETRY_*) over the user's, keeps the network
-    out (every request answered from the archive; http/https handlers that refuse), turns
-    robots.txt and capture off, and returns the spider arguments: the capture's, overridden
-    by the user's (given any of urls/ids/channels/authors/hot, the capture's selection is dropped).
+    capture's request-shaping settings (the site's prefix, RETRY_*) over the user's, keeps the
+    network out (every request answered from the archive; http/https handlers that refuse),
+    turns robots.txt and capture off, and returns the spider arguments: the capture's,
+    overridden by the user's (given any of ``selection``, the spider's arguments that choose
+    what to crawl, the capture's selection is dropped).
     """
     location = arguments.get("warc") or settings.get("WARC_REPLAY")
     if not location:
@@ -699,13 +676,13 @@ def prepare_replay(settings, arguments: dict[str, Any]) -> dict[str, Any]:
     settings.set("ROBOTSTXT_OBEY", False, priority)
     offline = f"{__name__}.OfflineDownloadHandler"
     settings.set("DOWNLOAD_HANDLERS", {"http": offline, "https": offline}, priority)
-    applied = {k: v for k, v in capture.settings.items() if _replayed(k)}
+    applied = {k: v for k, v in capture.settings.items() if _replayed(k, site)}
     for name, value in applied.items():
         settings.set(name, value, priority)
     user = {k: v for k, v in arguments.items() if k != "warc"}
     captured = dict(capture.arguments)
-    if SELECTION_ARGUMENTS & user.keys():
-        captured = {k: v for k, v in captured.items() if k not in SELECTION_ARGUMENTS}
+    if selection & user.keys():
+        captured = {k: v for k, v in captured.items() if k not in selection}
         settings.set("WARC_REPLAY_ALL", False, "spider")  # the user chose what to replay
     if "limit" in user:
         settings.set("WARC_REPLAY_LIMIT_PER_RUN", False, "spider")  # the user's limit caps the whole replay
@@ -748,7 +725,7 @@ class WarcReplayMiddleware:
         location = crawler.settings.get("WARC_REPLAY")
         if not location:
             raise NotConfigured
-        index = ReplayIndex(warc_files(location))
+        index = ReplayIndex(warc_files(location), crawler.settings)
         middleware = cls(crawler, index)
         logger.info("Replay index: %d archived responses (WARC files: %d)", len(index), len(index.files))
         for path, damage in index.damaged:
@@ -820,8 +797,7 @@ class WarcReplayMiddleware:
                 article_id
                 and stored.status == 200
                 and (unlimited or self.index.used.get(request_key(stored.method, stored.uri, stored.body)))
-                and article_id not in spider.gone
-                and not spider.existing_file(article_id)
+                and spider.wants_article(article_id)
             ):
                 ids.add(article_id)
         return ids
@@ -840,45 +816,32 @@ class WarcReplayMiddleware:
 
     def _feed_requests(self, spider) -> list[Request]:
         self._lift_capture_limit(spider)
-        if hasattr(spider, "seen") and hasattr(spider, "existing_file"):
-            self.retryable = self._retryable_articles(spider)
-            again = self.retryable & spider.seen
-            spider.seen -= again  # so the later runs' feeds list them again
-            # Each is found again, once (by a swept feed page or else the article sweep): not twice.
-            self.crawler.stats.inc_value("newscrawl/articles/found", -len(again))
+        self.retryable = self._retryable_articles(spider)
+        again = self.retryable & spider.seen
+        spider.forget(again)  # so the later runs' feeds list them again
+        # Each is found again, once (by a swept feed page or else the article sweep): not twice.
+        self.crawler.stats.inc_value("newscrawl/articles/found", -len(again))
         requests: list[Request] = []
-        settings = self.crawler.settings
         for stored in self.index.unserved():
-            if stored.status != 200 or stored.kind not in ("channel", "hot", "author"):
+            if stored.status != 200 or stored.kind in ("", "article"):
                 continue
-            details = stored.details
-            # Each archived page is swept on its own: no following of next pages.
-            if stored.kind == "channel" and hasattr(spider, "channel_request"):
-                request = spider.channel_request(details["channel"], details["page"])
-                meta = {**request.meta, "page": settings.getint("QQ_FEED_PAGES")}
-                request = request.replace(url=stored.uri, body=stored.body, meta=meta)
-            elif stored.kind == "author" and hasattr(spider, "author_request"):
-                request = spider.author_request(details.get("suid", ""), details.get("cursor", ""), 1)
-                meta = {**request.meta, "page": settings.getint("QQ_AUTHOR_PAGES")}
-                request = request.replace(url=stored.uri, meta=meta)
-            elif stored.kind == "hot" and hasattr(spider, "feed_request"):
-                request = spider.feed_request(stored.uri, spider.parse_hot, kind="hot")
-            else:
+            # Each archived page is swept on its own: the site's request, no following of next pages.
+            request = spider.site.sweep_request(
+                spider, ArchivedRequest(stored.kind, stored.details), self.crawler.settings
+            )
+            if request is None:
                 continue
+            request = request.replace(url=stored.uri, body=stored.body)
             requests.append(request.replace(dont_filter=True, callback=self._relaxed(request.callback)))
         return requests
 
     def _article_requests(self, spider) -> list[Request]:
-        if not hasattr(spider, "consider"):
-            return []
-        from newscrawl.sites.qq.feeds import FeedItem
-
         requests: list[Request] = []
         for stored in self.index.unserved():
             article_id = stored.details.get("id") if stored.kind == "article" else None
-            if not article_id or article_id in spider.seen:
+            if not article_id:
                 continue
-            request = spider.consider(FeedItem(article_id, ""))
+            request = spider.archived_article_request(article_id)
             if request is not None:  # deduplicated by id already; a retryable one was asked before
                 requests.append(request.replace(url=stored.uri, dont_filter=True))
         return requests

@@ -8,10 +8,16 @@ import lxml.html
 import pytest
 
 from newscrawl.convert import Converter
-from newscrawl.images import normalize_image_url
+from newscrawl.images import normalize_image_url as _normalize_image_url
 from newscrawl.pipelines import ArticleDropped
+from newscrawl.sites.qq.site import QQSite
 from tests.markdowntext import in_order_coverage, markdown_lines, markdown_plain, squeeze, visible_text_nodes
 from tests.qqpages import bodies, wrap_body
+
+
+def normalize_image_url(url: str) -> str:
+    return _normalize_image_url(url, "", QQSite.https_image_hosts)
+
 
 TEXT_BLOCKS = (
     "//p | //div[contains(concat(' ', normalize-space(@class), ' '), ' qnt-p ')]"

@@ -36,6 +36,10 @@ def test_every_setting_has_a_comment():
     assert {s.name for s in settings} == names  # the parser sees every setting
     missing = [f"{s.name} (settings.py line {s.line})" for s in settings if not s.comment]
     assert not missing, f"settings without a comment line directly above them: {missing}"
+    # Each site's own settings module too (they are on the same page).
+    for path in hook.site_settings_files():
+        site = hook.parse_settings(path)
+        assert site and all(s.comment for s in site), [s.name for s in site if not s.comment]
 
 
 def test_a_setting_without_comment_is_caught(tmp_path):
@@ -55,7 +59,7 @@ def test_mkdocs_build_strict_lists_every_setting(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     page = (site / "settings" / "index.html").read_text("utf-8")
-    for setting in load_hook().parse_settings():
+    for setting in load_hook().all_settings():
         start = page.find(f'id="{setting.name.lower()}"')
         assert start >= 0, f"{setting.name} is not on the settings page"
         end = page.find("<h", start + 1)

@@ -126,7 +126,14 @@ def test_unsafe_ids_never_leave_the_output_folder(tmp_path, bad_id):
     settings = Settings({"OUTPUT_DIR": str(out), "OUTPUT_PATH_TEMPLATE": "{lang}/news/{source}/{id}.{lang}.md"})
     writer = WriterPipeline(settings)
     writer.open_spider()
-    article = Article(id=bad_id, url="https://new.qq.com/rain/a/x", body=[Paragraph([Span("x")])], markdown="x\n")
+    article = Article(
+        source="qq",
+        lang="zh-CN",
+        id=bad_id,
+        url="https://new.qq.com/rain/a/x",
+        body=[Paragraph([Span("x")])],
+        markdown="x\n",
+    )
     with pytest.raises(ArticleDropped):
         writer.process_article(article)
     written = [p for p in tmp_path.rglob("*") if p.is_file()]

@@ -269,7 +269,7 @@ def test_sniff_extension():
 
 def _pipeline(tmp_path: Path) -> LocalImagesPipeline:
     settings = {"IMAGES_DOWNLOAD": True, "IMAGES_STORE": str(tmp_path / "store"), "IMAGES_URL_PREFIX": "/img/"}
-    settings["IMAGES_REFERER"] = get_project_settings()["IMAGES_REFERER"]
+    settings["IMAGES_REFERER"] = ""  # the site's own Referer (QQSite.image_referer)
     crawler = get_crawler(settings_dict=settings)
     pipeline = LocalImagesPipeline.from_crawler(crawler)
     crawler.stats.open_spider()
@@ -280,6 +280,8 @@ def test_not_an_image_is_not_stored_and_the_url_is_kept(tmp_path):
     pipeline = _pipeline(tmp_path)
     good, page = "https://inews.gtimg.com/om/a/641", "https://inews.gtimg.com/om/b/641"
     article = Article(
+        source="qq",
+        lang="zh-CN",
         id="20250101A0000000",
         url="https://new.qq.com/rain/a/20250101A0000000",
         thumbnail=good,

@@ -8,14 +8,31 @@ import pytest
 
 from newscrawl.article import Article, Image, ImageBlock, Paragraph, Span
 from newscrawl.convert import Converter
-from newscrawl.dates import date_from_id, format_date, parse_datetime
+from newscrawl.dates import format_date
+from newscrawl.dates import parse_datetime as _parse_datetime
 from newscrawl.htmlblocks import html_to_blocks
-from newscrawl.images import is_ui_image, normalize_image_url
+from newscrawl.images import is_ui_image as _generic_ui_image
+from newscrawl.images import normalize_image_url as _normalize_image_url
 from newscrawl.markdown import render_blocks, render_inline
 from newscrawl.pipelines import ImageUrlPipeline, TextPipeline, make_summary, plain_text
 from newscrawl.sites.qq.page import Unavailable, extract, find_window_data
+from newscrawl.sites.qq.site import SHANGHAI, QQSite
 from newscrawl.text import normalize
 from tests.qqpages import wrap_body
+
+QQ = QQSite()
+
+
+def parse_datetime(value):
+    return _parse_datetime(value, SHANGHAI)
+
+
+def normalize_image_url(url, base=""):
+    return _normalize_image_url(url, base, QQ.https_image_hosts)
+
+
+def is_ui_image(url):
+    return _generic_ui_image(url) or QQ.is_ui_image(url)
 
 
 def settings():
@@ -43,6 +60,8 @@ def test_text_normalization(raw, clean):
 
 def test_text_pipeline_collapses_across_spans_and_keeps_spaces_out_of_emphasis():
     article = Article(
+        source="qq",
+        lang="zh-CN",
         id="x",
         url="u",
         title=" t\u00a0 ",
@@ -58,7 +77,7 @@ def test_text_pipeline_collapses_across_spans_and_keeps_spaces_out_of_emphasis()
 
 
 def test_feed_title_fills_a_missing_page_title():
-    article = Article(id="x", url="u", title="", feed={"title": " 来自列表的标题 "})
+    article = Article(source="qq", lang="zh-CN", id="x", url="u", title="", feed={"title": " 来自列表的标题 "})
     assert TextPipeline(settings()).process_article(article).title == "来自列表的标题"
 
 
@@ -84,7 +103,7 @@ def test_data_src_wins_and_duplicates_and_ui_images_go():
         '<p><img src="https://mat1.gtimg.com/pingjs/ext2020/dcom/article_logo.png"></p>'
         '<p><img src="http://inews.gtimg.com/om_bt/B/0"></p>'
     )
-    article = Article(id="x", url="https://new.qq.com/rain/a/x", body=html_to_blocks(html))
+    article = Article(source="qq", lang="zh-CN", id="x", url="https://new.qq.com/rain/a/x", body=html_to_blocks(html))
     ImageUrlPipeline(settings()).process_article(article)
     images = [b.image.src for b in article.body if isinstance(b, ImageBlock)]
     assert images == ["https://inews.gtimg.com/om_bt/A/641", "https://inews.gtimg.com/om_bt/B/0"]
@@ -94,6 +113,8 @@ def test_data_src_wins_and_duplicates_and_ui_images_go():
 def test_thumbnail_order_og_image_then_feed_cover():
     def thumb(page: str, cover: str) -> str:
         article = Article(
+            source="qq",
+            lang="zh-CN",
             id="x",
             url="u",
             thumbnail=page,
@@ -133,7 +154,7 @@ def test_dates(raw, expected):
 def test_bad_dates_and_fallbacks():
     assert parse_datetime("") is None and parse_datetime("not a date") is None
     assert parse_datetime("2025-13-45 99:99:99") is None
-    assert format_date(date_from_id("20250208A07Y6400")) == "2025-02-08T00:00:00+08:00"
+    assert format_date(QQ.date_from_id("20250208A07Y6400")) == "2025-02-08T00:00:00+08:00"
     assert format_date(parse_datetime("2025-02-08 20:06:09"), "legacy") == "2025-02-08 20:06:09"
 
 

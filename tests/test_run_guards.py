@@ -168,14 +168,14 @@ def test_cards_of_type_525_are_expanded_and_their_articles_requested(tmp_path):
     page = json.dumps({"ret": 0, "data": [_channel_item(plain), card]}).encode()
     assert [item.id for item in parse_channel_feed(page) if item.is_article] == [plain, *inside]
 
-    settings = {k: v for k, v in get_project_settings().items() if k.startswith(("QQ_", "OUTPUT_PATH"))}
+    settings = {k: v for k, v in get_project_settings().items() if k.startswith("OUTPUT_PATH")}
     crawler = get_crawler(QQSpider, {**settings, "OUTPUT_DIR": str(tmp_path), "STATE_FILE": ""})
     spider = QQSpider.from_crawler(crawler)
     crawler.stats.open_spider()
     meta = {"feed_kind": "channel", "channel": "news_news_top", "page": 1}
-    url = settings["QQ_FEED_URL"]
+    url = crawler.settings["QQ_FEED_URL"]  # the qq site's default, applied by its spider
     response = TextResponse(url, body=page, encoding="utf-8", request=Request(url, meta=meta))
-    requested = [r.meta["article_id"] for r in spider.parse_channel(response) if "article_id" in r.meta]
+    requested = [r.meta["article_id"] for r in spider.parse_feed(response) if "article_id" in r.meta]
     assert requested == [plain, *inside]
     assert crawler.stats.get_value("newscrawl/feeds/not_article/type_525") == 1
 
@@ -274,7 +274,7 @@ def test_a_silent_host_gets_the_feeds_verdict_with_short_robots_and_feed_timeout
     assert "FAILED: feed endpoints unreachable" in result.stderr
     assert "Feed channel news_news_top page 1 failed (timeout)" in result.stderr
     # robots.txt once (no retries), the feed 1 + QQ_FEED_RETRY_TIMES times: not RETRY_TIMES=3.
-    settings = get_project_settings()
+    settings = spider_settings()
     robots = [r for r in host.requests if r.startswith("GET /robots.txt")]
     feeds = [r for r in host.requests if r.startswith("POST /web_feed/getPCList")]
     assert len(robots) == 1 + settings.getint("ROBOTSTXT_RETRY_TIMES") == 1
@@ -282,8 +282,15 @@ def test_a_silent_host_gets_the_feeds_verdict_with_short_robots_and_feed_timeout
     assert "took longer than 1.0 seconds" in result.stderr
 
 
-def test_silent_host_defaults_give_the_verdict_within_about_a_minute():
+def spider_settings():
+    """The project's settings as the qq spider runs with them (its site's settings applied)."""
     settings = get_project_settings()
+    QQSpider.update_settings(settings)
+    return settings
+
+
+def test_silent_host_defaults_give_the_verdict_within_about_a_minute():
+    settings = spider_settings()
     robots = settings.getfloat("ROBOTSTXT_TIMEOUT") * (1 + settings.getint("ROBOTSTXT_RETRY_TIMES"))
     feeds = settings.getfloat("QQ_FEED_TIMEOUT") * (1 + settings.getint("QQ_FEED_RETRY_TIMES"))
     assert robots <= 15 and robots + feeds <= 65

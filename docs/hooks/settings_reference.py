@@ -1,4 +1,5 @@
-"""MkDocs hook: the settings reference page, generated from ``newscrawl/settings.py``.
+"""MkDocs hook: the settings reference page, generated from ``newscrawl/settings.py``
+and each site's ``newscrawl/sites/<site>/settings.py``.
 
 The comments in ``settings.py`` are the one source of the settings' documentation. This
 hook parses the module (``ast`` for the assignments, the source lines for the comments) and
@@ -66,6 +67,21 @@ def parse_settings(path: Path = SETTINGS) -> list[Setting]:
     return found
 
 
+def site_settings_files() -> list[Path]:
+    """Each site's settings module (its own settings, applied by its spider)."""
+    return sorted(SETTINGS.parent.glob("sites/*/settings.py"))
+
+
+def all_settings() -> list[Setting]:
+    """The project's settings, then each site's under a section of its own."""
+    found = parse_settings()
+    for path in site_settings_files():
+        site = path.parent.name
+        section = f"site {site} (newscrawl/sites/{site}/settings.py)"
+        found += [Setting(s.name, s.default, s.comment, section, s.line) for s in parse_settings(path)]
+    return found
+
+
 def markdown_text(comment: str) -> str:
     """A comment as Markdown: `code` spans kept, the rest shown literally (no HTML, no emphasis)."""
     parts = comment.split("`")
@@ -80,8 +96,9 @@ def render(settings: list[Setting]) -> str:
     out = [
         "# Settings reference",
         "",
-        "Every setting of `newscrawl/settings.py`, with its default and its comment there "
-        "(this page is generated from that file when the docs are built). Override any of "
+        "Every setting of `newscrawl/settings.py` and of each site's `newscrawl/sites/<site>/settings.py`, "
+        "with its default and its comment there "
+        "(this page is generated from those files when the docs are built). Override any of "
         "them per run with `-s NAME=value`, e.g. `scrapy crawl qq -s OUTPUT_DIR=/srv/site/content`.",
         "",
     ]
@@ -103,5 +120,5 @@ def on_files(files, config):  # noqa: ANN001 - MkDocs hook signature
     """Add the generated page to the site's files."""
     from mkdocs.structure.files import File
 
-    files.append(File.generated(config, PAGE, content=render(parse_settings())))
+    files.append(File.generated(config, PAGE, content=render(all_settings())))
     return files

@@ -9,10 +9,12 @@ an opaque ``offsetInfo`` cursor while ``hasNext``).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
+from newscrawl.sites.base import FeedError, FeedItem
 from newscrawl.sites.qq.ids import id_from_url, normalize_id
+
+__all__ = ["FEED_HEADERS", "FeedError", "FeedItem", "parse_author_feed", "parse_channel_feed", "parse_hot_list"]
 
 # articletype values of items the core can render as articles.
 ARTICLE_TYPES = frozenset({"0", "", "1", "2"})  # 0 article; 1/2 seen on picture/long articles
@@ -23,37 +25,6 @@ FEED_HEADERS = {
     "Origin": "https://news.qq.com",
     "Accept": "application/json, text/plain, */*",
 }
-
-
-class FeedError(ValueError):
-    """A feed response that is not the JSON the endpoint documents, or an error answer.
-
-    ``reason`` is the stats key: ``bad_json`` (not the documented JSON) or ``error_envelope``
-    (the endpoint said it failed: ``ret``/``code`` non-zero).
-    """
-
-    def __init__(self, message: str, reason: str = "bad_json") -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-@dataclass(slots=True)
-class FeedItem:
-    """One listed article, with the metadata a feed gives (used where the page is silent)."""
-
-    id: str | None
-    url: str
-    title: str = ""
-    published: str = ""
-    cover: str = ""
-    articletype: str = "0"
-
-    @property
-    def is_article(self) -> bool:
-        return self.id is not None and self.articletype in ARTICLE_TYPES
-
-    def metadata(self) -> dict[str, str]:
-        return {"title": self.title, "published": self.published, "cover": self.cover, "url": self.url}
 
 
 def channel_feed_body(channel: str, page: int, count: int) -> str:
@@ -100,13 +71,14 @@ def _first(*values: Any) -> str:
 def _item(raw: dict[str, Any], urls: list[Any], published: list[Any], covers: list[Any]) -> FeedItem:
     url = _first(*urls)
     article_id = normalize_id(str(raw.get("id") or "")) or (id_from_url(url) if url else None)
+    articletype = str(raw.get("articletype", raw.get("article_type", "0")) or "0")
     return FeedItem(
         id=article_id,
         url=url,
         title=_first(raw.get("longtitle"), raw.get("title")),
         published=_first(*published),
         cover=_first(*covers),
-        articletype=str(raw.get("articletype", raw.get("article_type", "0")) or "0"),
+        not_article="" if article_id is not None and articletype in ARTICLE_TYPES else f"type_{articletype}",
     )
 
 

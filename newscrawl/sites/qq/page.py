@@ -28,6 +28,7 @@ from w3lib.encoding import html_to_unicode
 
 from newscrawl.article import Article, Video
 from newscrawl.htmlblocks import TooDeep, convert_element, html_to_blocks, parse_document, text_of
+from newscrawl.sites.base import Markup, Unavailable
 from newscrawl.sites.qq.ids import (
     TENCENT_HOST_SUFFIXES,
     canonical_url,
@@ -36,14 +37,18 @@ from newscrawl.sites.qq.ids import (
     normalize_id,
 )
 
-
-class Unavailable(Exception):
-    """The page holds no article to write. ``reason`` is a short stats key."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
+# The site's markup for the shared HTML walker: bold spans, subheads, video widgets (ours:
+# resolve_placeholders and _mark_pushed_videos write videos as such widgets too).
+QQ_MARKUP = Markup(
+    bold_classes=("qnt-strong",),
+    subhead_classes=("qnt-h2",),
+    video_attribute="data-widget",
+    video_value="video",
+    video_id_attribute="data-vid",
+    video_title_attribute="data-title",
+    video_url="https://v.qq.com/x/page/{vid}.html",
+    iframe_video_param="vid",
+)
 
 
 # Reasons, also the stats keys (newscrawl/skipped/<reason>).
@@ -425,7 +430,7 @@ class QQPage:
             attributes = _dict(self.data.get("originAttribute"))
             if "<!--" in text and attributes:
                 text = resolve_placeholders(text, attributes)
-            blocks = html_to_blocks(text)
+            blocks = html_to_blocks(text, QQ_MARKUP)
             if blocks:
                 return self._with_videos(blocks), "window_data"
         for (_rank, name), container in _ranked_containers(self.tree):
@@ -436,7 +441,7 @@ class QQPage:
                     _drop(junk)
             if "videoArr.push" in self.text:  # old pages only; a string scan beats a tree walk
                 _mark_pushed_videos(container)
-            blocks = convert_element(container)
+            blocks = convert_element(container, QQ_MARKUP)
             if blocks or name == "article_content":
                 return self._with_videos(blocks), name
         return [], ""
@@ -451,7 +456,8 @@ class QQPage:
         for entry in videos:
             vid = _scalar(entry.get("vid")) if isinstance(entry, dict) else ""
             if vid and vid not in present:
-                extra.append(Video(vid, _text(entry.get("title")) or _text(entry.get("desc"))))
+                title = _text(entry.get("title")) or _text(entry.get("desc"))
+                extra.append(Video(vid, title, QQ_MARKUP.video_url.format(vid=vid)))
         return extra + blocks
 
 
@@ -571,6 +577,8 @@ def _article(page: QQPage) -> Article:
     url = page.url
     return Article(
         id=article_id,
+        source="qq",
+        lang="zh-CN",
         url=canonical_url(article_id) if normalize_id(article_id) else _https(legacy or url),
         title=page.title,
         media=page.media,
