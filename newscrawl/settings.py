@@ -157,8 +157,8 @@ WARC_REPLAY_LIMIT_PER_RUN = True
 DOWNLOADER_MIDDLEWARES = {
     # Before Scrapy's timeout (350) and retry (550) middlewares: robots.txt's own limits.
     "newscrawl.robots.RobotsTxtLimits": 340,
-    "newscrawl.warc.WarcCaptureMiddleware": 950,
-    "newscrawl.warc.WarcReplayMiddleware": 951,
+    "newscrawl.archive.capture.WarcCaptureMiddleware": 950,
+    "newscrawl.archive.replay.WarcReplayMiddleware": 951,
 }
 
 # ---- run reporting ---------------------------------------------------------------------

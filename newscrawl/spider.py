@@ -31,14 +31,14 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as tx_errors
 from twisted.python.failure import Failure
-from twisted.web._newclient import ResponseFailed, ResponseNeverReceived
+from twisted.web.client import ResponseFailed, ResponseNeverReceived  # public re-exports
 
+from newscrawl.archive.replay import prepare_replay
 from newscrawl.dates import parse_datetime
 from newscrawl.pipelines import extract_failed
 from newscrawl.sites import get_site
 from newscrawl.sites.base import FeedError, FeedItem, Site, Unavailable
 from newscrawl.state import GoneState
-from newscrawl.warc import prepare_replay
 from newscrawl.writer import existing_article_file
 
 TRUE = {"1", "true", "yes", "on"}

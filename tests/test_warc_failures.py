@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from scrapy.http import HtmlResponse, Request
 
+from newscrawl.archive.read import BLOCK, CHUNK, MAGIC, Damage, FileView, iter_records
 from newscrawl.warc import complete_length, exchange_records, finish_orphans, warcinfo_record
-from newscrawl.warcread import BLOCK, CHUNK, MAGIC, Damage, FileView, iter_records
 from tests.crawlrun import folder_files, run_crawl, written_ids
 from tests.mockserver import MockQQServer
 from tests.test_warc import run_replay

@@ -1,0 +1,6 @@
+"""Archival: WARC capture and offline replay of a crawl's HTTP exchanges (WARC 1.1, warcio).
+
+One module per job: ``records`` (record bytes), ``files`` (file rotation, orphan recovery),
+``capture`` (the capture middleware), ``read`` (reading records, damaged-record resync),
+``index`` (captures and the replay index), ``replay`` (replay settings, middleware, sweep).
+"""
