@@ -11,7 +11,7 @@ from pathlib import Path
 
 from newscrawl.convert import Converter
 from newscrawl.pipelines import ArticleDropped
-from newscrawl.sites import get_site
+from newscrawl.sites import get_site, site_for_url
 from newscrawl.sites.base import Unavailable
 
 
@@ -24,13 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("--site", default="", help="the site (SITES name); default: the one the URL belongs to")
     args = parser.parse_args(argv)
 
-    converter = Converter()
     url = args.url
-    site = get_site(args.site, converter.settings) if args.site else converter.site_for(url)
-    converter.site = site
+    site = get_site(args.site) if args.site else site_for_url(url)
     html = site.decode_html(args.page.read_bytes())
     try:
-        article = converter.convert(html, url, site.id_from_url(url) if url else None)
+        article = Converter().convert(html, url, site.id_from_url(url) if url else None, site)
     except (Unavailable, ArticleDropped) as exc:
         print(f"newscrawl: no article in {args.page}: {exc}", file=sys.stderr)
         return 1

@@ -51,9 +51,11 @@ class Converter:
         """The converter's site, else the registered site that reads an id in ``url``."""
         return self.site or site_for_url(url, self.settings)
 
-    def convert(self, html: str, url: str = "", requested_id: str | None = None) -> Article:
+    def convert(self, html: str, url: str = "", requested_id: str | None = None, site: Site | None = None) -> Article:
         """Extract and normalize; ``article.markdown`` is the file text.
+
+        The page is ``site``'s, else the converter's site's, else the site ``url`` belongs to.
 
         Raises ``Unavailable`` (deleted, paid, ...) or ``ArticleDropped`` (empty).
         """
-        return self.process(self.site_for(url).extract(html, url, requested_id))
+        return self.process((site or self.site_for(url)).extract(html, url, requested_id))

@@ -19,7 +19,6 @@ from scrapy.utils.test import get_crawler
 from newscrawl import frontmatter
 from newscrawl.__main__ import main as newscrawl_main
 from newscrawl.extensions import verdict
-from newscrawl.sites.qq import spider as spider_module
 from newscrawl.sites.qq.feeds import FeedError, parse_channel_feed
 from newscrawl.sites.qq.page import Unavailable, decode_html, extract
 from newscrawl.sites.qq.spider import QQSpider
@@ -284,7 +283,7 @@ def test_spider_guard_counts_an_exception_while_extracting(monkeypatch, caplog):
     def explode(*args, **kwargs):
         raise ValueError("unexpected page shape")
 
-    monkeypatch.setattr(spider_module, "extract", explode)
+    monkeypatch.setattr(spider.site, "extract", explode)  # the qq site the spider asks
     article_id = page_id(777)
     url = f"http://127.0.0.1:9/rain/a/{article_id}"
     response = HtmlResponse(url, body=b"<html></html>", request=Request(url, meta={"article_id": article_id}))
