@@ -12,6 +12,8 @@ SPIDER_MODULES = ["newscrawl.sites"]
 SITES_BASE = {"qq": "newscrawl.sites.qq.site.QQSite"}
 # Sites added for a run or a deployment, merged over SITES_BASE (e.g. -s 'SITES={"x": "pkg.XSite"}').
 SITES = {}
+# Finds the spiders of SPIDER_MODULES, and makes one for each registered site that has none.
+SPIDER_LOADER_CLASS = "newscrawl.spider.SiteSpiderLoader"
 # Scrapy checks each callback's source for "return value in a generator" on every response
 # (uncached for bound methods: a large share of a crawl's CPU); our callbacks return nothing.
 WARN_ON_GENERATOR_RETURN_VALUE = False

@@ -28,6 +28,7 @@ from scrapy import exceptions as scrapy_errors
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response
+from scrapy.spiderloader import SpiderLoader
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet import error as tx_errors
 from twisted.python.failure import Failure
@@ -36,7 +37,7 @@ from twisted.web.client import ResponseFailed, ResponseNeverReceived  # public r
 from newscrawl.archive.replay import prepare_replay
 from newscrawl.dates import parse_datetime
 from newscrawl.pipelines import extract_failed
-from newscrawl.sites import get_site
+from newscrawl.sites import get_site, registry
 from newscrawl.sites.base import FeedError, FeedItem, Site, Unavailable
 from newscrawl.state import GoneState
 from newscrawl.writer import existing_article_file
@@ -117,7 +118,7 @@ class ArticleSpider(scrapy.Spider):
     # ---- arguments and settings -----------------------------------------------------------
 
     @classmethod
-    def argument_names(cls) -> frozenset[str]:
+    def argument_names(cls, site: Site | None = None) -> frozenset[str]:
         """The ``-a`` names the spider takes: its ``__init__`` keywords, its site's, and ``warc`` (replay).
 
         The one list of valid names: unknown ones stop the run (a misspelt ``-a chanels=``
@@ -126,18 +127,17 @@ class ArticleSpider(scrapy.Spider):
         params = inspect.signature(cls.__init__).parameters.values()
         kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
         own = frozenset(p.name for p in params if p.kind in kinds and p.name != "self")
-        return own | frozenset(cls.site_of().arguments) | {"warc"}
+        return own | frozenset((site or cls.site_of()).arguments) | {"warc"}
 
     @classmethod
-    def selection_arguments(cls) -> frozenset[str]:
+    def selection_arguments(cls, site: Site | None = None) -> frozenset[str]:
         """Arguments that choose what to crawl: a replay given any of them ignores the capture's."""
-        site = cls.site_of()
-        return frozenset({"urls", "ids", *site.arguments})
+        return frozenset({"urls", "ids", *(site or cls.site_of()).arguments})
 
     @classmethod
-    def unknown_arguments(cls, arguments: Iterable[str]) -> list[str]:
+    def unknown_arguments(cls, arguments: Iterable[str], site: Site | None = None) -> list[str]:
         """One "Bad argument" message per name in ``arguments`` the spider does not take."""
-        valid = cls.argument_names()
+        valid = cls.argument_names(site)
         listed = ", ".join(sorted(valid))
         return [
             f"unknown argument {name!r} (valid names: {listed})"
@@ -156,16 +156,18 @@ class ArticleSpider(scrapy.Spider):
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
-        unknown = cls.unknown_arguments(kwargs)
+        site = cls.site_of(crawler.settings)
+        unknown = cls.unknown_arguments(kwargs, site)
         # Scrapy would set them as spider attributes (``-a name=`` renames the spider): drop them.
-        kwargs = {k: v for k, v in kwargs.items() if k in cls.argument_names() or k in IGNORED_ARGUMENTS}
+        valid = cls.argument_names(site)
+        kwargs = {k: v for k, v in kwargs.items() if k in valid or k in IGNORED_ARGUMENTS}
         try:
             # -a warc=PATH: the capture's settings and arguments
-            kwargs = prepare_replay(crawler.settings, kwargs, cls.selection_arguments(), cls.site_of(crawler.settings))
+            kwargs = prepare_replay(crawler.settings, kwargs, cls.selection_arguments(site), site)
             missing = None
         except FileNotFoundError as exc:
             missing = f"warc={kwargs.pop('warc', '')} ({exc})"
-        spider = super().from_crawler(crawler, *args, site=cls.site_of(crawler.settings), **kwargs)
+        spider = super().from_crawler(crawler, *args, site=site, **kwargs)
         spider.bad_args[:0] = unknown
         if missing:
             spider.bad_args.append(missing)
@@ -400,6 +402,37 @@ class ArticleSpider(scrapy.Spider):
         self.logger.error("Failed %s (%s): %s", article_id, reason, failure.getErrorMessage())
         if article_id:
             self.gone.mark(article_id, reason)
+
+
+class SiteSpiderLoader:
+    """SPIDER_LOADER_CLASS: the spiders of SPIDER_MODULES, plus an ``ArticleSpider`` for each
+    site registered in SITES that has none, so registering a site is all it takes to crawl it.
+
+    Wraps Scrapy's loader (its public interface only) rather than subclassing its internals.
+    """
+
+    def __init__(self, settings: Any) -> None:
+        self.loader = SpiderLoader.from_settings(settings)
+        self.generated: dict[str, type[ArticleSpider]] = {}
+        known = set(self.loader.list())
+        for name in registry(settings):
+            if name not in known:
+                self.generated[name] = type(f"{name.title()}Spider", (ArticleSpider,), {"name": name})
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> SiteSpiderLoader:
+        return cls(settings)
+
+    def load(self, spider_name: str) -> type[scrapy.Spider]:
+        if spider_name in self.generated:
+            return self.generated[spider_name]
+        return self.loader.load(spider_name)
+
+    def list(self) -> list[str]:
+        return [*self.loader.list(), *self.generated]
+
+    def find_by_request(self, request: scrapy.Request) -> list[str]:
+        return self.loader.find_by_request(request)
 
 
 def _content_type(response: Response) -> str | None:
