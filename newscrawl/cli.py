@@ -1,11 +1,11 @@
 """The ``newscrawl`` command: the project's Scrapy commands from any folder, and ``render``.
 
-``scrapy crawl qq`` finds the project through ``scrapy.cfg`` in the current folder (or a
+``scrapy crawl <site>`` finds the project through ``scrapy.cfg`` in the current folder (or a
 parent), so a pip-installed newscrawl run elsewhere says "The crawl command is not available
-from this location". ``newscrawl crawl qq ...`` names the settings module instead
+from this location". ``newscrawl crawl <site> ...`` names the settings module instead
 (``SCRAPY_SETTINGS_MODULE=newscrawl.settings`` unless already set) and hands the command
 line to ``scrapy.cmdline.execute``, so the project's own ``crawl`` command runs: same
-arguments, settings, summary line and exit statuses as ``scrapy crawl qq`` in the project.
+arguments, settings, summary line and exit statuses as ``scrapy crawl <site>`` in the project.
 
 Relative paths in settings (``OUTPUT_DIR=output``, ``STATE_FILE=newscrawl-gone.jsonl``)
 resolve against the current folder, exactly as they do for ``scrapy crawl`` in the project
@@ -23,8 +23,8 @@ import sys
 SETTINGS_MODULE = "newscrawl.settings"
 
 USAGE = """\
-usage: newscrawl crawl qq [-a NAME=VALUE ...] [-s NAME=VALUE ...]
-       newscrawl render PAGE.html [--url URL]
+usage: newscrawl crawl SITE [-a NAME=VALUE ...] [-s NAME=VALUE ...]   (SITE: see `newscrawl list`)
+       newscrawl render PAGE.html [--url URL] [--site SITE]
        newscrawl COMMAND ...   (any Scrapy command, with the project's settings)
 
 Runs from any folder; relative paths in settings (OUTPUT_DIR, STATE_FILE) are relative to
