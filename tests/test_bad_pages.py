@@ -192,6 +192,7 @@ def written_file(out: Path, article_id: str) -> Path:
     return out / "zh-CN" / "news" / "qq" / f"{article_id}.zh-CN.md"
 
 
+@pytest.mark.e2e
 def test_crawl_accounts_for_every_bad_page(bad_crawl):
     out, result, _ = bad_crawl
     assert result.returncode == 0, result.stderr[-3000:]
@@ -213,6 +214,7 @@ def test_crawl_accounts_for_every_bad_page(bad_crawl):
 
 
 @pytest.mark.parametrize("name", list(PAGES_BY_NAME))
+@pytest.mark.e2e
 def test_crawl_outcome_of_each_bad_page(bad_crawl, name):
     out, result, server_url = bad_crawl
     page = PAGES_BY_NAME[name]
@@ -227,6 +229,7 @@ def test_crawl_outcome_of_each_bad_page(bad_crawl, name):
         assert any(k == key or k.startswith(key + "/") for k in result.stats), key
 
 
+@pytest.mark.e2e
 def test_crawl_writes_what_render_prints(bad_crawl, tmp_path, capsys):
     out, _, server_url = bad_crawl
     for page in PAGES_BY_NAME.values():
@@ -237,6 +240,7 @@ def test_crawl_writes_what_render_prints(bad_crawl, tmp_path, capsys):
         assert written_file(out, page.id).read_text("utf-8") == rendered, page.name
 
 
+@pytest.mark.e2e
 def test_crawl_redirects_never_write_the_other_page(bad_crawl):
     out, result, _ = bad_crawl
     for name in ("http_redirect_elsewhere", "meta_refresh_elsewhere", "http_redirect_other_article"):
@@ -245,6 +249,7 @@ def test_crawl_redirects_never_write_the_other_page(bad_crawl):
     assert "这是另一个页面的正文" not in "".join(p.read_text("utf-8") for p in out.rglob("*.md"))
 
 
+@pytest.mark.e2e
 def test_crawl_legacy_page_and_the_extract_error_line(bad_crawl):
     out, result, server_url = bad_crawl
     legacy = frontmatter.load(written_file(out, LEGACY_ID).read_text("utf-8"))
@@ -255,6 +260,7 @@ def test_crawl_legacy_page_and_the_extract_error_line(bad_crawl):
     assert result.stats["newscrawl/failed/extract_error/RuntimeError"] == 1
 
 
+@pytest.mark.e2e
 def test_crawl_where_most_articles_fail_to_extract_fails(tmp_path):
     ids = [page_id(500 + n) for n in range(5)]
     pages = [

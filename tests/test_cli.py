@@ -49,6 +49,7 @@ def test_missing_extra_names_the_extra_only_when_redis_url_is_set(monkeypatch):
         ScaleOut().update_settings(Settings({"REDIS_URL": "redis://127.0.0.1:1/0"}))
 
 
+@pytest.mark.e2e
 def test_scaleout_addon_imports_no_redis_code():
     probe = (
         "import sys; import newscrawl.scaleout, newscrawl.settings, newscrawl.fingerprint; "
@@ -58,6 +59,7 @@ def test_scaleout_addon_imports_no_redis_code():
     assert result.stdout.strip() == "[]"
 
 
+@pytest.mark.e2e
 def test_redis_url_without_the_extra_stops_with_one_line(tmp_path):
     result = subprocess.run(
         [sys.executable, "-c", WITHOUT_REDIS, "crawl", "qq", "-a", f"warc={SAMPLE}",
@@ -70,6 +72,7 @@ def test_redis_url_without_the_extra_stops_with_one_line(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.e2e
 def test_without_the_extra_a_crawl_still_works(tmp_path):
     result = subprocess.run(
         [sys.executable, "-c", WITHOUT_REDIS, "crawl", "qq", "-a", f"warc={SAMPLE}", "-s", "OUTPUT_DIR=out"],
@@ -79,6 +82,7 @@ def test_without_the_extra_a_crawl_still_works(tmp_path):
     assert len(list((tmp_path / "out").rglob("*.md"))) == 6
 
 
+@pytest.mark.e2e
 def test_usage_and_render_through_the_console_script(tmp_path):
     usage = subprocess.run([*newscrawl_command()], cwd=tmp_path, capture_output=True, text=True)
     assert usage.returncode == 2 and "newscrawl crawl SITE" in usage.stdout
@@ -104,6 +108,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("name", "extra", "status"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.e2e
 def test_newscrawl_elsewhere_equals_scrapy_in_the_project(tmp_path, name, extra, status):
     common = ["crawl", "qq", "-a", f"warc={SAMPLE}", *extra, "-s", "LOG_LEVEL=INFO", "-s", "TELNETCONSOLE_ENABLED=0"]
     elsewhere = tmp_path / "elsewhere"

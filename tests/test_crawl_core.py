@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.localserver import PageServer
 from tests.qqpages import EXPECTED, PAGES, RECONSTRUCTED, RECONSTRUCTED_ID
 
@@ -41,6 +43,7 @@ def crawl(output: Path, server_url: str, *args: str) -> subprocess.CompletedProc
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.e2e
 def test_crawl_writes_the_expected_file(tmp_path):
     routes = {f"/rain/a/{RECONSTRUCTED_ID}": (200, HTML, RECONSTRUCTED.read_bytes())}
     out = tmp_path / "out"
@@ -52,6 +55,7 @@ def test_crawl_writes_the_expected_file(tmp_path):
     assert (out / written[0]).read_bytes() == EXPECTED.read_bytes()
 
 
+@pytest.mark.e2e
 def test_crawl_ids_of_every_form_and_bad_pages(tmp_path):
     """One article under three URL forms is fetched once; deleted/paid/challenge write nothing."""
     deleted = "20250101A0DEAD00"

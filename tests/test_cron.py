@@ -11,12 +11,15 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from newscrawl.convert import Converter
 from newscrawl.sites.qq.page import decode_html
 from tests.crawlrun import REPO, check_complete, crawl_command, folder_files, run_crawl, written_ids
 from tests.mockserver import DELETED_ID, PAID_ID, MockQQProcess, MockQQServer
 
 
+@pytest.mark.e2e
 def test_first_run_writes_the_listed_articles_second_nothing_third_the_new_ones(tmp_path):
     out = tmp_path / "out"
     with MockQQServer(articles=30, specials=True) as mock:
@@ -70,6 +73,7 @@ def watch_for_partial_files(folder: Path, stop: threading.Event, problems: list[
         time.sleep(0.02)
 
 
+@pytest.mark.e2e
 def test_faults_leave_only_complete_files_and_a_rerun_completes_the_set(tmp_path):
     out = tmp_path / "out"
     with MockQQServer(
@@ -107,6 +111,7 @@ def test_faults_leave_only_complete_files_and_a_rerun_completes_the_set(tmp_path
     assert not [p for p in out.rglob("*") if p.is_file() and not p.name.endswith(".md")]
 
 
+@pytest.mark.e2e
 def test_kill_9_then_rerun_equals_an_uninterrupted_run(tmp_path):
     with MockQQProcess("--articles", "60", "--latency", "0.05") as mock:
         clean = tmp_path / "clean"
@@ -132,6 +137,7 @@ def test_kill_9_then_rerun_equals_an_uninterrupted_run(tmp_path):
     assert folder_files(killed) == folder_files(clean)
 
 
+@pytest.mark.e2e
 def test_exit_status_says_when_a_run_failed(tmp_path):
     with MockQQServer(articles=8) as mock:
         ok = run_crawl(tmp_path / "ok", mock.url)
@@ -157,6 +163,7 @@ def test_exit_status_says_when_a_run_failed(tmp_path):
         assert bad.returncode == 2
 
 
+@pytest.mark.e2e
 def test_duplicate_url_forms_fetch_each_article_once(tmp_path):
     out = tmp_path / "out"
     with MockQQServer(articles=12, duplicate_urls=True) as mock:
@@ -167,6 +174,7 @@ def test_duplicate_url_forms_fetch_each_article_once(tmp_path):
         assert result.stat("newscrawl/feeds/duplicate") > 0
 
 
+@pytest.mark.e2e
 def test_feed_arguments_limit_since_authors_and_non_articles(tmp_path):
     with MockQQServer(articles=30, hot_count=5) as mock:
         ids = mock.ids()  # newest first in feeds
@@ -189,6 +197,7 @@ def test_feed_arguments_limit_since_authors_and_non_articles(tmp_path):
         assert authors.stat("newscrawl/feeds/ok") >= 3  # followed the cursor over pages
 
 
+@pytest.mark.e2e
 def test_jobdir_resumes_an_interrupted_crawl(tmp_path):
     jobdir = tmp_path / "job"
     out = tmp_path / "out"
@@ -222,6 +231,7 @@ def test_readme_documents_cron_use():
         assert needle in usage
 
 
+@pytest.mark.e2e
 def test_politeness_defaults_and_feed_headers(tmp_path):
     from scrapy.utils.project import get_project_settings
 
@@ -240,6 +250,7 @@ def test_politeness_defaults_and_feed_headers(tmp_path):
     assert all("Mozilla/5.0" in entry["user_agent"] for entry in log)
 
 
+@pytest.mark.e2e
 def test_progress_lines_count_articles(tmp_path):
     with MockQQServer(articles=20, latency=0.1) as mock:
         result = run_crawl(
@@ -253,6 +264,7 @@ def test_progress_lines_count_articles(tmp_path):
     assert "pages/min" not in result.stderr  # Scrapy's page-counting line is replaced
 
 
+@pytest.mark.e2e
 def test_bad_arguments_fetch_nothing_and_exit_2(tmp_path):
     with MockQQServer(articles=3) as mock:
         missing = tmp_path / "no-such-archive"
@@ -264,6 +276,7 @@ def test_bad_arguments_fetch_nothing_and_exit_2(tmp_path):
             assert mock.total() == 0
 
 
+@pytest.mark.e2e
 def test_feed_paging_waits_while_articles_are_pending(tmp_path):
     """QQ_FEED_BACKLOG: the next feed page is held back, then released; nothing is lost."""
     with MockQQServer(articles=60, latency=0.02, feed_extras=False) as mock:

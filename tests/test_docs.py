@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import lxml.html
+import pytest
 
 from tests.crawlrun import REPO
 
@@ -51,6 +52,7 @@ def test_a_setting_without_comment_is_caught(tmp_path):
     assert found["NEW_THING"].comment == ""
 
 
+@pytest.mark.e2e
 def test_mkdocs_build_strict_lists_every_setting(tmp_path):
     site = tmp_path / "site"
     proc = subprocess.run(

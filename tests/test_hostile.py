@@ -181,6 +181,7 @@ def test_writes_are_atomic_and_leave_no_temp_files(tmp_path):
     assert (tmp_path / files[0]).read_text("utf-8") == article.markdown
 
 
+@pytest.mark.e2e
 def test_orphan_temp_files_of_dead_writers_are_removed(tmp_path):
     import os
     import subprocess

@@ -21,6 +21,9 @@ from newscrawl.sites.qq.ids import ID_RE, canonical_url
 from tests.hugosite import PAGE_URLS, CorpusContent, HugoBuild, RenderedPage, build_site, write_corpus
 from tests.qqpages import EXPECTED, PAGES, RECONSTRUCTED_ID, bodies
 
+# One real Hugo build of the corpus (a subprocess), shared by the module's tests.
+pytestmark = pytest.mark.e2e
+
 # Tags goldmark makes from Markdown (Hugo's default extensions: tables, strikethrough, linkify).
 # Anything else in a page's content came from raw HTML or from text read as syntax.
 ALLOWED_TAGS = frozenset(

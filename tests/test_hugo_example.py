@@ -45,6 +45,7 @@ def sample_output(tmp_path_factory) -> tuple[Path, list[Path]]:
     return out, files
 
 
+@pytest.mark.e2e
 def test_example_site_builds_one_page_per_article(sample_output, tmp_path):
     content, files = sample_output
     site = tmp_path / "hugo-site"  # a copy: the build leaves a lock file in its source

@@ -107,6 +107,7 @@ def archive(tmp_path_factory) -> Archive:
         )  # fmt: skip
 
 
+@pytest.mark.e2e
 def test_written_pages_link_local_copies_and_the_failing_image_keeps_its_url(archive):
     first = archive.first
     assert first.returncode == 0, first.stderr[-3000:]
@@ -144,10 +145,12 @@ def test_written_pages_link_local_copies_and_the_failing_image_keeps_its_url(arc
     assert len(archive.first_hits) == len(images)
 
 
+@pytest.mark.e2e
 def test_images_carry_the_referer_the_image_host_expects(archive):
     assert archive.first_referers == {"https://new.qq.com/"}
 
 
+@pytest.mark.e2e
 def test_images_already_stored_are_not_fetched_again(archive):
     second = archive.second
     assert second.returncode == 0, second.stderr[-3000:]
@@ -161,6 +164,7 @@ def test_images_already_stored_are_not_fetched_again(archive):
     assert second.stat("newscrawl/articles/updated") == 1
 
 
+@pytest.mark.e2e
 def test_hugo_serves_the_local_images(archive, tmp_path):
     # The users' layout: the site folder holds content/ and static/, no configuration needed.
     # A second site elsewhere points staticDir at the store's folder instead.
@@ -185,6 +189,7 @@ def test_hugo_serves_the_local_images(archive, tmp_path):
         assert checked >= 5
 
 
+@pytest.mark.e2e
 def test_manifest_has_one_line_per_written_article_and_matching_hashes(archive):
     lines = manifest_lines(archive.work / "manifest.jsonl")
     n = len(archive.ids)
@@ -221,6 +226,7 @@ def test_manifest_has_one_line_per_written_article_and_matching_hashes(archive):
     assert any(i["status"] == "downloaded" for r in first for i in r["images"])
 
 
+@pytest.mark.e2e
 def test_images_off_by_default_and_manifest_by_feed_option(tmp_path):
     """Without IMAGES_DOWNLOAD nothing is fetched but pages; ``-o FILE:manifest`` writes the manifest."""
     content = tmp_path / "content"

@@ -272,6 +272,7 @@ def test_keep_alive_and_robots(mock):
     conn.close()
 
 
+@pytest.mark.e2e
 def test_subprocess_mode_and_control():
     with MockQQProcess("--articles", "5", "--specials", "--old-every", "2") as proc:
         control = proc.control

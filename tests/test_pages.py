@@ -33,6 +33,7 @@ def test_reconstructed_page_renders_byte_for_byte():
     assert article.markdown.encode("utf-8") == EXPECTED.read_bytes()
 
 
+@pytest.mark.e2e
 def test_render_command_prints_the_expected_file():
     result = subprocess.run(
         [
@@ -50,6 +51,7 @@ def test_render_command_prints_the_expected_file():
     assert result.stdout == EXPECTED.read_bytes()
 
 
+@pytest.mark.e2e
 def test_render_command_explains_a_page_without_article(tmp_path):
     challenge = tmp_path / "challenge.html"
     challenge.write_text("<html><head><title>安全验证</title></head><body>请完成验证</body></html>", "utf-8")
@@ -150,6 +152,7 @@ def test_requested_id_wins_and_page_id_is_checked():
     assert info.value.reason == "wrong_id"
 
 
+@pytest.mark.e2e
 def test_render_command_works_outside_the_project_folder(tmp_path):
     result = subprocess.run(
         [

@@ -90,6 +90,7 @@ def test_ci_runs_the_readme_setup_and_test_commands():
             assert command in ci_lines, command
 
 
+@pytest.mark.e2e
 def test_readme_try_it_runs_as_written(tmp_path):
     try_dir = tmp_path / "newscrawl-try"
     for command in (TRY_REPLAY, TRY_COMMAND):  # the second finds every file there: skipped=existing
@@ -126,6 +127,7 @@ def serve(try_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("command", [MAIN_JOB, CRON], ids=["main-job", "cron"])
+@pytest.mark.e2e
 def test_readme_crawl_commands_run_against_the_mock(tmp_path, command):
     with MockQQServer(articles=3, old_every=0) as mock:
         redirect = crawl_command(tmp_path / "out", mock.url, work=tmp_path)[5:]  # the -s list

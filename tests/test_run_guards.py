@@ -28,6 +28,7 @@ from tests.mockserver import MockQQProcess, MockQQServer, synthetic_id
 # ---- JOBDIR kept across cron runs ---------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_a_reused_jobdir_finds_new_articles_and_retries_failed_ones(tmp_path):
     """Done when 2: run, publish 10 more, run: the 10 new are written (and a failed one is retried)."""
     out, jobdir = tmp_path / "out", tmp_path / "job"
@@ -67,6 +68,7 @@ def test_the_jobdir_filter_is_the_default_of_one_process_runs_only():
 # ---- spider arguments -----------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_unknown_argument_names_fetch_nothing_and_list_the_valid_ones(tmp_path):
     valid = "authors, channels, force, hot, ids, limit, since, urls, warc"
     with MockQQServer(articles=3) as mock:
@@ -97,6 +99,7 @@ def test_argument_names_come_from_the_spider_signature():
         ("WRITE_FSYNC=maybe", "true, false, 1, 0"),
     ],
 )
+@pytest.mark.e2e
 def test_a_bad_enumerated_setting_exits_2_before_any_request(tmp_path, setting, allowed):
     with MockQQServer(articles=3) as mock:
         result = run_crawl(tmp_path / "out", mock.url, "-s", setting)
@@ -107,6 +110,7 @@ def test_a_bad_enumerated_setting_exits_2_before_any_request(tmp_path, setting, 
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.e2e
 def test_an_unwritable_output_dir_is_one_line_and_exit_2(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
@@ -124,6 +128,7 @@ def test_an_unwritable_output_dir_is_one_line_and_exit_2(tmp_path):
 
 
 @pytest.mark.parametrize("level", ["WARNING", "CRITICAL"])
+@pytest.mark.e2e
 def test_the_summary_line_is_printed_at_every_log_level(tmp_path, level):
     with MockQQServer(articles=3) as mock:
         result = run_crawl(tmp_path / "out", mock.url, "-s", f"LOG_LEVEL={level}", "-a", "hot=0")
@@ -136,6 +141,7 @@ def test_the_summary_line_is_printed_at_every_log_level(tmp_path, level):
 # ---- feeds ----------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_an_error_envelope_is_a_failed_feed_page_named_by_channel_and_page(tmp_path):
     with MockQQServer(articles=5, feed_fault_rate=1.0, feed_fault_kinds=("error_envelope",)) as mock:
         result = run_crawl(tmp_path / "out", mock.url, "-a", "channels=news_news_top,news_news_tech", "-a", "hot=1")
@@ -183,6 +189,7 @@ def test_cards_of_type_525_are_expanded_and_their_articles_requested(tmp_path):
 # ---- articles with no text and no images ---------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_an_empty_article_is_recorded_with_its_reason_and_retried_after_the_delay(tmp_path):
     out = tmp_path / "out"
     with MockQQServer(articles=4) as mock:
@@ -260,6 +267,7 @@ class SilentHost:
             conn.close()
 
 
+@pytest.mark.e2e
 def test_a_silent_host_gets_the_feeds_verdict_with_short_robots_and_feed_timeouts(tmp_path):
     host = SilentHost()
     try:
@@ -306,6 +314,7 @@ def without_telnet_switch(command: list[str]) -> list[str]:
     return command[: i - 1] + command[i + 1 :]
 
 
+@pytest.mark.e2e
 def test_no_telnet_console_or_remote_control_and_nothing_left_in_home_after_kill_9(tmp_path):
     """Done when 4: HOME is an empty folder; a run killed with -9 leaves nothing in it."""
     settings = get_project_settings()
@@ -333,6 +342,7 @@ def test_no_telnet_console_or_remote_control_and_nothing_left_in_home_after_kill
         assert needle not in text
 
 
+@pytest.mark.e2e
 def test_telnet_and_remote_control_turn_on_with_one_setting_each(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
     env["HOME"] = str(tmp_path)

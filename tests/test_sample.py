@@ -11,6 +11,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from newscrawl import frontmatter
 from newscrawl.convert import Converter
 from newscrawl.sites.qq.ids import canonical_url
@@ -34,6 +36,7 @@ def source_of(article_id: str) -> tuple[str, str, str, str]:
     return wrap_body(source), source["title"], source["pubtime"], source["media"]
 
 
+@pytest.mark.e2e
 def test_sample_articles_carry_their_own_titles_dates_and_bodies(tmp_path):
     out, manifest = tmp_path / "out", tmp_path / "manifest.jsonl"
     proc = subprocess.run(

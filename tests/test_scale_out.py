@@ -66,6 +66,7 @@ def reference(mock, tmp_path_factory):
     return {"files": folder_files(base / "out"), "feed_hits": mock.control.hits("/web_feed/getPCList")}
 
 
+@pytest.mark.e2e
 def test_three_workers_write_every_article_once_and_match_a_single_worker(tmp_path, mock, redis, reference):
     control = mock.control
     control.reset_counters()
@@ -148,6 +149,7 @@ def check_finished_by_survivors(
     return logs
 
 
+@pytest.mark.e2e
 def test_killing_the_worker_that_holds_a_feed_page_loses_nothing(tmp_path, mock, redis, reference):
     """kill -9 of a worker holding a channel's page 2 or 3: the survivors alone write all 300.
 
@@ -197,6 +199,7 @@ def test_killing_the_worker_that_holds_a_feed_page_loses_nothing(tmp_path, mock,
 
 
 @pytest.mark.parametrize("seed", range(5))
+@pytest.mark.e2e
 def test_a_worker_killed_at_a_random_moment_loses_nothing(tmp_path, mock, redis, reference, seed):
     """Five rounds: a random worker killed when a random number of files exist; survivors finish."""
     rng = random.Random(seed)
@@ -212,6 +215,7 @@ def test_a_worker_killed_at_a_random_moment_loses_nothing(tmp_path, mock, redis,
     assert max(control.article_fetches(i) for i in control.ids()) <= 2
 
 
+@pytest.mark.e2e
 def test_the_last_of_three_workers_finishes_alone(tmp_path, mock, redis, reference):
     control = mock.control
     control.reset_counters()
@@ -228,6 +232,7 @@ def test_the_last_of_three_workers_finishes_alone(tmp_path, mock, redis, referen
     assert max(control.article_fetches(i) for i in control.ids()) <= 3
 
 
+@pytest.mark.e2e
 def test_an_idle_worker_waits_for_busy_ones_then_closes_on_its_own(tmp_path, mock, redis):
     """Alone with a (fake) busy worker: waits REDIS_IDLE_CLOSE_SECONDS, then closes with status 0."""
     control = mock.control
@@ -250,6 +255,7 @@ def test_an_idle_worker_waits_for_busy_ones_then_closes_on_its_own(tmp_path, moc
     assert run.leave() is True  # the fake worker was the last one left
 
 
+@pytest.mark.e2e
 def test_a_silent_busy_worker_is_waited_for_and_its_requests_are_finished_by_another(tmp_path, mock, redis):
     """A busy member on another host stops beating while it holds an article request: the idle
     worker does not close by REDIS_IDLE_CLOSE_SECONDS, buries it after REDIS_WORKER_TIMEOUT and
@@ -288,6 +294,7 @@ def test_a_silent_busy_worker_is_waited_for_and_its_requests_are_finished_by_ano
 
 
 @pytest.mark.parametrize("kind", ["z", "r", "l"])
+@pytest.mark.e2e
 def test_taken_requests_are_recorded_and_a_dead_members_go_back_once(redis, kind):
     """The reliable queue at the Redis level, for each scrapy-redis queue layout."""
     client = redis.client()
@@ -390,6 +397,7 @@ def test_article_requests_are_fingerprinted_by_article_id():
     assert fp(page[0]) == fp(page[1]) != fp(page[2])
 
 
+@pytest.mark.e2e
 def test_run_membership_start_join_dead_workers_and_end(redis):
     client = redis.client()
 
@@ -430,6 +438,7 @@ def test_run_membership_start_join_dead_workers_and_end(redis):
         RedisRun(client, "t:qq", timeout=30, run="no spaces or /")
 
 
+@pytest.mark.e2e
 def test_losing_redis_mid_run_stops_workers_as_unfinished_and_a_rerun_completes(tmp_path, mock, redis, reference):
     control = mock.control
     control.reset_counters()

@@ -160,6 +160,7 @@ def capture(tmp_path_factory):
     return info
 
 
+@pytest.mark.e2e
 def test_replay_rebuilds_the_folder_byte_for_byte_without_a_socket(capture, tmp_path):
     root = capture["root"]
     assert written_ids(root / "out") == capture["writable"]
@@ -182,6 +183,7 @@ def test_replay_rebuilds_the_folder_byte_for_byte_without_a_socket(capture, tmp_
     )
 
 
+@pytest.mark.e2e
 def test_warc_files_are_standard_and_hold_every_exchange(capture):
     folder = capture["root"] / "warc"
     files = sorted(folder.iterdir())
@@ -265,6 +267,7 @@ class GzipChunked(BaseHTTPRequestHandler):
         pass
 
 
+@pytest.mark.e2e
 def test_compressed_chunked_response_is_stored_as_sent_and_replays(tmp_path):
     server = ThreadingHTTPServer(("127.0.0.1", 0), GzipChunked)
     server.daemon_threads = True
@@ -303,6 +306,7 @@ def test_compressed_chunked_response_is_stored_as_sent_and_replays(tmp_path):
     assert replay.stat("httpcompression/response_count") == 1  # decompressed by Scrapy, as from the network
 
 
+@pytest.mark.e2e
 def test_killed_capture_leaves_complete_files_and_a_readable_open_file(tmp_path):
     warc = tmp_path / "warc"
     with MockQQServer(articles=40, latency=0.15) as mock:
@@ -352,6 +356,7 @@ def test_killed_capture_leaves_complete_files_and_a_readable_open_file(tmp_path)
     assert all(WARC_NAME.match(p.name) for p in warc.iterdir())
 
 
+@pytest.mark.e2e
 def test_a_file_cut_inside_a_record_is_trimmed_to_its_last_whole_exchange(tmp_path):
     whole = SAMPLE.read_bytes()
     folder = tmp_path / "warc"
@@ -371,6 +376,7 @@ def test_a_file_cut_inside_a_record_is_trimmed_to_its_last_whole_exchange(tmp_pa
     assert kinds[0] == "warcinfo" and kinds[1:] == ["response", "request"] * ((len(kinds) - 1) // 2)
 
 
+@pytest.mark.e2e
 def test_missing_requests_fail_clearly_and_selection_arguments_limit_the_replay(tmp_path):
     archived = sorted(sample_article_ids())[0]
     absent = "20250101A0ZZZZ00"
@@ -384,6 +390,7 @@ def test_missing_requests_fail_clearly_and_selection_arguments_limit_the_replay(
     assert gone_ids(tmp_path / "replay-gone.jsonl") == set()  # missing is not "gone"
 
 
+@pytest.mark.e2e
 def test_a_folder_of_several_runs_replays_as_those_runs_did(tmp_path):
     """Three cron-like runs into one WARC_DIR: a flaky article, new articles, an ``-a ids`` run."""
     out, warc = tmp_path / "out", tmp_path / "warc"
@@ -425,6 +432,7 @@ def sample_article_ids() -> set[str]:
     }
 
 
+@pytest.mark.e2e
 def test_readme_offline_command_rebuilds_the_sample_articles(tmp_path):
     ignored = subprocess.run(["git", "check-ignore", "-q", str(SAMPLE)], cwd=REPO, capture_output=True)
     assert ignored.returncode == 1 or not (REPO / ".git").exists(), "the sample must be committed, not ignored"
@@ -457,6 +465,7 @@ def test_readme_offline_command_rebuilds_the_sample_articles(tmp_path):
     assert len(templates) >= 2, templates  # both templates: today's and the old one
 
 
+@pytest.mark.e2e
 def test_sample_script_builds_a_small_checked_archive(tmp_path):
     out = tmp_path / "sample.warc.gz"
     proc = subprocess.run(

@@ -69,6 +69,7 @@ def archives(tmp_path_factory):
     ("argument", "message"),
     [("limit=abc", "limit=abc"), ("since=someday", "since=someday"), ("chanels=x", "unknown argument 'chanels'")],
 )
+@pytest.mark.e2e
 def test_invalid_arguments_in_a_replay_write_nothing(archives, tmp_path, argument, message):
     replay = run_replay(tmp_path / "out", archives["warc"], tmp_path, "-a", argument)
     assert replay.returncode == 2, replay.stderr[-3000:]
@@ -83,6 +84,7 @@ def test_invalid_arguments_in_a_replay_write_nothing(archives, tmp_path, argumen
 # ---- one flipped byte: the rest replays, the damaged record is named, the run fails ---------
 
 
+@pytest.mark.e2e
 def test_a_flipped_byte_costs_one_record_which_is_named_and_fails_the_run(archives, tmp_path):
     data = bytearray(archives["warc"].read_bytes())
     pages = [
@@ -111,6 +113,7 @@ def test_a_flipped_byte_costs_one_record_which_is_named_and_fails_the_run(archiv
     assert re.search(r"newscrawl summary: .* damaged=1 status=FAILED: damaged WARC archive", replay.stderr)
 
 
+@pytest.mark.e2e
 def test_an_intact_replay_counts_no_damage(archives, tmp_path):
     replay = run_replay(tmp_path / "out", archives["warc"], tmp_path)
     assert replay.returncode == 0, replay.stderr[-3000:]
@@ -121,6 +124,7 @@ def test_an_intact_replay_counts_no_damage(archives, tmp_path):
 # ---- cron captures with a limit: each run's limit capped its own part ----------------------
 
 
+@pytest.mark.e2e
 def test_cron_captures_with_a_limit_replay_whole(archives, tmp_path):
     replay = run_replay(tmp_path / "out", archives["root"] / "cron", tmp_path)
     assert replay.returncode == 0, replay.stderr[-3000:]
@@ -130,6 +134,7 @@ def test_cron_captures_with_a_limit_replay_whole(archives, tmp_path):
     assert replay.stat("newscrawl/replay/missing") == 0
 
 
+@pytest.mark.e2e
 def test_a_limit_given_to_the_replay_caps_all_of_it(archives, tmp_path):
     replay = run_replay(tmp_path / "out", archives["root"] / "cron", tmp_path, "-a", "limit=30")
     assert replay.returncode == 0, replay.stderr[-3000:]
@@ -215,6 +220,7 @@ def test_a_killed_capture_with_a_damaged_record_keeps_the_records_after_it(tmp_p
     assert len(ids) == len(members) - 3 and [d.start for d in damages] == [members[1][0]]
 
 
+@pytest.mark.e2e
 def test_damaged_copy_of_a_capture_is_read_past(tmp_path, archives):
     """The same flip through the whole-file path: every other record of a real capture is read."""
     warc = tmp_path / "copy.warc.gz"
