@@ -101,10 +101,8 @@ class Article:
     lang: str = ""
     title: str = ""
     media: str = ""
-    author: str = ""
     published_raw: str = ""
     published: datetime | None = None
-    abstract: str = ""
     thumbnail: str = ""
     body: list[Block] = field(default_factory=list)
     summary: str = ""

@@ -206,7 +206,6 @@ class TextPipeline(ArticlePipeline):
     def process_article(self, article: Article) -> Article:
         article.title = textnorm.normalize(article.title) or textnorm.normalize(article.feed.get("title", ""))
         article.media = textnorm.normalize(article.media)
-        article.abstract = textnorm.normalize(article.abstract)
         article.body = normalize_blocks(article.body)
         return article
 

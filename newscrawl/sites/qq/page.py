@@ -80,7 +80,6 @@ _JS_FIELD = re.compile(r"""^[ \t]*(\w+)[ \t]*:[ \t]*'((?:[^'\\\n]|\\.)*)'[ \t\r]
 # A script that sends the browser elsewhere (only looked at when the page has no article).
 _JS_REDIRECT = re.compile(r"\blocation(?:\.href)?\s*=(?!=)|\blocation\.(?:replace|assign)\s*\(")
 _DECODER = json.JSONDecoder()
-_AUTHOR_LINK = re.compile(r"/omn/author/([0-9A-Za-z_-]+)")
 
 # Body containers, most specific first (class tests are on whole words).
 # Body containers, best first: (rank, name) by class token or id (whole tokens).
@@ -393,13 +392,6 @@ class QQPage:
         )
 
     @property
-    def author(self) -> str:
-        """The author's suid, from the ``#article-author`` link (a regex: no DOM needed)."""
-        start = self.text.find('id="article-author"')
-        match = _AUTHOR_LINK.search(self.text, start, start + 2000) if start >= 0 else None
-        return match.group(1) if match else ""
-
-    @property
     def published_raw(self) -> str:
         return (
             _scalar(self.data.get("pubtime"))
@@ -411,12 +403,6 @@ class QQPage:
             or self._xpath_text("//*[@id='article-author']//*[contains(@class,'media-meta')]/span[1]")
             or self._xpath_text("//*[contains(@class,'a_time')]")
             or self._xpath_text("//*[@id='C-Main-Article-QQ']//*[contains(@class,'pubTime')]")
-        )
-
-    @property
-    def abstract(self) -> str:
-        return (
-            _text(self.data.get("abstract")) or _text(self.data.get("introduction")) or self.meta.get("description", "")
         )
 
     @property
@@ -582,9 +568,7 @@ def _article(page: QQPage) -> Article:
         url=canonical_url(article_id) if normalize_id(article_id) else _https(legacy or url),
         title=page.title,
         media=page.media,
-        author=page.author,
         published_raw=page.published_raw,
-        abstract=page.abstract,
         thumbnail=page.thumbnail,
         body=blocks,
         fetched_url=url,
