@@ -21,6 +21,7 @@ from __future__ import annotations
 import html as htmllib
 import json
 import re
+from functools import cached_property
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -220,21 +221,6 @@ def resolve_placeholders(text: str, attributes: dict) -> str:
         return f'<div data-widget="video" data-vid="{vid}" data-title="{title}"></div>'
 
     return _PLACEHOLDER.sub(replace, text)
-
-
-class cached_property:  # noqa: N801 - functools' name, without its per-access lock
-    """Compute once per instance, then a plain attribute (3.11's version takes a lock)."""
-
-    def __init__(self, func) -> None:
-        self.func = func
-        self.name = func.__name__
-        self.__doc__ = func.__doc__
-
-    def __get__(self, obj, owner=None):
-        if obj is None:
-            return self
-        value = obj.__dict__[self.name] = self.func(obj)
-        return value
 
 
 class QQPage:
