@@ -13,7 +13,6 @@ import hashlib
 import logging
 import os
 import re
-import socket
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 from scrapy.settings import BaseSettings
 
 from newscrawl.article import Article
+from newscrawl.osutil import HOST_AND_NAMESPACE, TMP_SUFFIX, pid_alive, write_atomic
 from newscrawl.pipelines import ArticleDropped, ArticlePipeline
 
 logger = logging.getLogger(__name__)
@@ -30,20 +30,10 @@ logger = logging.getLogger(__name__)
 _SAFE_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_-]{0,79}$")
 _SAFE_LANG = re.compile(r"^[A-Za-z]{2,3}(?:-[0-9A-Za-z]{2,8})*$")
 _SAFE_SOURCE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-TMP_SUFFIX = ".tmp"
 STALE_TMP_SECONDS = 3600
 
 
-def _host_id() -> str:
-    """This host, and its pid namespace: containers can share a hostname but not pids."""
-    host = re.sub(r"[^0-9A-Za-z-]", "-", socket.gethostname())[:40] or "host"
-    try:
-        return f"{host}-{os.stat('/proc/self/ns/pid').st_ino}"
-    except OSError:
-        return host
-
-
-_HOST = _host_id()
+_HOST = HOST_AND_NAMESPACE  # as temp file names carry it (osutil.write_atomic)
 _TMP_OWNER = re.compile(r"\.([0-9A-Za-z-]+)@(\d+)\.[^.]*\.tmp$")
 
 
@@ -107,55 +97,11 @@ def existing_article_file(
     return None
 
 
-_MADE_DIRS: set[Path] = set()  # folders this process made or found: one mkdir each, not one per file
-
-
-def write_atomic(path: Path, data: bytes, fsync: bool = False) -> None:
-    """Write ``data`` to ``path`` through a temporary file and an atomic rename.
-
-    The temporary file sits in the target's folder (a rename never crosses file systems)
-    and is named ``.<name>.<host-pidns>@<pid>.<random>.tmp`` so a later run can tell an
-    orphan from a live writer's file. Created with mode 0644 (less the umask).
-    """
-    parent = path.parent
-    if parent not in _MADE_DIRS:
-        parent.mkdir(parents=True, exist_ok=True)
-        _MADE_DIRS.add(parent)
-    tmp = parent / f".{path.name}.{_HOST}@{os.getpid()}.{os.urandom(5).hex()}{TMP_SUFFIX}"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-    except FileNotFoundError:  # the folder went away during the run
-        _MADE_DIRS.discard(parent)
-        parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            if fsync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def _stale(tmp: Path, limit: float) -> bool:
     """A temp file whose writer is dead: its process is gone (same host) or it is old."""
     match = _TMP_OWNER.search(tmp.name)
-    if match and match.group(1) == _HOST:
-        try:
-            os.kill(int(match.group(2)), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            pass
+    if match and match.group(1) == _HOST and not pid_alive(int(match.group(2))):
+        return True
     return tmp.stat().st_mtime < limit
 
 

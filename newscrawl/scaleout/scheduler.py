@@ -56,7 +56,6 @@ import itertools
 import logging
 import os
 import re
-import socket
 import time
 from typing import Any, NamedTuple
 
@@ -69,20 +68,12 @@ from scrapy.utils.misc import load_object
 from scrapy_redis.connection import get_redis_from_settings
 from scrapy_redis.dupefilter import RFPDupeFilter
 
+from newscrawl.osutil import HOST, PID_NAMESPACE, pid_alive
+
 logger = logging.getLogger(__name__)
 
-HOST = re.sub(r"[^0-9A-Za-z-]", "-", socket.gethostname())[:40] or "host"
-
-
-def _pid_namespace() -> str:
-    """Containers sharing a hostname (host networking) have their own pids: tell them apart."""
-    try:
-        return format(os.stat("/proc/self/ns/pid").st_ino, "x")
-    except OSError:
-        return "0"
-
-
-PIDNS = _pid_namespace()
+# Containers sharing a hostname (host networking) have their own pids: tell them apart.
+PIDNS = format(PID_NAMESPACE, "x") if PID_NAMESPACE is not None else "0"
 
 
 def worker_id(pid: int | None = None, name: str | None = None) -> str:
@@ -311,16 +302,6 @@ return 1
 
 def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
 
 
 class Snapshot(NamedTuple):

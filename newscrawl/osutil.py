@@ -1,0 +1,81 @@
+"""This process and this host, and files written atomically: shared by the writer, the
+scale-out scheduler and anything else that must tell a live process from a dead one.
+
+A process is named by its host and its pid *namespace* as well as its pid: containers can
+share a hostname (host networking) but not pids, so a pid is only checked on the host and
+namespace it belongs to.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from pathlib import Path
+
+# This host's name, as a path- and key-safe token.
+HOST = re.sub(r"[^0-9A-Za-z-]", "-", socket.gethostname())[:40] or "host"
+
+
+def pid_namespace() -> int | None:
+    """The inode of this process's pid namespace (Linux), or None."""
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return None
+
+
+PID_NAMESPACE = pid_namespace()
+# Host and pid namespace, as temp file names carry them (a pid is checked only on its own).
+HOST_AND_NAMESPACE = f"{HOST}-{PID_NAMESPACE}" if PID_NAMESPACE is not None else HOST
+TMP_SUFFIX = ".tmp"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs on this host (in this pid namespace); True when not ours to signal."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+_MADE_DIRS: set[Path] = set()  # folders this process made or found: one mkdir each, not one per file
+
+
+def write_atomic(path: Path, data: bytes, fsync: bool = False) -> None:
+    """Write ``data`` to ``path`` through a temporary file and an atomic rename.
+
+    The temporary file sits in the target's folder (a rename never crosses file systems)
+    and is named ``.<name>.<host-pidns>@<pid>.<random>.tmp`` so a later run can tell an
+    orphan from a live writer's file. Created with mode 0644 (less the umask).
+    """
+    parent = path.parent
+    if parent not in _MADE_DIRS:
+        parent.mkdir(parents=True, exist_ok=True)
+        _MADE_DIRS.add(parent)
+    tmp = parent / f".{path.name}.{HOST_AND_NAMESPACE}@{os.getpid()}.{os.urandom(5).hex()}{TMP_SUFFIX}"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    except FileNotFoundError:  # the folder went away during the run
+        _MADE_DIRS.discard(parent)
+        parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
