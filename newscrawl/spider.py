@@ -354,9 +354,14 @@ class ArticleSpider(scrapy.Spider):
 
     # ---- replay (named methods the WARC replay calls) -------------------------------------
 
-    def forget(self, article_ids: Iterable[str]) -> None:
-        """Let these ids be listed again (a replay re-reads later runs' feeds for them)."""
-        self.seen.difference_update(article_ids)
+    def forget(self, article_ids: Iterable[str]) -> set[str]:
+        """Let these ids be listed again (a replay re-reads later runs' feeds for them).
+
+        Returns those of them that had been seen (the others were never counted as found).
+        """
+        forgotten = self.seen.intersection(article_ids)
+        self.seen -= forgotten
+        return forgotten
 
     def wants_article(self, article_id: str) -> bool:
         """Neither written already nor known to be gone: worth one more try."""

@@ -196,8 +196,7 @@ class WarcReplayMiddleware:
     def _feed_requests(self, spider) -> list[Request]:
         self._lift_capture_limit(spider)
         self.retryable = self._retryable_articles(spider)
-        again = self.retryable & spider.seen
-        spider.forget(again)  # so the later runs' feeds list them again
+        again = spider.forget(self.retryable)  # so the later runs' feeds list them again
         # Each is found again, once (by a swept feed page or else the article sweep): not twice.
         self.crawler.stats.inc_value("newscrawl/articles/found", -len(again))
         requests: list[Request] = []
