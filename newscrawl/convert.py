@@ -14,7 +14,7 @@ from scrapy.utils.project import get_project_settings
 
 from newscrawl.article import Article
 from newscrawl.pipelines import ArticlePipeline, process_guarded
-from newscrawl.sites import site_for_url
+from newscrawl.sites import registry, site_for_url
 from newscrawl.sites.base import Site
 
 
@@ -40,6 +40,7 @@ class Converter:
     def __init__(self, settings: BaseSettings | None = None, site: Site | None = None) -> None:
         self.settings = settings if settings is not None else project_settings()
         self.site = site
+        self._sites: list[Site] | None = None  # the registry, read once (not per page)
         self.pipelines = normalization_pipelines(self.settings)
 
     def process(self, article: Article) -> Article:
@@ -49,7 +50,11 @@ class Converter:
 
     def site_for(self, url: str) -> Site:
         """The converter's site, else the registered site that reads an id in ``url``."""
-        return self.site or site_for_url(url, self.settings)
+        if self.site is not None:
+            return self.site
+        if self._sites is None:
+            self._sites = list(registry(self.settings).values())
+        return site_for_url(url, self.settings, self._sites)
 
     def convert(self, html: str, url: str = "", requested_id: str | None = None, site: Site | None = None) -> Article:
         """Extract and normalize; ``article.markdown`` is the file text.

@@ -54,9 +54,10 @@ def get_site(name: str, settings: Any = None) -> Site:
     return _load(name, paths[name])
 
 
-def site_for_url(url: str, settings: Any = None) -> Site:
-    """The first registered site that reads an article id in ``url``; else the first site."""
-    sites = list(registry(settings).values())
+def site_for_url(url: str, settings: Any = None, sites: list[Site] | None = None) -> Site:
+    """The first registered site (or of ``sites``) that reads an article id in ``url``; else the first."""
+    if sites is None:
+        sites = list(registry(settings).values())
     if not sites:
         raise KeyError("no site registered (SITES_BASE and SITES are empty)")
     for site in sites:
