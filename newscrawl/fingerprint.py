@@ -23,9 +23,10 @@ def article_fingerprint(article_id: str) -> bytes:
 class ArticleFingerprinter:
     """``REQUEST_FINGERPRINTER_CLASS``: ``meta["article_id"]`` requests by id, others as Scrapy does.
 
-    A redirected article request (``redirect_urls`` in its meta) is fingerprinted by URL: it
-    is a new request of the same article, which an id fingerprint would drop as a duplicate
-    of the request it came from (a deleted article's redirect to the "page gone" page).
+    A redirected article request (``redirect_urls`` in its meta) is fingerprinted by its URL
+    and article id: it is a new request of the same article, which an id fingerprint would
+    drop as a duplicate of the request it came from (a deleted article's redirect to the
+    "page gone" page), and the redirects of two deleted articles to that one page are two.
     """
 
     def __init__(self, crawler: Any = None) -> None:
@@ -39,4 +40,7 @@ class ArticleFingerprinter:
         article_id = request.meta.get("article_id")
         if article_id and "redirect_urls" not in request.meta:
             return article_fingerprint(str(article_id))
+        if article_id:
+            url = self.default.fingerprint(request)
+            return hashlib.sha1(b"newscrawl-redirect\0" + str(article_id).encode("utf-8") + b"\0" + url).digest()
         return self.default.fingerprint(request)

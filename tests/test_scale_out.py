@@ -391,6 +391,9 @@ def test_article_requests_are_fingerprinted_by_article_id():
         "https://www.qq.com/babygohome/", meta={"article_id": article, "redirect_urls": [forms[0].url]}
     )
     assert fp(redirected) != fp(forms[0])
+    # Two deleted articles redirected to that one page are two requests (revisits find both).
+    other = Request(redirected.url, meta={"article_id": "20250208A07Y6500", "redirect_urls": [forms[0].url]})
+    assert fp(other) != fp(redirected)
     # Feed POSTs: one fingerprint per page asked, the same in every worker.
     url = "https://i.news.qq.com/web_feed/getPCList"
     page = [Request(url, method="POST", body=channel_feed_body("news_news_top", n, 20)) for n in (1, 1, 2)]
