@@ -117,6 +117,8 @@ Control API (in-process methods of :class:`MockState`, or HTTP, neither counted 
                                    "user_agent", "referer"}, ...]}`` (most recent last)
 ``POST /_control/articles``        ``{"add": n}`` -> ``{"ids": [new]}``; ``{"set": [ids]}``;
                                    ``{"remove": [ids]}``
+``POST /_control/edit``            ``{"id", "title"?, "paragraph"?, "thumbnail"?}``: edit a published
+                                   article (:meth:`MockState.edit`); delete one with mode ``deleted``
 ``POST /_control/config``          ``{field: value, ...}`` (:class:`MockConfig`) -> ``{"config"}``
 ``POST /_control/modes``           ``{"ids": [...], "mode": "deleted" | ... | null}``
 ``POST /_control/fail``            ``{"ids": [...], "kind": "500"}`` (kind null: stop failing)
@@ -468,6 +470,7 @@ class MockState:
         self._extra: dict[str, int] = {}  # non-synthetic id -> stable index
         self._modes: dict[str, str] = {}
         self._authors: dict[str, list[str]] | None = None
+        self._edits: dict[str, dict[str, str]] = {}  # id -> {"title", "paragraph", "thumbnail"}
         self._specs: dict[str, ArticleSpec] = {}
         self._views: dict[str, Any] = {}
         self._pages: OrderedDict[str, bytes] = OrderedDict()
@@ -553,6 +556,25 @@ class MockState:
                     self._modes[article_id] = mode
             self._invalidate()
 
+    def edit(
+        self, article_id: str, title: str | None = None, paragraph: str | None = None, thumbnail: str | None = None
+    ) -> None:
+        """Edit an article after publication (revisit tests): a new ``title``, a ``paragraph``
+        appended to the body, a new ``thumbnail`` (og:image URL). Repeated edits accumulate;
+        :meth:`reset` undoes them all."""
+        with self._lock:
+            article_id = normalize_id(article_id) or article_id
+            changes = {k: v for k, v in (("title", title), ("paragraph", paragraph), ("thumbnail", thumbnail)) if v}
+            edits = self._edits.setdefault(article_id, {})
+            if "paragraph" in changes and "paragraph" in edits:
+                changes["paragraph"] = edits["paragraph"] + "\n" + changes["paragraph"]
+            edits.update(changes)
+            self._invalidate()
+
+    def delete(self, ids: str | list[str]) -> None:
+        """Delete articles at the site: their pages redirect to ``babygohome`` (mode ``deleted``)."""
+        self.set_mode(ids, "deleted")
+
     def fail_always(self, ids: str | list[str], kind: str | None = "500") -> None:
         """Make these articles fail on every attempt with ``kind`` (None: stop)."""
         with self._lock:
@@ -586,6 +608,7 @@ class MockState:
         with self._lock:
             self.config = self._initial
             self._modes.clear()
+            self._edits.clear()
             self._authors = None
             self._invalidate()
             self.reset_counters()
@@ -709,11 +732,13 @@ class MockState:
         if config.local_images:
             thumbnail = self.local_image_url(thumbnail) if thumbnail else ""
             cover = self.local_image_url(cover)
+        edits = self._edits.get(article_id, {})
+        thumbnail = edits.get("thumbnail", thumbnail) if template != "old" else thumbnail
         spec = ArticleSpec(
             id=article_id,
             index=index,
             row=row,
-            title=f"{rows[row]['title']} #{index}",
+            title=edits.get("title") or f"{rows[row]['title']} #{index}",
             media=rows[row].get("media") or "腾讯新闻",
             pubtime=f"{published:%Y-%m-%d %H:%M:%S}",
             timestamp=_epoch(published),
@@ -809,6 +834,14 @@ class MockState:
             page_row = {**row, "title": spec.title, "pubtime": spec.pubtime, "thumbnail": spec.thumbnail}
             if spec.template == "empty":  # the current template around a body with no text, no image
                 page_row["body_html"] = '<div class="rich_media_content"><p> </p></div>'
+            added = self._edits.get(spec.id, {}).get("paragraph")
+            if added:  # edited after publication: paragraphs appended at the end of the body
+                paragraphs = "".join(f"<p>{html.escape(p)}</p>" for p in added.split("\n"))
+                body_html = page_row["body_html"]
+                end = body_html.rfind("</div>")
+                if end < 0:
+                    end = len(body_html)
+                page_row["body_html"] = body_html[:end] + paragraphs + body_html[end:]
             text = wrap_body(page_row, origin_content=spec.template == "origin", article_id=spec.id)
             if spec.template == "paid":
                 text = text.replace('"article_is_pay": 0', '"article_is_pay": 1', 1)
@@ -1350,6 +1383,9 @@ class _Handler(BaseHTTPRequestHandler):
             elif name == "modes":
                 state.set_mode(body["ids"], body.get("mode"))
                 result = {"ok": True}
+            elif name == "edit":
+                state.edit(body["id"], body.get("title"), body.get("paragraph"), body.get("thumbnail"))
+                result = {"ok": True}
             elif name == "fail":
                 state.fail_always(body["ids"], body.get("kind", "500"))
                 result = {"ok": True}
@@ -1483,6 +1519,14 @@ class MockControl:
 
     def set_mode(self, ids: str | list[str], mode: str | None) -> None:
         self._call("modes", {"ids": [ids] if isinstance(ids, str) else list(ids), "mode": mode})
+
+    def edit(
+        self, article_id: str, title: str | None = None, paragraph: str | None = None, thumbnail: str | None = None
+    ) -> None:
+        self._call("edit", {"id": article_id, "title": title, "paragraph": paragraph, "thumbnail": thumbnail})
+
+    def delete(self, ids: str | list[str]) -> None:
+        self.set_mode(ids, "deleted")
 
     def fail_always(self, ids: str | list[str], kind: str | None = "500") -> None:
         self._call("fail", {"ids": [ids] if isinstance(ids, str) else list(ids), "kind": kind})
