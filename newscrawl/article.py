@@ -120,6 +120,9 @@ class Article:
     # Set by the writer for the manifest: SHA-256 of the file, and written/updated/unchanged.
     sha256: str = ""
     status: str = ""
+    # Revisits (newscrawl.revisit): when the page was answered, and the replaced file's SHA-256.
+    fetched_at: datetime | None = None
+    previous_sha256: str = ""
 
 
 def iter_blocks(blocks: list[Block]):

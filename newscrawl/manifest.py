@@ -34,7 +34,7 @@ def image_records(article: Article) -> list[dict[str, str]]:
 def manifest_record(article: Article, crawled: datetime | None = None) -> dict[str, Any]:
     """The manifest line of one article (fields documented in docs/images.md, "Manifest")."""
     crawled = crawled or datetime.now(UTC)
-    return {
+    record = {
         "id": article.id,
         "url": article.url,
         "source": article.source,
@@ -48,6 +48,9 @@ def manifest_record(article: Article, crawled: datetime | None = None) -> dict[s
         "thumbnail": article.thumbnail,
         "images": image_records(article),
     }
+    if article.previous_sha256:  # an updated file (revisits): the version it replaced
+        record["previous_sha256"] = article.previous_sha256
+    return record
 
 
 class ManifestExporter(BaseItemExporter):
@@ -75,7 +78,8 @@ def manifest_feed() -> dict[str, Any]:
         "encoding": "utf-8",
         "overwrite": False,
         "store_empty": False,
-        "item_classes": ["newscrawl.article.Article"],
+        # Articles, and the deletions revisits find (newscrawl.revisit).
+        "item_classes": ["newscrawl.article.Article", "newscrawl.revisit.ArticleDeleted"],
     }
 
 

@@ -47,6 +47,12 @@ def setting_problems(settings: Any) -> list[str]:
             settings.getbool(name)
         except ValueError:
             problems.append(f"{name}={settings.get(name)!r} is not allowed; use one of: {BOOLEAN_WORDS}")
+    from newscrawl.revisit import schedule_of  # here: the module imports Scrapy's pipeline machinery
+
+    try:
+        schedule_of(settings)
+    except ValueError as exc:
+        problems.append(f"REVISIT_SCHEDULE={settings.get('REVISIT_SCHEDULE')!r}: {exc}")
     return problems
 
 

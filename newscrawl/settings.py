@@ -56,6 +56,22 @@ STATE_FILE = "newscrawl-gone.jsonl"
 # "empty"), and fetched again only after this many hours: the page may be filled in later.
 EMPTY_RETRY_HOURS = 72.0
 
+# ---- revisits: edits and deletions of archived articles (docs/revisits.md) ------------
+# Fetch archived articles again on this schedule ("" = off): comma-separated steps "every
+# INTERVAL until AGE", e.g. "every 30 min while younger than 6 h, every 3 h until 1 day,
+# daily until 7 days" ("default" is that curve). `-a revisit=7d` is the default curve up to 7 days.
+REVISIT_SCHEDULE = ""
+# At most this many due articles are revisited per run, oldest-due first (the rest wait).
+REVISIT_MAX_PER_RUN = 500
+# The SQLite file of revisit state: when each archived article was written, checked, is due.
+# Delete it (or a row) to reset; articles written while revisits were off are not in it.
+REVISIT_STATE = "newscrawl-revisits.sqlite"
+# Previous versions of changed articles, as <source>/<id>/<time>.md ("" = revisions/ beside OUTPUT_DIR).
+REVISIONS_DIR = ""
+# The time the revisit schedule reads (ISO time or epoch seconds; "" = the system clock):
+# for tests and backfills.
+REVISIT_NOW = ""
+
 # ---- archival: images and manifest (docs/images.md) ---------------------------------
 # Download each written article's body images and thumbnail once, byte for byte, and link
 # the local copies instead of the site's. An image that fails keeps its remote URL.
@@ -92,8 +108,12 @@ ITEM_PIPELINES = {
     "newscrawl.pipelines.DatePipeline": 300,
     "newscrawl.pipelines.SummaryPipeline": 400,
     "newscrawl.pipelines.MarkdownPipeline": 500,
+    # Off unless revisits are on: keeps a changed article's previous file, adds lastmod/deleted.
+    "newscrawl.revisit.RevisitPipeline": 890,
     "newscrawl.writer.WriterPipeline": 900,
 }
+# Revisits (off unless REVISIT_SCHEDULE or -a revisit): due articles' requests, deletions, state.
+SPIDER_MIDDLEWARES = {"newscrawl.revisit.RevisitMiddleware": 950}
 
 # ---- politeness and HTTP ---------------------------------------------------------------
 # A desktop browser User-Agent: news sites answer 403 to obvious bots.

@@ -81,6 +81,7 @@ class ArticleSpider(scrapy.Spider):
         limit: str | None = None,
         since: str | None = None,
         force: str | None = None,
+        revisit: str | None = None,
         **kwargs: Any,
     ) -> None:
         self.site: Site = kwargs.pop("site", None) or self.site_of()
@@ -107,6 +108,7 @@ class ArticleSpider(scrapy.Spider):
         if since and self.since is None:
             self.bad_args.append(f"since={since}")
         self.force = flag(force, False)
+        self.revisit = revisit  # read by newscrawl.revisit (the default curve up to this age)
         self.seen: set[str] = set()
         self.scheduled = 0
         # Article requests scheduled and not ended yet, and the next feed pages held back meanwhile
@@ -389,6 +391,7 @@ class ArticleSpider(scrapy.Spider):
         except Unavailable as exc:
             stats.inc_value(f"newscrawl/skipped/{exc.reason}")
             self.logger.warning("Skipped %s (%s): %s", article_id, exc.reason, exc.detail)
+            response.meta["unavailable"] = exc.reason  # a revisit's deletion (newscrawl.revisit)
             self.gone.mark(article_id, exc.reason)
             return
         except Exception as exc:  # one bad page must never stop or hide in the crawl
