@@ -12,7 +12,8 @@ resolve against the current folder, exactly as they do for ``scrapy crawl`` in t
 folder: the command never changes folder, so ``-s OUTPUT_DIR=site/content`` means the
 folder the user sees from where they typed it.
 
-``newscrawl render PAGE.html [--url URL]`` is ``python -m newscrawl render``.
+``newscrawl render PAGE.html [--url URL]`` is ``python -m newscrawl render``;
+``newscrawl history ID`` lists a revisited article's versions (:mod:`newscrawl.history`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ SETTINGS_MODULE = "newscrawl.settings"
 USAGE = """\
 usage: newscrawl crawl SITE [-a NAME=VALUE ...] [-s NAME=VALUE ...]   (SITE: see `newscrawl list`)
        newscrawl render PAGE.html [--url URL] [--site SITE]
+       newscrawl history ID [--output DIR] [--revisions DIR]
        newscrawl COMMAND ...   (any Scrapy command, with the project's settings)
 
 Runs from any folder; relative paths in settings (OUTPUT_DIR, STATE_FILE) are relative to
@@ -44,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         from newscrawl.__main__ import main as render_main
 
         return render_main(args)
+    if args[0] == "history":  # an archived article's versions and diffs (newscrawl.history)
+        from newscrawl.history import main as history_main
+
+        return history_main(args[1:])
     # Scrapy's own lookup reads this variable before any scrapy.cfg.
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", SETTINGS_MODULE)
     from scrapy.cmdline import execute
