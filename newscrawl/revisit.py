@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from scrapy import signals
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.settings import BaseSettings
 
 from newscrawl.article import Article
@@ -379,6 +379,18 @@ def revision_name(when: datetime) -> str:
     return when.astimezone(SHANGHAI).strftime("%Y%m%dT%H%M%S%z") + ".md"
 
 
+def archived_fetches(location: str, retry_codes: set[int]) -> dict[str, int]:
+    """Article id -> how many times the captured runs fetched it (final answers: retried
+    statuses left out, as a replay retries them again on its own)."""
+    from newscrawl.warc import ReplayIndex, warc_files  # only replays read archives
+
+    index = ReplayIndex(warc_files(location))
+    return {
+        article_id: sum(stored.status not in retry_codes for stored in index.by_key[key])
+        for article_id, key in index.by_article.items()
+    }
+
+
 def run_schedule(crawler: Any) -> list[Step] | None:
     """The schedule of this crawl (setting or the spider's ``revisit`` argument), or None.
 
@@ -410,6 +422,17 @@ class RevisitMiddleware:
         self.state = RevisitState(self.settings.get("REVISIT_STATE"))
         crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        # Replay: each archived article answered more often than once is asked again that often.
+        self.replay_rounds: dict[str, int] = {}
+        location = self.settings.get("WARC_REPLAY")
+        if location:
+            retry_codes = {int(code) for code in self.settings.getlist("RETRY_HTTP_CODES")}
+            self.replay_rounds = {
+                article_id: count - 1
+                for article_id, count in archived_fetches(location, retry_codes).items()
+                if count > 1
+            }
+            crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> RevisitMiddleware:
@@ -444,6 +467,31 @@ class RevisitMiddleware:
         if due:
             logger.info("Revisiting %d archived articles that are due", len(due))
         return requests
+
+    def spider_idle(self, spider: Any = None) -> None:
+        """Replay of revisits: once the run has nothing else to do, one more archived answer
+        per archived article, round after round, in archive order (as the cron runs asked)."""
+        if not self.replay_rounds:
+            return
+        engine = self.crawler.engine
+        if not engine.spider_is_idle():
+            raise DontCloseSpider  # another idle handler (the replay's sweep) queued work: after it
+        spider = self.crawler.spider
+        scheduled = 0
+        for article_id, left in list(self.replay_rounds.items()):
+            row = self.state.row(spider.source, article_id)
+            if left <= 0 or row is None or row["status"] == "deleted":
+                del self.replay_rounds[article_id]
+                continue
+            self.replay_rounds[article_id] = left - 1
+            request = spider.article_request(article_id).replace(dont_filter=True)
+            request.meta["revisit"] = row["path"]
+            spider.backlog += 1
+            engine.crawl(request)
+            scheduled += 1
+        if scheduled:
+            self.crawler.stats.inc_value("newscrawl/revisits/replayed", scheduled)
+            raise DontCloseSpider
 
     def _stamped(self, response: Any, item: Any) -> Any:
         if isinstance(item, Article):

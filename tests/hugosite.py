@@ -126,6 +126,8 @@ class RenderedPage:
     title: str
     date: str  # .Date formatted as RFC 3339 with the offset
     content_html: str  # exactly what {{ .Content }} rendered
+    lastmod: str = ""  # .Lastmod as RFC 3339 (front matter lastmod, else the date)
+    deleted: str = ""  # .Params.deleted: set by revisits on a page deleted at the site
 
     def content_tree(self) -> lxml.html.HtmlElement:
         return lxml.html.fragment_fromstring(self.content_html or "<p></p>", create_parent="div")
@@ -154,6 +156,8 @@ def parse_page(html_path: Path) -> RenderedPage | None:
         title=marker("title"),
         date=marker("date"),
         content_html=raw[start + len(_CONTENT_START) : end].strip("\n"),
+        lastmod=marker("lastmod"),
+        deleted=marker("deleted"),
     )
 
 

@@ -172,6 +172,7 @@ import zlib
 from collections import Counter, OrderedDict, deque
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timedelta
+from email.utils import formatdate
 from functools import cache, lru_cache, partial
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -350,6 +351,7 @@ class MockConfig:
     local_images: bool = False  # inews.gtimg.com URLs -> http://127.0.0.1:PORT/img/<name>.jpg
     missing_images: tuple[str, ...] = ()  # image names (or /img/ paths or URLs) that 404
     latency: float = 0.0  # seconds added to every counted request
+    clock: float = 0.0  # epoch seconds every answer gives as its Date header (0: no Date header)
     real_articles: bool = False  # a body row's own id (or OLD_ID+"00") is served as it really was
     fault_rate: float = 0.0
     fault_kinds: tuple[str, ...] = ("500", "503", "timeout", "reset", "truncate")
@@ -1069,6 +1071,9 @@ class _Handler(BaseHTTPRequestHandler):
             f"Content-Length: {len(body)}",
             *(f"{k}: {v}" for k, v in headers),
         ]
+        clock = self.server.state.config.clock
+        if clock:  # the server's time, set by the test (revisits read it as the time of an answer)
+            lines.append(f"Date: {formatdate(clock, usegmt=True)}")
         if self.close_connection:
             lines.append("Connection: close")
         self._record(status)

@@ -73,6 +73,7 @@ def scenario(tmp_path_factory) -> Scenario:
 
         def run(now: float) -> None:
             mock.reset_counters()
+            mock.configure(clock=now)  # the server's Date header: the time revisits record
             result = run_crawl(out, mock.url, *id_arg, *revisit_args(work, now), work=work)
             assert result.returncode == 0, result.stderr[-3000:]
             s.runs.append(result)
@@ -89,6 +90,23 @@ def scenario(tmp_path_factory) -> Scenario:
         run(T0 + 62 * MINUTE)  # the next step
         run(T0 + 4 * 60 * MINUTE)  # later: every article due again but the deleted
     return s
+
+
+def test_capture_of_the_sequence_replays_into_the_same_files_and_revisions(scenario, tmp_path):
+    """Done when 5: the WARC capture of the four runs replays into a new folder identically."""
+    s = scenario
+    out = tmp_path / "content"
+    replay = run_crawl(
+        out, "http://127.0.0.1:9", "-a", f"warc={s.work / 'warc'}",
+        "-s", "REVISIT_SCHEDULE=default", "-s", f"REVISIT_STATE={tmp_path / 'revisits.sqlite'}",
+        "-s", f"REVISIT_NOW={T0}", "-s", "LOG_LEVEL=WARNING", work=tmp_path,
+    )  # fmt: skip
+    assert replay.returncode == 0, replay.stderr[-3000:]
+    assert folder_files(out) == s.files[3]
+    assert folder_files(tmp_path / "revisions") == folder_files(s.work / "revisions")
+    assert len(folder_files(tmp_path / "revisions")) == 3
+    assert replay.stat("newscrawl/replay/missing") == 0
+    assert replay.stat("newscrawl/revisits/replayed") == 20 + 20 + 18  # the runs' revisits, in order
 
 
 def test_edits_rewrite_exactly_the_edited_files_with_lastmod_and_keep_revisions(scenario):
@@ -169,3 +187,112 @@ def test_history_shows_the_added_paragraph_as_a_diff(scenario):
     assert f"+{ADDED}" in lines
     assert not any(line.startswith("-") and not line.startswith("---") for line in lines), "nothing was removed"
     assert body_text(current.decode()).count(ADDED) == 1
+
+
+def test_schedule_limits_age_and_per_run_cap_and_off_means_today(tmp_path):
+    """Done when 3: past the last step never requested; REVISIT_MAX_PER_RUN caps; off = today's."""
+    on, off = tmp_path / "on", tmp_path / "off"
+    on.mkdir(), off.mkdir()
+    schedule = ("-s", "REVISIT_SCHEDULE=every 10 min until 1 h", "-s", "REVISIT_MAX_PER_RUN=2")
+    with MockQQServer(articles=3, old_every=0) as mock:
+        ids = ("-a", "ids=" + ",".join(mock.ids()))
+
+        def run(work: Path, *args: str) -> dict[str, int]:
+            mock.reset_counters()
+            result = run_crawl(work / "content", mock.url, *ids, *args, work=work)
+            assert result.returncode == 0, result.stderr[-3000:]
+            return {i: mock.article_fetches(i) for i in mock.ids()}
+
+        # Revisits off: today's behaviour, and the first run of revisits writes the same files.
+        run(off, "-s", "LOG_LEVEL=WARNING")
+        run(on, *revisit_args(on, T0), *schedule)
+        assert folder_files(on / "content") == folder_files(off / "content")
+        before = folder_files(off)
+        assert sum(run(off, "-s", "LOG_LEVEL=WARNING").values()) == 0, "revisits off: nothing fetched again"
+        assert folder_files(off) == {**before, "stats.json": (off / "stats.json").read_bytes()}
+        assert not (off / "revisions").exists() and not list(off.glob("*.sqlite"))
+
+        # Due at T0+10min, at most 2 per run, oldest-due first; the next run takes the third.
+        first = run(on, *revisit_args(on, T0 + 11 * MINUTE), *schedule)
+        assert sorted(first.values()) == [0, 1, 1]
+        second = run(on, *revisit_args(on, T0 + 12 * MINUTE), *schedule)
+        assert sorted(second.values()) == [0, 0, 1] and [i for i, n in second.items() if n] == [
+            i for i, n in first.items() if not n
+        ]
+        # Past the last step (1 h): never requested again, and retired from the due index.
+        assert sum(run(on, *revisit_args(on, T0 + 2 * 60 * MINUTE), *schedule).values()) == 0
+        with sqlite3.connect(on / "revisits.sqlite") as db:
+            assert db.execute("SELECT count(*) FROM articles WHERE due IS NOT NULL").fetchone()[0] == 0
+        assert sum(run(on, *revisit_args(on, T0 + 3 * 60 * MINUTE), *schedule).values()) == 0
+
+
+def test_schedule_parsing_and_next_due():
+    from newscrawl.revisit import DEFAULT_SCHEDULE, Step, curve_until, next_due, parse_schedule
+
+    steps = parse_schedule(DEFAULT_SCHEDULE)
+    assert steps == [Step(1800, 6 * 3600), Step(3 * 3600, 86400), Step(86400, 7 * 86400)]
+    assert parse_schedule("30m until 6h; 3h until 1d") == steps[:2]
+    assert curve_until(2 * 86400) == [Step(1800, 6 * 3600), Step(3 * 3600, 86400), Step(86400, 2 * 86400)]
+    assert curve_until(3600) == [Step(1800, 3600)]
+    assert next_due(steps, 0, 0) == 1800
+    assert next_due(steps, 0, 7 * 3600) == 10 * 3600  # second step
+    assert next_due(steps, 0, 6.5 * 86400) is None  # the next check would be past 7 days
+    for bad in ("", "every 30 min", "1h until 2h, 1h until 1h", "soon"):
+        with pytest.raises(ValueError):
+            parse_schedule(bad)
+
+
+def test_bad_schedule_or_revisit_argument_stops_the_run(tmp_path):
+    """A bad REVISIT_SCHEDULE is a bad setting, a bad -a revisit= a bad argument: exit 2, nothing fetched."""
+    with MockQQServer(articles=1) as mock:
+        bad_setting = run_crawl(tmp_path / "a", mock.url, "-s", "REVISIT_SCHEDULE=sometimes", work=tmp_path)
+        assert bad_setting.returncode == 2 and "REVISIT_SCHEDULE" in bad_setting.stderr
+        bad_argument = run_crawl(tmp_path / "b", mock.url, "-a", "revisit=soon", work=tmp_path)
+        assert bad_argument.returncode == 2 and "revisit=soon" in bad_argument.stderr
+        assert mock.article_fetches(mock.ids()[0]) == 0
+
+
+def test_hugo_renders_updated_pages_with_lastmod_and_still_builds_deleted_ones(scenario, tmp_path):
+    """Done when 6: the real Hugo build shows each updated page's lastmod; deleted pages are built."""
+    from tests.hugosite import build_site
+
+    s = scenario
+    build = build_site(s.out, tmp_path / "site")
+    assert build.returncode == 0 and not build.error_lines(), build.output
+    pages = build.pages()
+    assert len(pages) == 20
+    for article_id in s.ids:
+        page = pages[f"zh-CN/news/qq/{article_id}.zh-CN.md"]
+        fields = frontmatter.load(s.path(article_id).read_text("utf-8"))
+        if article_id in s.edited:
+            assert page.lastmod == fields["lastmod"] != page.date
+        else:
+            assert page.lastmod == page.date == fields["date"]
+        assert page.deleted == fields.get("deleted", "")
+        assert page.content_html, article_id
+    assert sum(bool(page.deleted) for page in pages.values()) == len(s.deleted)
+
+
+def test_two_scale_out_workers_fetch_each_due_article_once(tmp_path):
+    """Done when 4: two workers (one Redis, one output folder, one state file): each due article
+    is claimed by one worker and fetched once in the run."""
+    from tests.redisserver import RedisServer
+    from tests.scaleoutrun import start_workers, wait_all
+
+    out, state = tmp_path / "content", tmp_path / "revisits.sqlite"
+    # The spider argument: the default curve up to 7 days.
+    settings = ("-a", "revisit=7d", "-s", f"REVISIT_STATE={state}", "-s", "REVISIT_MAX_PER_RUN=8")
+    with MockQQServer(articles=12, latency=0.05) as mock, RedisServer(tmp_path / "redis") as redis:
+        ids = ("-a", "ids=" + ",".join(mock.ids()))
+        first = run_crawl(out, mock.url, *ids, *settings, "-s", f"REVISIT_NOW={T0}", work=tmp_path)
+        assert first.returncode == 0, first.stderr[-3000:]
+        mock.reset_counters()
+        later = ("-s", f"REVISIT_NOW={T0 + 31 * MINUTE}", "-s", "PROGRESS_INTERVAL=0")
+        workers = start_workers(2, out, mock.url, redis.url, tmp_path / "workers", *ids, *settings, *later)
+        codes = wait_all(workers, timeout=90)
+        assert codes == [0, 0], [w.stderr()[-2000:] for w in workers]
+        fetches = {i: mock.article_fetches(i) for i in mock.ids()}
+        assert set(fetches.values()) == {1}, fetches
+        due = sorted(w.stats().get("newscrawl/revisits/due", 0) for w in workers)
+        assert due == [4, 8], "the claims are disjoint: 8 (the cap) and the other 4"
+        assert sum(w.stats().get("newscrawl/revisits/unchanged", 0) for w in workers) == 12
