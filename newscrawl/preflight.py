@@ -47,7 +47,7 @@ def setting_problems(settings: Any) -> list[str]:
             settings.getbool(name)
         except ValueError:
             problems.append(f"{name}={settings.get(name)!r} is not allowed; use one of: {BOOLEAN_WORDS}")
-    from newscrawl.revisit import schedule_of  # here: the module imports Scrapy's pipeline machinery
+    from newscrawl.revisit import schedule_of  # imported late: preflight runs before the crawl loads anything
 
     try:
         schedule_of(settings)

@@ -347,23 +347,22 @@ class RevisitState:
 @dataclass
 class ArticleDeleted:
     """A revisit found the page deleted: the file is kept and marked. Its fields are the
-    manifest line's (status ``deleted``); the pipeline fills them from the file."""
+    manifest line's, in its order (status ``deleted``); the pipeline fills them from the file."""
 
     id: str
     url: str
     source: str
-    lang: str
-    path: str
-    deleted: str  # RFC 3339 time the deletion was first seen
     title: str = ""
-    media: str = ""
+    media: str = ""  # not in the file's front matter: ""
     published: str = ""
     crawled: str = ""
+    path: str = ""
     sha256: str = ""
-    previous_sha256: str = ""
     status: str = "deleted"
     thumbnail: str = ""
     images: list[dict[str, str]] = field(default_factory=list)
+    previous_sha256: str = ""
+    deleted: str = ""  # RFC 3339 time the deletion was first seen
 
 
 def revisions_dir(settings: BaseSettings) -> Path:
@@ -506,7 +505,7 @@ class RevisitMiddleware:
         article_id = meta["article_id"]
         when = answered_at(response, clock(self.settings))
         url = spider.article_request(article_id).url
-        return ArticleDeleted(article_id, url, spider.source, spider.lang, meta["revisit"], rfc3339(when))
+        return ArticleDeleted(article_id, url, spider.source, path=meta["revisit"], deleted=rfc3339(when))
 
     def process_spider_output(self, response: Any, result: Iterable[Any]) -> Iterator[Any]:
         for item in result:
