@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 
 # The default curve (NewsDiffs-like: often while fresh, then less and less).
 DEFAULT_SCHEDULE = "every 30 min while younger than 6 h, every 3 h until 1 day, daily until 7 days"
-# Unavailable reasons of a page that mean "deleted" (the site decides; qq: the babygohome redirect).
+# Unavailable reasons of a page that mean "deleted": the site recognizes a deleted page and says so.
 DELETED_REASONS = frozenset({"deleted"})
 # Front matter keys this module adds; a page's own rendering never has them.
 REVISIT_KEYS = ("lastmod", "deleted")
@@ -223,7 +223,7 @@ def front_matter_value(document: str, key: str) -> str:
 
 
 def source_link(document: str) -> str:
-    """The URL of the source link that ends every file (``[qq](https://...)``), or ""."""
+    """The URL of the source link that ends every file (``[<source>](https://...)``), or ""."""
     last = document.rstrip("\n").rpartition("\n")[2]
     start = last.rfind("](")
     return last[start + 2 : -1] if start >= 0 and last.endswith(")") else ""

@@ -70,7 +70,7 @@ def test_the_jobdir_filter_is_the_default_of_one_process_runs_only():
 
 @pytest.mark.e2e
 def test_unknown_argument_names_fetch_nothing_and_list_the_valid_ones(tmp_path):
-    valid = "authors, channels, force, hot, ids, limit, since, urls, warc"
+    valid = "authors, channels, force, hot, ids, limit, revisit, since, urls, warc"
     with MockQQServer(articles=3) as mock:
         for name in ("id", "chanels"):
             mock.reset_counters()
@@ -83,7 +83,8 @@ def test_unknown_argument_names_fetch_nothing_and_list_the_valid_ones(tmp_path):
 
 
 def test_argument_names_come_from_the_spider_signature():
-    assert QQSpider.argument_names() == {"urls", "ids", "channels", "hot", "authors", "limit", "since", "force", "warc"}
+    names = {"urls", "ids", "channels", "hot", "authors", "limit", "since", "force", "revisit", "warc"}
+    assert QQSpider.argument_names() == names
     assert QQSpider.unknown_arguments({"limit": "1", "_job": "scrapyd-job"}) == []  # scrapyd's own
     assert len(QQSpider.unknown_arguments({"name": "x", "start_urls": "y"})) == 2
 
