@@ -161,7 +161,12 @@ def test_deleted_articles_keep_their_files_marked_and_are_not_requested_again(sc
         assert s.fetches[3][article_id] == 0, "a deleted article was requested again"
         assert s.files[3][name] == after[name]
     lines = manifest(s.work)[s.manifests[1] : s.manifests[2]]
-    assert sorted(line["id"] for line in lines if line["status"] == "deleted") == sorted(s.deleted)
+    marked = [line for line in lines if line["status"] == "deleted"]
+    assert sorted(line["id"] for line in marked) == sorted(s.deleted)
+    for line in marked:  # the manifest line of the kept file
+        assert line["url"] == f"https://new.qq.com/rain/a/{line['id']}"
+        assert line["sha256"] == hashlib.sha256(after[line["path"]]).hexdigest()
+        assert line["previous_sha256"] == hashlib.sha256(s.files[1][line["path"]]).hexdigest()
     others = [i for i in s.ids if i not in s.deleted]
     assert all(s.fetches[3][i] == 1 for i in others), "the others are still revisited"
     with sqlite3.connect(s.work / "revisits.sqlite") as db:
