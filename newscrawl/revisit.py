@@ -270,6 +270,11 @@ class RevisitState:
         # Autocommit; writes take the file's lock for their transaction only. Workers of one
         # run wait for each other's short transactions rather than fail.
         self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        # WAL with synchronous=NORMAL: a commit is not an fsync (14 ms each here, one per written
+        # article), and a killed run still loses nothing committed; only a power cut may lose the
+        # last commits. WAL needs a local disk: keep the file off network shares.
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
 
     def close(self) -> None:

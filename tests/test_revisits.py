@@ -301,3 +301,12 @@ def test_two_scale_out_workers_fetch_each_due_article_once(tmp_path):
         due = sorted(w.stats().get("newscrawl/revisits/due", 0) for w in workers)
         assert due == [4, 8], "the claims are disjoint: 8 (the cap) and the other 4"
         assert sum(w.stats().get("newscrawl/revisits/unchanged", 0) for w in workers) == 12
+
+
+def test_history_of_a_deleted_article_ends_deleted(scenario):
+    from newscrawl.history import find_versions
+
+    s = scenario
+    versions = find_versions(s.deleted[0], s.out, s.work / "revisions")
+    assert [v.status for v in versions] == ["deleted"]  # one version, marked: never edited, then deleted
+    assert versions[0].sha256 == hashlib.sha256(s.path(s.deleted[0]).read_bytes()).hexdigest()
