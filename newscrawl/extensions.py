@@ -157,6 +157,9 @@ class RunSummary:
         replayed = ""
         if self.crawler.settings.get("WARC_REPLAY"):
             replayed = f"damaged={values.get('newscrawl/replay/damaged', 0)} "
+        # Revisits (newscrawl.revisit), when on: due, updated, unchanged, deleted.
+        revisits = _sum(values, "newscrawl/revisits/")
+        revisited = f"revisits={_fmt(revisits)} " if revisits else ""
         line = (
             f"newscrawl summary: found={values.get('newscrawl/articles/found', 0)} "
             f"fetched={values.get('newscrawl/articles/fetched', 0)} "
@@ -166,7 +169,7 @@ class RunSummary:
             f"skipped={_fmt(skipped)} dropped={_fmt(dropped)} "
             f"failed={_fmt(_by_reason(_sum(values, 'newscrawl/failed/')))} "
             f"feeds_failed={_fmt(_sum(values, 'newscrawl/feeds/failed/'))} "
-            f"{replayed}"
+            f"{replayed}{revisited}"
             f"status={'ok' if code == 0 else 'FAILED: ' + message}"
         )
         # At least at LOG_LEVEL, so every level prints it (a quiet cron run still says "ok").

@@ -145,6 +145,7 @@ def test_edits_rewrite_exactly_the_edited_files_with_lastmod_and_keep_revisions(
     assert s.runs[1].stat("newscrawl/revisits/updated") == 3
     assert s.runs[1].stat("newscrawl/revisits/unchanged") == 17
     assert s.runs[1].stat("newscrawl/articles/written") == 0
+    assert "revisits=due:20,unchanged:17,updated:3 status=ok" in s.runs[1].stderr
 
 
 def test_deleted_articles_keep_their_files_marked_and_are_not_requested_again(scenario):
