@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from newscrawl.revisit import schedule_of
+
 # Settings that take one of a few words (case-sensitive, as the code compares them).
 ENUMERATED: dict[str, tuple[str, ...]] = {
     "DATE_STYLE": ("rfc3339", "legacy"),
@@ -47,8 +49,6 @@ def setting_problems(settings: Any) -> list[str]:
             settings.getbool(name)
         except ValueError:
             problems.append(f"{name}={settings.get(name)!r} is not allowed; use one of: {BOOLEAN_WORDS}")
-    from newscrawl.revisit import schedule_of  # imported late: preflight runs before the crawl loads anything
-
     try:
         schedule_of(settings)
     except ValueError as exc:
