@@ -36,7 +36,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -46,8 +46,9 @@ from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.settings import BaseSettings
 
 from newscrawl.article import Article
-from newscrawl.dates import SHANGHAI, format_date, parse_datetime
-from newscrawl.writer import UnsafePath, article_path, write_atomic
+from newscrawl.dates import format_date, parse_datetime
+from newscrawl.osutil import write_atomic
+from newscrawl.writer import UnsafePath, article_path
 
 logger = logging.getLogger(__name__)
 
@@ -159,21 +160,22 @@ def clock(settings: BaseSettings) -> float:
         return parsed.timestamp()
 
 
-def answered_at(response: Any, fallback: float) -> datetime:
-    """When the server answered (its ``Date`` header, kept by WARC captures), else ``fallback``."""
+def answered_at(response: Any, fallback: float, zone: tzinfo = UTC) -> datetime:
+    """When the server answered (its ``Date`` header, kept by WARC captures), else ``fallback``;
+    in ``zone`` (the site's: ``lastmod`` is written as the site writes ``date``)."""
     headers = getattr(response, "headers", None)
     raw = headers.get("Date") if headers is not None else None
     if raw:
         try:
-            return parsedate_to_datetime(raw.decode("latin-1")).astimezone(SHANGHAI)
+            return parsedate_to_datetime(raw.decode("latin-1")).astimezone(zone)
         except (TypeError, ValueError, IndexError):
             pass
-    return datetime.fromtimestamp(fallback, SHANGHAI)
+    return datetime.fromtimestamp(fallback, zone)
 
 
 def rfc3339(when: datetime) -> str:
-    """``2026-11-29T22:50:00+08:00`` (Beijing time, as the ``date`` key)."""
-    return when.astimezone(SHANGHAI).replace(microsecond=0).isoformat()
+    """``2026-11-29T22:50:00+08:00``: RFC 3339 in the time's own zone (the site's)."""
+    return when.replace(microsecond=0).isoformat()
 
 
 # ---- front matter edits ---------------------------------------------------------------------
@@ -220,13 +222,6 @@ def front_matter_value(document: str, key: str) -> str:
             value = line[len(key) + 2 :].strip()
             return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
     return ""
-
-
-def source_link(document: str) -> str:
-    """The URL of the source link that ends every file (``[<source>](https://...)``), or ""."""
-    last = document.rstrip("\n").rpartition("\n")[2]
-    start = last.rfind("](")
-    return last[start + 2 : -1] if start >= 0 and last.endswith(")") else ""
 
 
 def body_text(document: str) -> str:
@@ -379,8 +374,8 @@ def revisions_dir(settings: BaseSettings) -> Path:
 
 
 def revision_name(when: datetime) -> str:
-    """A revision's file name: when it was replaced, Beijing time (sortable)."""
-    return when.astimezone(SHANGHAI).strftime("%Y%m%dT%H%M%S%z") + ".md"
+    """A revision's file name: when it was replaced, in the site's zone (sortable)."""
+    return when.strftime("%Y%m%dT%H%M%S%z") + ".md"
 
 
 def archived_fetches(location: str, retry_codes: set[int]) -> dict[str, int]:
@@ -499,7 +494,7 @@ class RevisitMiddleware:
 
     def _stamped(self, response: Any, item: Any) -> Any:
         if isinstance(item, Article):
-            item.fetched_at = answered_at(response, clock(self.settings))
+            item.fetched_at = answered_at(response, clock(self.settings), self.crawler.spider.site.timezone)
         return item
 
     def _deletion(self, response: Any) -> ArticleDeleted | None:
@@ -508,8 +503,8 @@ class RevisitMiddleware:
             return None
         spider = self.crawler.spider
         article_id = meta["article_id"]
-        when = answered_at(response, clock(self.settings))
-        url = spider.article_request(article_id).url
+        when = answered_at(response, clock(self.settings), spider.site.timezone)
+        url = spider.site.canonical_url(article_id)
         return ArticleDeleted(article_id, url, spider.source, path=meta["revisit"], deleted=rfc3339(when))
 
     def process_spider_output(self, response: Any, result: Iterable[Any]) -> Iterator[Any]:
@@ -587,7 +582,8 @@ class RevisitPipeline:
         if without_revisit_keys(old_text) == article.markdown:
             article.markdown = old_text  # the same page: the writer finds the same bytes
             return article
-        when = article.fetched_at or datetime.fromtimestamp(clock(self.settings), SHANGHAI)
+        # Stamped by the middleware in the site's zone (UTC only for an article it did not see).
+        when = article.fetched_at or datetime.fromtimestamp(clock(self.settings), UTC)
         kept = self._keep_revision(article.source, article.id, when, old)
         logger.info("Article %s changed; previous version kept as %s", article.id, kept)
         article.previous_sha256 = hashlib.sha256(old).hexdigest()
@@ -610,6 +606,5 @@ class RevisitPipeline:
         item.title = front_matter_value(text, "title")
         item.published = front_matter_value(text, "date")
         item.thumbnail = front_matter_value(text, "thumbnail")
-        item.url = source_link(text) or item.url
         item.crawled = format_date(datetime.fromisoformat(item.deleted).astimezone(UTC))
         return item

@@ -4,6 +4,7 @@ One scenario (module fixture) runs the cron sequence once, capturing it in WARC 
 run 1 archives 20 articles; 3 are edited; run 2 (31 minutes later, past the first step)
 revisits; 2 are deleted; run 3 (the next step) revisits; run 4 finds nothing due for them.
 The tests below check the "Done when" items of the issue against what each run left.
+All but the schedule parser's run crawls in subprocesses (``e2e``).
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ def scenario(tmp_path_factory) -> Scenario:
     return s
 
 
+@pytest.mark.e2e
 def test_capture_of_the_sequence_replays_into_the_same_files_and_revisions(scenario, tmp_path):
     """Done when 5: the WARC capture of the four runs replays into a new folder identically."""
     s = scenario
@@ -109,6 +111,7 @@ def test_capture_of_the_sequence_replays_into_the_same_files_and_revisions(scena
     assert replay.stat("newscrawl/revisits/replayed") == 20 + 20 + 18  # the runs' revisits, in order
 
 
+@pytest.mark.e2e
 def test_edits_rewrite_exactly_the_edited_files_with_lastmod_and_keep_revisions(scenario):
     """Done when 1: 20 archived, 3 edited, time past the first step: 3 rewritten, 17 fetched, not written."""
     s = scenario
@@ -148,6 +151,7 @@ def test_edits_rewrite_exactly_the_edited_files_with_lastmod_and_keep_revisions(
     assert "revisits=due:20,unchanged:17,updated:3 status=ok" in s.runs[1].stderr
 
 
+@pytest.mark.e2e
 def test_deleted_articles_keep_their_files_marked_and_are_not_requested_again(scenario):
     """Done when 2: deleted at the site: files remain with ``deleted:``; never requested again."""
     s = scenario
@@ -175,6 +179,7 @@ def test_deleted_articles_keep_their_files_marked_and_are_not_requested_again(sc
     assert sorted(r[0] for r in rows) == sorted(s.deleted) and all(r[2] is None for r in rows)
 
 
+@pytest.mark.e2e
 def test_history_shows_the_added_paragraph_as_a_diff(scenario):
     """Done when 7: ``newscrawl history ID`` lists the versions and diffs the body text."""
     s = scenario
@@ -195,6 +200,7 @@ def test_history_shows_the_added_paragraph_as_a_diff(scenario):
     assert body_text(current.decode()).count(ADDED) == 1
 
 
+@pytest.mark.e2e
 def test_schedule_limits_age_and_per_run_cap_and_off_means_today(tmp_path):
     """Done when 3: past the last step never requested; REVISIT_MAX_PER_RUN caps; off = today's."""
     on, off = tmp_path / "on", tmp_path / "off"
@@ -248,6 +254,7 @@ def test_schedule_parsing_and_next_due():
             parse_schedule(bad)
 
 
+@pytest.mark.e2e
 def test_bad_schedule_or_revisit_argument_stops_the_run(tmp_path):
     """A bad REVISIT_SCHEDULE is a bad setting, a bad -a revisit= a bad argument: exit 2, nothing fetched."""
     with MockQQServer(articles=1) as mock:
@@ -258,6 +265,7 @@ def test_bad_schedule_or_revisit_argument_stops_the_run(tmp_path):
         assert mock.article_fetches(mock.ids()[0]) == 0
 
 
+@pytest.mark.e2e
 def test_hugo_renders_updated_pages_with_lastmod_and_still_builds_deleted_ones(scenario, tmp_path):
     """Done when 6: the real Hugo build shows each updated page's lastmod; deleted pages are built."""
     from tests.hugosite import build_site
@@ -279,6 +287,7 @@ def test_hugo_renders_updated_pages_with_lastmod_and_still_builds_deleted_ones(s
     assert sum(bool(page.deleted) for page in pages.values()) == len(s.deleted)
 
 
+@pytest.mark.e2e
 def test_two_scale_out_workers_fetch_each_due_article_once(tmp_path):
     """Done when 4: two workers (one Redis, one output folder, one state file): each due article
     is claimed by one worker and fetched once in the run."""
@@ -304,6 +313,7 @@ def test_two_scale_out_workers_fetch_each_due_article_once(tmp_path):
         assert sum(w.stats().get("newscrawl/revisits/unchanged", 0) for w in workers) == 12
 
 
+@pytest.mark.e2e
 def test_history_of_a_deleted_article_ends_deleted(scenario):
     from newscrawl.history import find_versions
 
