@@ -321,3 +321,30 @@ def test_history_of_a_deleted_article_ends_deleted(scenario):
     versions = find_versions(s.deleted[0], s.out, s.work / "revisions")
     assert [v.status for v in versions] == ["deleted"]  # one version, marked: never edited, then deleted
     assert versions[0].sha256 == hashlib.sha256(s.path(s.deleted[0]).read_bytes()).hexdigest()
+
+
+@pytest.mark.e2e
+def test_revisits_are_site_independent_the_example_site_gets_them_too(tmp_path):
+    """The core's revisits on a site it does not know: an edited example page gains lastmod
+    in that site's zone (UTC) and keeps its revision."""
+    from tests.examplesite.server import PAGES, ExampleServer
+    from tests.examplesite.test_example_site import crawl
+
+    out = tmp_path / "out"
+    args = ("-a", "ids=100201", "-a", "revisit=1d", "-s", f"REVISIT_STATE={tmp_path / 'revisits.sqlite'}")
+    with ExampleServer() as server:
+        first = crawl(tmp_path / "w", out, *args, "-s", f"REVISIT_NOW={T0}", url=server.url)
+        assert first.returncode == 0, first.stderr[-3000:]
+        (path,) = out.rglob("100201.*.md")
+        original = path.read_bytes()
+        page = (PAGES / "100201.html").read_text("utf-8")
+        server.replaced["/story/100201.html"] = page.replace(
+            "</div>\n</article>", "<p>Updated at noon.</p></div>\n</article>"
+        ).encode()
+        second = crawl(tmp_path / "w", out, *args, "-s", f"REVISIT_NOW={T0 + 31 * MINUTE}", url=server.url)
+        assert second.returncode == 0, second.stderr[-3000:]
+    assert server.hits["/story/100201.html"] == 2
+    text = path.read_text("utf-8")
+    assert "Updated at noon." in text and frontmatter.load(text)["lastmod"].endswith("+00:00")
+    (revision,) = (tmp_path / "revisions" / "example" / "100201").iterdir()
+    assert revision.read_bytes() == original and revision.name.endswith("+0000.md")

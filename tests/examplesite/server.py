@@ -32,6 +32,14 @@ class _Handler(BaseHTTPRequestHandler):
         elif feed:
             page = parse_qs(parts.query).get("page", ["1"])[0]
             path, ctype = PAGES / f"feed-{feed.group(1)}-{int(page)}.json", "application/json"
+        if parts.path in self.server.replaced:  # a page edited after publication (revisit tests)
+            body = self.server.replaced[parts.path]
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if path is None or not path.is_file():
             self.send_response(404)
             self.send_header("Content-Length", "0")
@@ -54,6 +62,7 @@ class ExampleServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.latency = latency  # seconds per answer: a crawl lasts long enough to be shared
         self.hits: Counter[str] = Counter()
+        self.replaced: dict[str, bytes] = {}  # path -> page served instead of the file
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
 
