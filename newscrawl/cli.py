@@ -27,12 +27,13 @@ USAGE = """\
 usage: newscrawl crawl SITE [-a NAME=VALUE ...] [-s NAME=VALUE ...]   (SITE: see `newscrawl list`)
        newscrawl render PAGE.html [--url URL] [--site SITE]
        newscrawl history ID [--output DIR] [--revisions DIR]
+       newscrawl rebuild ARCHIVE... --output DIR [--jobs N]   (a WARC archive's articles, in N processes)
        newscrawl COMMAND ...   (any Scrapy command, with the project's settings)
 
 Runs from any folder; relative paths in settings (OUTPUT_DIR, STATE_FILE) are relative to
 the current folder. Exit statuses of crawl: 0 ok, 1 could not start, 2 bad arguments or settings,
 3 did not finish, 4 no feed answered, 5 most article fetches failed, 6 unknown page layout,
-7 damaged WARC records in a replay.
+7 damaged WARC records in a replay or rebuild.
 """
 
 
@@ -42,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help", "help"):
         sys.stdout.write(USAGE)
         return 0 if args else 2
+    if args[0] == "rebuild":
+        from newscrawl.rebuild import run
+
+        return run(args[1:])
     if args[0] == "render":
         from newscrawl.__main__ import main as render_main
 

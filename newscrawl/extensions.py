@@ -99,6 +99,30 @@ def _by_reason(counts: dict[str, int]) -> dict[str, int]:
     return out
 
 
+def summary_line(values: dict, code: int, message: str, replay: bool = False) -> str:
+    """The run's one summary line (``newscrawl rebuild`` prints it too)."""
+    skipped = _sum(values, "newscrawl/skipped/")
+    skipped.update(_sum(values, "newscrawl/articles/skipped_"))
+    dropped = _sum(values, "newscrawl/dropped/")
+    # A replay also counts the archive's damaged (unreadable, skipped) records.
+    replayed = f"damaged={values.get('newscrawl/replay/damaged', 0)} " if replay else ""
+    # Revisits (newscrawl.revisit), when on: due, updated, unchanged, deleted.
+    revisits = _sum(values, "newscrawl/revisits/")
+    revisited = f"revisits={_fmt(revisits)} " if revisits else ""
+    return (
+        f"newscrawl summary: found={values.get('newscrawl/articles/found', 0)} "
+        f"fetched={values.get('newscrawl/articles/fetched', 0)} "
+        f"written={values.get('newscrawl/articles/written', 0)} "
+        f"updated={values.get('newscrawl/articles/updated', 0)} "
+        f"unchanged={values.get('newscrawl/articles/unchanged', 0)} "
+        f"skipped={_fmt(skipped)} dropped={_fmt(dropped)} "
+        f"failed={_fmt(_by_reason(_sum(values, 'newscrawl/failed/')))} "
+        f"feeds_failed={_fmt(_sum(values, 'newscrawl/feeds/failed/'))} "
+        f"{replayed}{revisited}"
+        f"status={'ok' if code == 0 else 'FAILED: ' + message}"
+    )
+
+
 class LogLevelAtSource:
     """Drop log calls below LOG_LEVEL where they are made, not in the handler.
 
@@ -150,28 +174,7 @@ class RunSummary:
         code, message = verdict(values, reason, self.crawler.settings)
         stats.set_value("newscrawl/exit_code", code)
         stats.set_value("newscrawl/verdict", message)
-        skipped = _sum(values, "newscrawl/skipped/")
-        skipped.update(_sum(values, "newscrawl/articles/skipped_"))
-        dropped = _sum(values, "newscrawl/dropped/")
-        # A replay also counts the archive's damaged (unreadable, skipped) records.
-        replayed = ""
-        if self.crawler.settings.get("WARC_REPLAY"):
-            replayed = f"damaged={values.get('newscrawl/replay/damaged', 0)} "
-        # Revisits (newscrawl.revisit), when on: due, updated, unchanged, deleted.
-        revisits = _sum(values, "newscrawl/revisits/")
-        revisited = f"revisits={_fmt(revisits)} " if revisits else ""
-        line = (
-            f"newscrawl summary: found={values.get('newscrawl/articles/found', 0)} "
-            f"fetched={values.get('newscrawl/articles/fetched', 0)} "
-            f"written={values.get('newscrawl/articles/written', 0)} "
-            f"updated={values.get('newscrawl/articles/updated', 0)} "
-            f"unchanged={values.get('newscrawl/articles/unchanged', 0)} "
-            f"skipped={_fmt(skipped)} dropped={_fmt(dropped)} "
-            f"failed={_fmt(_by_reason(_sum(values, 'newscrawl/failed/')))} "
-            f"feeds_failed={_fmt(_sum(values, 'newscrawl/feeds/failed/'))} "
-            f"{replayed}{revisited}"
-            f"status={'ok' if code == 0 else 'FAILED: ' + message}"
-        )
+        line = summary_line(values, code, message, replay=bool(self.crawler.settings.get("WARC_REPLAY")))
         # At least at LOG_LEVEL, so every level prints it (a quiet cron run still says "ok").
         logger.log(max(logging.INFO if code == 0 else logging.ERROR, self._threshold()), line)
 

@@ -176,12 +176,19 @@ def describe(head: bytes) -> str:
     return b" ".join(w for w in words if w).decode("utf-8", "replace")
 
 
-def iter_members(handle: BinaryIO, limit: int | None = None) -> Iterator[Member | Damage]:
-    """The gzip members of a ``.warc.gz`` (its first ``limit`` bytes), with damaged spans in between."""
+def iter_members(
+    handle: BinaryIO, limit: int | None = None, start: int = 0, until: int | None = None
+) -> Iterator[Member | Damage]:
+    """The gzip members of a ``.warc.gz`` (its first ``limit`` bytes), with damaged spans in between.
+
+    ``start``/``until`` read one slice (``newscrawl rebuild`` indexes a big file in pieces cut at
+    :func:`record_starts`): the members and damage from ``start`` (a record's start) up to ``until``.
+    """
     view = FileView(handle)
     stop = len(view) if limit is None else min(limit, len(view))
-    pos = 0
-    while pos < stop:
+    pos = start
+    end_at = stop if until is None else min(until, stop)
+    while pos < end_at:
         try:
             end, data = _inflate(view, pos, stop)
             if not data.startswith(b"WARC/"):
@@ -196,6 +203,17 @@ def iter_members(handle: BinaryIO, limit: int | None = None) -> Iterator[Member 
             continue
         yield Member(pos, end, data)
         pos = end
+
+
+def record_starts(handle: BinaryIO, cuts: list[int]) -> list[int]:
+    """Where the first whole record at or after each offset of ``cuts`` starts (no duplicates, in order)."""
+    view = FileView(handle)
+    starts: list[int] = []
+    for cut in sorted(cuts):
+        found = 0 if cut <= 0 else _next_record(view, cut, len(view))
+        if found is not None and (not starts or found > starts[-1]):
+            starts.append(found)
+    return starts
 
 
 def complete_length(handle: BinaryIO) -> int:
@@ -257,7 +275,9 @@ def _plain_records(handle: BinaryIO, limit: int | None) -> Iterator[tuple[int, A
     iterator = ArchiveIterator(stream)
     try:
         for record in iterator:
-            yield iterator.get_record_offset(), record
+            # Where this record starts. Not get_record_offset(): before the record is read, that
+            # reads it to its end, and the caller then got an empty payload (every record).
+            yield iterator.offset, record
     except Exception as exc:  # noqa: BLE001 - uncompressed: no member boundary to resync at
         try:  # the unreadable record starts where the last whole one ended
             offset = iterator.get_record_offset() + iterator.get_record_length()

@@ -1,0 +1,1144 @@
+"""``newscrawl rebuild ARCHIVE… --output DIR [--jobs N]``: a WARC archive's articles, rebuilt in bulk.
+
+Replay (``scrapy crawl SITE -a warc=…``) stays the reference: it runs the crawl itself on the
+archived answers, one request at a time through Scrapy's engine, on one core. Rebuild writes
+the same files without the engine, in three steps:
+
+1. **Index** (one worker per file): every gzip member is inflated once and only its WARC and
+   HTTP headers are read (no warcio record objects): response records are keyed as replay
+   keys them (method, URL, sha1 of the request body), damaged spans are counted as replay
+   counts them (:mod:`newscrawl.archive.read` finds and skips them).
+2. **Plan** (the main process, microseconds per article): :class:`Planner` walks the
+   archive the way replay's spider and middlewares do: the first capture's arguments and
+   settings, its feeds page by page, the n-th request for a key answered by the n-th archived
+   response, retries (RETRY_HTTP_CODES, RETRY_TIMES, the feeds' own retry count), redirects
+   (with the duplicate filter a redirect target meets), then the sweep of the later runs'
+   feeds and articles (WARC_REPLAY_ALL) with the same rules for articles that failed in an
+   earlier run. The result is, per article, the one archived response replay hands to the
+   spider, its URL, whether it was redirected and the feed metadata it was listed with.
+3. **Convert** (N worker processes, while the plan goes on): each article's member is inflated
+   again, its body decoded (Content-Encoding, charset), and the spider's extraction, the item
+   pipelines and the writer run on it, exactly as in a crawl. Counts and gone marks come back
+   to the main process, which prints the crawl's summary line and returns the crawl's exit
+   status (``verdict``).
+
+Replay sweeps (the later runs' feeds, then their articles) when its engine is idle, that is
+once every article asked for so far is written, skipped or marked gone, and the sweep's
+choice depends on that (an article that met a challenge page in an earlier run is asked
+again). The plan waits for the workers at the same two points, so it sees the same folder
+and the same gone list; elsewhere planning and converting overlap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import multiprocessing
+import os
+import sys
+import time
+import zlib
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+from newscrawl.archive.read import (
+    OPEN_SUFFIX,
+    Damage,
+    complete_length,
+    describe,
+    iter_members,
+    iter_records,
+    record_starts,
+)
+
+logger = logging.getLogger("newscrawl.rebuild")
+
+Key = tuple[str, str, str]  # (method, URL, sha1 of the request body or "") as replay keys requests
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+# ---- 1. index ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Entry:
+    """One archived response: where its record is, what it answered, how it begins."""
+
+    path: str
+    start: int  # the record's gzip member (or, uncompressed, the record's offset)
+    end: int  # end of the member; -1: an uncompressed file (read with warcio)
+    uri: str
+    status: int
+    location: str  # the Location header of a redirect
+    record_id: str
+    concurrent_to: str
+    warcinfo: str
+    method: str = "GET"
+    body: bytes = b""  # the request's body (the channel feed's POST)
+    refresh: tuple[float, str] | None = None  # an HTML page's meta refresh (interval, URL), as Scrapy reads it
+    block: tuple[int, int] | None = None  # where the HTTP block is in the inflated member (read again by offset)
+
+
+@dataclass(slots=True)
+class FileIndex:
+    """What one file holds: responses, requests, warcinfo fields, damaged spans, record count."""
+
+    path: str
+    responses: list[Entry] = field(default_factory=list)
+    requests: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    infos: dict[str, bytes] = field(default_factory=dict)  # warcinfo record id -> its payload
+    damaged: list[Damage] = field(default_factory=list)
+    records: int = 0
+    ignore_tags: tuple[str, ...] = ()  # METAREFRESH_IGNORE_TAGS
+
+
+class _Head:
+    """A record's WARC header lines, read by name as they are asked for (the first of a name wins)."""
+
+    __slots__ = ("head", "low")
+
+    def __init__(self, head: bytes) -> None:
+        self.head = head
+        self.low = head.lower()
+
+    def get(self, name: bytes, default: bytes = b"") -> bytes:
+        at = self.low.find(b"\r\n" + name + b":")
+        if at < 0:
+            return default
+        start = at + len(name) + 3
+        end = self.low.find(b"\r\n", start)
+        return self.head[start : end if end >= 0 else len(self.head)].strip()
+
+
+def _records(data: bytes) -> Iterator[tuple[_Head, int, int]]:
+    """(WARC headers, block start, block end) of each record in an inflated member (one, for the files we write)."""
+    pos = 0
+    while pos < len(data):
+        if not data.startswith(b"WARC/", pos):
+            if data[pos:].strip():
+                raise ValueError("no WARC record where one should start")
+            return
+        head_end = data.find(b"\r\n\r\n", pos)
+        if head_end < 0:
+            raise ValueError("WARC headers cut short")
+        headers = _Head(data[pos:head_end])
+        length = int(headers.get(b"content-length"))
+        block_start = head_end + 4
+        if block_start + length > len(data):
+            raise ValueError("WARC block cut short")
+        yield headers, block_start, block_start + length
+        pos = block_start + length
+        while data.startswith(b"\r\n", pos):
+            pos += 2
+
+
+def _http_head(block: bytes) -> tuple[list[bytes], int]:
+    """(status/request line + header lines, offset of the body) of an HTTP block."""
+    end = block.find(b"\r\n\r\n")
+    if end < 0:
+        return block.split(b"\r\n"), len(block)
+    return block[:end].split(b"\r\n"), end + 4
+
+
+def _index_record(
+    index: FileIndex, start: int, end: int, headers: Any, block: bytes, span: tuple[int, int] | None = None
+) -> None:
+    kind = headers.get(b"warc-type", b"")
+    record_id = headers.get(b"warc-record-id", b"").decode("latin-1")
+    if kind == b"warcinfo":
+        index.infos[record_id] = block
+    elif kind == b"request":
+        lines, body_at = _http_head(block)
+        method = lines[0].split(b" ", 1)[0].decode("latin-1").upper()
+        entry = (method, block[body_at:])
+        index.requests[record_id] = entry
+        for other in headers.get(b"warc-concurrent-to", b"").decode("latin-1").split():
+            index.requests[other] = entry
+    elif kind == b"response":
+        lines, body_at = _http_head(block)
+        parts = lines[0].split(b" ", 2)
+        try:
+            status = int(parts[1])
+        except (IndexError, ValueError):
+            return
+        location = b""
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"location":
+                location = value.strip()
+                break
+        uri = headers.get(b"warc-target-uri", b"").decode("utf-8", "replace")
+        index.responses.append(
+            Entry(
+                index.path,
+                start,
+                end,
+                uri,
+                status,
+                location.decode("latin-1"),
+                record_id,
+                headers.get(b"warc-concurrent-to", b"").decode("latin-1"),
+                headers.get(b"warc-warcinfo-id", b"").decode("latin-1"),
+                refresh=meta_refresh(uri, lines, block[body_at:], index.ignore_tags),
+                block=span,
+            )
+        )
+
+
+def meta_refresh(url: str, lines: list[bytes], raw: bytes, ignore_tags: tuple[str, ...]) -> tuple[float, str] | None:
+    """The meta refresh Scrapy's MetaRefreshMiddleware would follow on this response, or None.
+
+    Worked out while indexing (in the workers), from the body as the middleware sees it
+    (decompressed; an HtmlResponse only; the first 4,096 characters, comments removed).
+    """
+    if b"refresh" not in raw[:65536].lower() and not any(
+        line[:17].lower() == b"content-encoding:" for line in lines[1:]
+    ):
+        return None  # the common case: no "refresh" anywhere in the page's start
+    from scrapy.http import Headers, HtmlResponse
+    from scrapy.responsetypes import responsetypes
+    from scrapy.utils.response import get_meta_refresh
+
+    try:
+        body, _ = decoded_body(lines, raw)
+    except Exception:  # noqa: BLE001 - undecodable: the spider gets it as it is, with no refresh
+        return None
+    if b"refresh" not in body[:65536].lower():
+        return None
+    headers = Headers()
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() != b"content-encoding":
+            headers.appendlist(name.strip(), value.strip())
+    respcls = responsetypes.from_args(headers=headers, url=url, body=body)
+    if not issubclass(respcls, HtmlResponse):
+        return None
+    interval, target = get_meta_refresh(respcls(url=url, headers=headers, body=body), ignore_tags=list(ignore_tags))
+    return (float(interval), target) if target else None
+
+
+def _gzipped(path: Path) -> bool:
+    name = path.name.removesuffix(OPEN_SUFFIX)
+    if name.endswith(".gz"):
+        return True
+    if name.endswith(".warc"):
+        return False
+    with path.open("rb") as handle:
+        return handle.read(2) == b"\x1f\x8b"
+
+
+PIECE = 8 << 20  # a file bigger than this is indexed in pieces of about this size, in parallel
+
+
+def pieces(files: list[Path], split: bool, ignore_tags: tuple[str, ...] = ()) -> list[Piece]:
+    """Slices to index: whole files, or big ``.warc.gz`` files cut at record starts."""
+    out: list[Piece] = []
+    for path in files:
+        size = path.stat().st_size
+        if not split or size <= PIECE * 1.5 or path.name.endswith(OPEN_SUFFIX) or not _gzipped(path):
+            out.append((str(path), 0, None, ignore_tags))
+            continue
+        with path.open("rb") as handle:
+            starts = record_starts(handle, list(range(0, size, PIECE)))
+        if not starts or starts[0] != 0:
+            starts.insert(0, 0)  # damage at the very start: the first piece reports it
+        bounds: list[int | None] = [*starts[1:], None]
+        out.extend((str(path), start, until, ignore_tags) for start, until in zip(starts, bounds, strict=True))
+    return out
+
+
+Piece = tuple[str, int, "int | None", tuple[str, ...]]  # (file, start, until, METAREFRESH_IGNORE_TAGS)
+
+
+def index_piece(piece: Piece) -> FileIndex:
+    """Index one slice of a WARC file: member by member for ``.warc.gz``, with warcio for plain ``.warc``."""
+    name, start, until, ignore_tags = piece
+    path = Path(name)
+    index = FileIndex(name, ignore_tags=ignore_tags)
+    if not _gzipped(path):
+        _index_plain(path, index)
+        return index
+    with path.open("rb") as handle:
+        limit = complete_length(handle) if path.name.endswith(OPEN_SUFFIX) else None
+        handle.seek(0)
+        for item in iter_members(handle, limit, start, until):
+            if isinstance(item, Damage):
+                index.damaged.append(item)
+                continue
+            try:
+                parsed = list(_records(item.data))
+            except (ValueError, KeyError) as exc:
+                index.damaged.append(
+                    Damage(item.start, item.end, f"unparsable WARC record: {exc}", describe(item.data))
+                )
+                continue
+            data = item.data
+            for headers, block_start, block_end in parsed:
+                index.records += 1
+                span = (block_start, block_end)
+                _index_record(index, item.start, item.end, headers, data[block_start:block_end], span)
+    return index
+
+
+def index_file(name: str, ignore_tags: tuple[str, ...] = ()) -> FileIndex:
+    """Index one whole WARC file."""
+    return index_piece((name, 0, None, ignore_tags))
+
+
+def merge(indexes: Iterable[FileIndex]) -> Iterator[FileIndex]:
+    """Consecutive slices of one file joined into one index (a request record may follow in the next slice)."""
+    current: FileIndex | None = None
+    for index in indexes:
+        if current is not None and current.path == index.path:
+            current.responses.extend(index.responses)
+            current.requests.update(index.requests)
+            current.infos.update(index.infos)
+            current.damaged.extend(index.damaged)
+            current.records += index.records
+            continue
+        if current is not None:
+            yield current
+        current = index
+    if current is not None:
+        yield current
+
+
+def _index_plain(path: Path, index: FileIndex) -> None:
+    for item in iter_records(path):
+        if isinstance(item, Damage):
+            index.damaged.append(item)
+            continue
+        offset, record = item
+        index.records += 1
+        head = record.rec_headers
+        headers = {k.lower().encode("latin-1"): v.encode("utf-8") for k, v in head.headers}
+        block = b""
+        if record.http_headers is not None:
+            block = record.http_headers.to_bytes() if hasattr(record.http_headers, "to_bytes") else b""
+        _index_record(index, offset, -1, headers, block + record.raw_stream.read())
+
+
+_handles: dict[str, Any] = {}
+
+
+def read_response(entry: Entry) -> tuple[list[bytes], bytes]:
+    """(status line + header lines, body as stored) of an archived response."""
+    if entry.end < 0:  # uncompressed: warcio reads it, as replay does
+        from warcio.archiveiterator import ArchiveIterator
+
+        from newscrawl.archive.index import _read_head
+
+        with open(entry.path, "rb") as handle:
+            handle.seek(entry.start)
+            record = next(iter(ArchiveIterator(handle, no_record_parse=True)))
+            lines = _read_head(record.raw_stream)
+            return lines, record.raw_stream.read()
+    handle = _handles.get(entry.path)
+    if handle is None:  # one open file per WARC file and process: articles come in archive order
+        while len(_handles) >= 16:
+            _handles.pop(next(iter(_handles))).close()
+        handle = _handles[entry.path] = open(entry.path, "rb")  # noqa: SIM115 - kept open on purpose
+    member = os.pread(handle.fileno(), entry.end - entry.start, entry.start)  # no seek: no shared offset
+    data = zlib.decompressobj(zlib.MAX_WBITS | 16).decompress(member)
+    if entry.block is not None:  # found while indexing: no header to read again
+        block = data[entry.block[0] : entry.block[1]]
+        lines, body_at = _http_head(block)
+        return lines, block[body_at:]
+    for headers, block_start, block_end in _records(data):
+        if headers.get(b"warc-type") == b"response":
+            lines, body_at = _http_head(data[block_start:block_end])
+            return lines, data[block_start + body_at : block_end]
+    raise ValueError(f"no response record at {entry.path}:{entry.start}")
+
+
+def decoded_body(lines: list[bytes], body: bytes) -> tuple[bytes, str | None]:
+    """The body as Scrapy's middlewares hand it to the spider (de-chunked, decompressed), and its Content-Type."""
+    headers: dict[bytes, list[bytes]] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        headers.setdefault(name.strip().lower(), []).append(value.strip())
+    if b"chunked" in b",".join(headers.get(b"transfer-encoding", [])).lower():
+        from io import BytesIO
+
+        from warcio.bufferedreaders import ChunkedDataReader
+
+        body = ChunkedDataReader(BytesIO(body)).read()
+    encodings = headers.get(b"content-encoding")
+    if encodings:
+        # Scrapy's own decoders, in its order (HttpCompressionMiddleware at 590 in replay).
+        from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware as Compression
+
+        to_decode, _ = Compression._split_encodings(encodings)
+        for encoding in to_decode:
+            body = Compression._decode(body, encoding, 0)
+    content_type = headers.get(b"content-type")
+    return body, content_type[0].decode("latin-1") if content_type else None
+
+
+# ---- 2. plan ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Stored:
+    """An archived response as replay's middleware sees it (``WarcReplayMiddleware`` reads these)."""
+
+    entry: Entry
+    uri: str
+    status: int
+    method: str
+    body: bytes
+    kind: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class ArchiveIndex:
+    """The archive's responses by request key, served as :class:`newscrawl.archive.index.ReplayIndex` serves them.
+
+    Same attributes and methods (``by_key``, ``used``, ``lookup``, ``unserved``), so replay's
+    own sweep (``WarcReplayMiddleware.spider_idle``) runs on it unchanged.
+    """
+
+    def __init__(self, files: list[FileIndex], classify: Callable[[Any, str, str, bytes], Any]) -> None:
+        from newscrawl.archive.index import Capture, _parse_fields, request_key
+
+        self.by_key: dict[Key, list[Stored]] = {}
+        self.used: dict[Key, int] = {}
+        self.by_article: dict[str, Key] = {}
+        self.damaged: list[tuple[str, Damage]] = []
+        self.first_capture: Any = None
+        for index in files:
+            self.damaged.extend((index.path, damage) for damage in index.damaged)
+            captures = {rid: Capture.from_fields(_parse_fields(payload)) for rid, payload in index.infos.items()}
+            if self.first_capture is None:
+                self.first_capture = next((c for c in captures.values() if c), None)
+            for entry in index.responses:
+                method, body = (
+                    index.requests.get(entry.record_id)
+                    or index.requests.get(entry.concurrent_to)
+                    or (
+                        "GET",
+                        b"",
+                    )
+                )
+                stored = Stored(entry, entry.uri, entry.status, method, body)
+                key = request_key(method, entry.uri, body)
+                self.by_key.setdefault(key, []).append(stored)
+                capture = captures.get(entry.warcinfo)
+                recognized = classify(capture, method, entry.uri, body) if capture else None
+                if recognized:
+                    stored.kind, stored.details = recognized
+                    if stored.kind == "article":
+                        self.by_article.setdefault(stored.details["id"], key)
+                # Matched: the record ids are not needed again (memory per archived response).
+                entry.record_id = entry.concurrent_to = entry.warcinfo = ""
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.by_key.values())
+
+    def next_for(self, method: str, url: str, body: bytes, article_id: str | None) -> Stored | None:
+        from newscrawl.archive.index import request_key
+
+        key = request_key(method, url, body)
+        if key not in self.by_key:
+            key = self.by_article.get(article_id) if article_id else None
+            if key is None:
+                return None
+        entries = self.by_key[key]
+        used = self.used.get(key, 0)
+        self.used[key] = used + 1
+        return entries[min(used, len(entries) - 1)]
+
+    def unserved(self) -> Iterator[Stored]:
+        for key, entries in self.by_key.items():
+            yield from entries[self.used.get(key, 0) :]
+
+
+@dataclass(slots=True)
+class Task:
+    """One article to convert: the archived response replay's spider gets, and its request's meta."""
+
+    entry: Entry
+    url: str
+    article_id: str
+    redirected: bool
+    feed: dict[str, str]
+
+
+class PlanStats:
+    """The stats collector calls the spider, replay's sweep and the summary make, without Scrapy's
+    per-call wrapper (StatsCollector checks every attribute access for a deprecated argument)."""
+
+    def __init__(self) -> None:
+        self._stats: dict[str, Any] = {}
+
+    def get_value(self, key: str, default: Any = None) -> Any:
+        return self._stats.get(key, default)
+
+    def get_stats(self) -> dict[str, Any]:
+        return self._stats
+
+    def set_value(self, key: str, value: Any) -> None:
+        self._stats[key] = value
+
+    def inc_value(self, key: str, count: int = 1, start: int = 0) -> None:
+        self._stats[key] = self._stats.get(key, start) + count
+
+    def max_value(self, key: str, value: Any) -> None:
+        self._stats[key] = max(self._stats.get(key, value), value)
+
+    def min_value(self, key: str, value: Any) -> None:
+        self._stats[key] = min(self._stats.get(key, value), value)
+
+
+class _Engine:
+    """The part of Scrapy's engine the spider and replay's sweep call: ``crawl(request)``."""
+
+    def __init__(self, queue: deque) -> None:
+        self.queue = queue
+
+    def crawl(self, request: Any) -> None:
+        self.queue.append(request)
+
+
+def _drive(agen: Any) -> list[Any]:
+    """Everything an async generator that never awaits yields (the spider's ``start``)."""
+    out = []
+    while True:
+        step = agen.__anext__()
+        try:
+            step.send(None)
+        except StopIteration as done:
+            out.append(done.value)
+        except StopAsyncIteration:
+            return out
+        else:  # pragma: no cover - start() awaited something
+            step.close()
+            raise RuntimeError("the spider's start() awaited: rebuild cannot drive it")
+
+
+class Planner:
+    """Replay without the engine: the real spider and replay's sweep, on an :class:`ArchiveIndex`.
+
+    Requests are answered in the engine's stead: the n-th request for a key gets the n-th
+    archived response, redirects are followed (RedirectMiddleware: REDIRECT_MAX_TIMES, the
+    duplicate filter on the target), retryable statuses are asked again (RetryMiddleware:
+    RETRY_HTTP_CODES, ``max_retry_times``), other non-2xx answers go to the errback as
+    HttpError (HttpErrorMiddleware). Feed pages are parsed by the spider at once; article
+    responses become :class:`Task` objects instead of calling ``parse_article``.
+    """
+
+    def __init__(
+        self,
+        crawler: Any,
+        spider: Any,
+        index: ArchiveIndex,
+        sink: Callable[[list[Task]], None],
+        drain: Callable[[], None],
+        chunk: int = 64,
+    ) -> None:
+        from newscrawl.archive.replay import WarcReplayMiddleware
+
+        self.sink = sink
+        self.drain = drain
+        self.chunk = chunk
+        self.pending: list[Task] = []
+        self.planned: set[str] = set()
+        self._existing_file = spider.existing_file
+        # A folder that holds no file yet needs no stat per article but for those this rebuild writes.
+        output = Path(crawler.settings.get("OUTPUT_DIR"))
+        self.empty_output = not output.is_dir() or not any(p.is_file() for p in output.rglob("*"))
+        spider.existing_file = self.existing_file
+        self.crawler = crawler
+        self.spider = spider
+        self.index = index
+        self.settings = crawler.settings
+        self.stats = crawler.stats
+        self.queue: deque = deque()
+        crawler.engine = _Engine(self.queue)
+        self.replay = WarcReplayMiddleware(crawler, index)  # its sweep, on our index
+        self.fingerprints: set[Key] = set()
+        retry = self.settings
+        self.retry_enabled = retry.getbool("RETRY_ENABLED")
+        self.retry_times = retry.getint("RETRY_TIMES")
+        self.retry_codes = {int(c) for c in retry.getlist("RETRY_HTTP_CODES")}
+        self.redirect_enabled = retry.getbool("REDIRECT_ENABLED")
+        self.redirect_max = retry.getint("REDIRECT_MAX_TIMES")
+        self.metarefresh_enabled = retry.getbool("METAREFRESH_ENABLED")
+        self.metarefresh_maxdelay = retry.getint("METAREFRESH_MAXDELAY")
+
+    def existing_file(self, article_id: str) -> bool:
+        """The spider's check; no ``stat`` for an article this rebuild does not write into a new folder."""
+        if self.empty_output and article_id not in self.planned:
+            return False
+        return bool(self._existing_file(article_id))
+
+    def run(self) -> int:
+        """Plan the whole replay, handing tasks to ``sink`` in chunks as they come; returns their number."""
+        from scrapy.exceptions import DontCloseSpider
+
+        self.queue.extend(_drive(self.spider.start()))
+        while True:
+            while self.queue:
+                self.handle(self.queue.popleft())
+                if len(self.pending) >= self.chunk:
+                    self.sink(self.pending)
+                    self.pending = []
+            # Replay sweeps when the engine is idle: every article so far converted, written or
+            # marked gone (what the sweep checks). Wait for the workers to get there too.
+            if self.pending:
+                self.sink(self.pending)
+                self.pending = []
+            self.drain()
+            try:
+                self.replay.spider_idle(self.spider)
+                self.spider.spider_idle(self.spider)
+            except DontCloseSpider:
+                continue
+            break
+        if self.pending:
+            self.sink(self.pending)
+            self.pending = []
+        return len(self.planned)
+
+    def _seen_before(self, request: Any) -> bool:
+        """Scrapy's duplicate filter: a request (not ``dont_filter``) asked before is dropped."""
+        from newscrawl.archive.index import request_key
+
+        if request.dont_filter:
+            return False
+        key = request_key(request.method, request.url, request.body)
+        if key in self.fingerprints:
+            return True
+        self.fingerprints.add(key)
+        return False
+
+    def handle(self, request: Any) -> None:
+        from scrapy.exceptions import IgnoreRequest
+        from scrapy.http import Response
+        from scrapy.spidermiddlewares.httperror import HttpError
+        from twisted.python.failure import Failure
+
+        from newscrawl.archive.replay import NotArchived
+
+        stats = self.stats
+        if self._seen_before(request):
+            stats.inc_value("dupefilter/filtered")
+            self.spider.request_dropped(request)
+            return
+        article_id = request.meta.get("article_id")
+        max_retries = request.meta.get("max_retry_times", self.retry_times)
+        method, url, body = request.method, request.url, request.body
+        retries, redirects = 0, []
+        while True:
+            stored = self.index.next_for(method, url, body, article_id)
+            if stored is None:
+                stats.inc_value("newscrawl/replay/missing")
+                logger.warning("Not in the WARC archive: %s %s", method, url)
+                exc: Exception = NotArchived(f"not in the WARC archive: {method} {url}")
+                break
+            stats.inc_value("newscrawl/replay/served")
+            status = stored.status
+            # RedirectMiddleware (600), then MetaRefreshMiddleware (580), as Scrapy runs them.
+            target = self._redirect_target(stored, url, method)
+            if target is not None:
+                if len(redirects) >= self.redirect_max:
+                    exc = IgnoreRequest("max redirections reached")
+                    break
+                redirects.append(url)
+                url, method, body = target[0], target[1], body if target[1] == method else b""
+                redirected = request.replace(url=url, method=method, body=body)
+                if self._seen_before(redirected):
+                    stats.inc_value("dupefilter/filtered")
+                    self.spider.request_dropped(request)
+                    return
+                continue
+            if status in self.retry_codes and self.retry_enabled and retries < max_retries:
+                retries += 1
+                stats.inc_value("retry/count")
+                continue
+            if 200 <= status < 300:
+                self._answered(request, stored, url, redirects)
+                return
+            if status in self.retry_codes and self.retry_enabled:
+                stats.inc_value("retry/max_reached")
+            response = Response(url, status=status, request=request)
+            exc = HttpError(response, "Ignoring non-200 response")
+            break
+        failure = Failure(exc)
+        failure.request = request  # as Scrapy's errback sees it
+        if request.errback is not None:
+            self._run(request.errback, failure, request.url)
+
+    def _run(self, callback: Callable, argument: Any, url: str) -> None:
+        """A callback's requests go to the queue; what it raises is logged and counted, as Scrapy's scraper does."""
+        try:
+            for result in callback(argument) or ():
+                if hasattr(result, "url") and hasattr(result, "callback"):
+                    self.queue.append(result)
+        except Exception as exc:  # noqa: BLE001 - one bad page never stops the run
+            logger.error("Spider error processing %s", url, exc_info=exc)
+            self.stats.inc_value(f"spider_exceptions/{type(exc).__name__}")
+
+    def _redirect_target(self, stored: Stored, url: str, method: str) -> tuple[str, str] | None:
+        """(URL, method) Scrapy's redirect middlewares send this response's request on to, or None."""
+        from urllib.parse import urlparse
+
+        from w3lib.url import safe_url_string
+
+        entry = stored.entry
+        if stored.status in REDIRECTS and entry.location and self.redirect_enabled:
+            raw = entry.location.encode("latin-1")
+            location = safe_url_string(raw)
+            if raw.startswith(b"//"):
+                location = urlparse(url).scheme + "://" + location.lstrip("/")
+            target = urljoin(url, location)
+            fragment = urlparse(url).fragment
+            if fragment and not urlparse(target).fragment:
+                target = urljoin(target, f"#{fragment}")
+            if urlparse(target).scheme in ("http", "https"):
+                post = (stored.status in (301, 302) and method == "POST") or (
+                    stored.status == 303 and method not in ("GET", "HEAD")
+                )
+                return target, "GET" if post else method
+        if entry.refresh and self.metarefresh_enabled and method != "HEAD":
+            interval, target = entry.refresh
+            if urlparse(target).scheme in ("http", "https") and interval < self.metarefresh_maxdelay:
+                return target, "GET"
+        return None
+
+    def _answered(self, request: Any, stored: Stored, url: str, redirects: list[str]) -> None:
+        if request.callback == self.spider.parse_article:
+            self.spider.article_ended()
+            self.stats.inc_value("newscrawl/articles/fetched")
+            article_id = request.meta["article_id"]
+            self.planned.add(article_id)
+            self.pending.append(Task(stored.entry, url, article_id, bool(redirects), request.meta.get("feed") or {}))
+            return
+        from scrapy.http import TextResponse
+
+        lines, raw = read_response(stored.entry)
+        body, content_type = decoded_body(lines, raw)
+        headers = {"Content-Type": content_type} if content_type else {}
+        meta = dict(request.meta)
+        if redirects:
+            meta["redirect_urls"] = redirects
+        response = TextResponse(
+            url, status=stored.status, headers=headers, body=body, request=request.replace(meta=meta)
+        )
+        self._run(request.callback, response, request.url)
+
+
+# ---- 3. convert -------------------------------------------------------------------------
+
+
+class Counts:
+    """The stats collector's counting calls, into a Counter (sent back from the workers)."""
+
+    def __init__(self) -> None:
+        self.values: Counter[str] = Counter()
+
+    def inc_value(self, key: str, count: int = 1, start: int = 0) -> None:
+        self.values[key] += count
+
+    def set_value(self, key: str, value: Any) -> None:  # pragma: no cover - not used by the pipelines
+        self.values[key] = value
+
+
+def page_functions(site: str, settings: Any) -> tuple[Callable, Callable, type[Exception]]:
+    """(decode_html, extract, Unavailable) of the spider's site, as its ``parse_article`` calls them."""
+    from newscrawl.sites import get_site
+    from newscrawl.sites.base import Unavailable
+
+    page = get_site(site, settings)
+    return page.decode_html, page.extract, Unavailable
+
+
+class Converter:
+    """One process's article converter: the spider's extraction, then every item pipeline."""
+
+    def __init__(self, settings: Any, site: str) -> None:
+        from scrapy.utils.misc import load_object
+
+        from newscrawl.pipelines import ArticlePipeline
+
+        self.decode_html, self.extract, self.unavailable = page_functions(site, settings)
+
+        self.counts = Counts()
+        self.pipelines = []
+        for path, _ in sorted(settings.getdict("ITEM_PIPELINES").items(), key=lambda kv: kv[1]):
+            cls = load_object(path)
+            if isinstance(cls, type) and issubclass(cls, ArticlePipeline):
+                self.pipelines.append(cls(settings, self.counts))
+        self.log = logging.getLogger(site)  # the spider's logger name, as its lines say
+
+    def convert(self, task: Task) -> tuple[str, str] | None:
+        """Convert and write one article; returns (id, reason) when it is to be marked gone."""
+        from scrapy.exceptions import DropItem
+
+        from newscrawl.pipelines import extract_failed
+
+        stats = self.counts
+        article_id = task.article_id
+        try:
+            lines, raw = read_response(task.entry)
+            body, content_type = decoded_body(lines, raw)
+            text = self.decode_html(body, content_type)
+            article = self.extract(text, task.url, requested_id=article_id, redirected=task.redirected)
+        except self.unavailable as exc:
+            stats.inc_value(f"newscrawl/skipped/{exc.reason}")
+            self.log.warning("Skipped %s (%s): %s", article_id, exc.reason, exc.detail)
+            return article_id, exc.reason
+        except Exception as exc:  # noqa: BLE001 - one bad page must never stop the rebuild
+            extract_failed(stats, self.log, article_id, task.url, exc)
+            return None
+        article.feed = task.feed
+        stats.inc_value(f"newscrawl/template/{article.template or 'none'}")
+        try:
+            for pipeline in self.pipelines:
+                article = pipeline.process_item(article)
+        except DropItem as exc:
+            stats.inc_value("item_dropped_count")
+            reason = getattr(exc, "reason", None)
+            if getattr(exc, "log_level", "WARNING") != "DEBUG":
+                self.log.warning("Dropped %s (%s): %s", article_id, reason or type(exc).__name__, exc)
+            return (article_id, reason) if reason else None
+        stats.inc_value("item_scraped_count")
+        return None
+
+
+_converter: Converter | None = None
+
+
+def _init_worker(settings: dict[str, Any], site: str) -> None:
+    global _converter
+    from scrapy.settings import Settings
+
+    _converter = Converter(Settings(settings), site)
+
+
+def _convert_chunk(tasks: list[Task]) -> tuple[Counter[str], list[tuple[str, str]], int]:
+    assert _converter is not None
+    _converter.counts.values = Counter()
+    marks = [mark for mark in map(_converter.convert, tasks) if mark]
+    return _converter.counts.values, marks, len(tasks)
+
+
+# ---- progress ---------------------------------------------------------------------------
+
+
+class Progress:
+    """A progress bar on a terminal (files, records, articles/s, ETA); else a log line every ``interval`` s."""
+
+    def __init__(self, interval: float, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.interval = interval
+        self.started = time.monotonic()
+        self.last = 0.0
+        self.files = self.files_total = self.records = 0
+        self.done = self.total = 0
+        self.converting_since = 0.0
+
+    def _rate(self) -> float:
+        spent = time.monotonic() - (self.converting_since or self.started)
+        return self.done / spent if spent > 0 else 0.0
+
+    def line(self) -> str:
+        rate = self._rate()
+        eta = (self.total - self.done) / rate if rate > 0 and self.total else 0.0
+        bar = ""
+        if self.total:
+            filled = int(20 * self.done / self.total)
+            bar = "[" + "#" * filled + "." * (20 - filled) + "] "
+        return (
+            f"{bar}files {self.files}/{self.files_total}, records {self.records}, "
+            f"articles {self.done}/{self.total} ({rate:.0f}/s), ETA {eta:.0f} s"
+        )
+
+    def update(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.tty:
+            if force or now - self.last >= 0.2:
+                self.last = now
+                self.stream.write("\r" + self.line() + "\x1b[K")
+                self.stream.flush()
+        elif self.interval and (force or now - self.last >= self.interval):
+            self.last = now
+            logger.info("Rebuild: %s", self.line())
+
+    def close(self) -> None:
+        self.update(force=True)
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+# ---- the command ------------------------------------------------------------------------
+
+USAGE = "newscrawl rebuild ARCHIVE... --output DIR [--jobs N] [-s NAME=VALUE ...]"
+
+
+def _arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="newscrawl rebuild",
+        usage=USAGE,
+        description=(
+            "Rebuild the articles of WARC archives (files or folders) into DIR, in N processes: the same "
+            "files, summary line and exit status as `scrapy crawl SITE -a warc=ARCHIVE -s OUTPUT_DIR=DIR`."
+        ),
+    )
+    parser.add_argument("archives", nargs="+", metavar="ARCHIVE", help="WARC file or folder (searched recursively)")
+    parser.add_argument("--output", "-o", required=True, metavar="DIR", help="the content folder (OUTPUT_DIR)")
+    parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N", help="processes")
+    parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE", help="a setting")
+    return parser.parse_args(argv)
+
+
+def _settings(options: argparse.Namespace) -> Any:
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "newscrawl.settings")
+    from scrapy.utils.project import get_project_settings
+
+    settings = get_project_settings()
+    for pair in options.set:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"-s {pair}: expected NAME=VALUE")
+        settings.set(name, value, "cmdline")
+    settings.set("OUTPUT_DIR", options.output, "cmdline")
+    return settings
+
+
+def _configure_logging(settings: Any) -> None:
+    from scrapy.utils.log import configure_logging
+
+    configure_logging(settings)
+
+
+def run(argv: list[str]) -> int:
+    """The ``rebuild`` command; returns the exit status (the crawl's table: 0 ok, 2 bad arguments, …, 7 damaged)."""
+    options = _arguments(argv)
+    try:
+        settings = _settings(options)
+    except ValueError as exc:
+        sys.stderr.write(f"newscrawl rebuild: {exc}\n")
+        return 2
+    _configure_logging(settings)
+    for name in ("IMAGES_DOWNLOAD", "MANIFEST", "REDIS_URL", "JOBDIR"):
+        if settings.get(name) and settings.get(name) not in ("0", "False", "false"):
+            logger.error("Bad argument: rebuild does not do %s; replay with `scrapy crawl SITE -a warc=…` does", name)
+            return 2
+    from newscrawl.archive.files import warc_files
+
+    files: list[Path] = []
+    for archive in options.archives:
+        try:
+            files.extend(warc_files(archive))
+        except FileNotFoundError as exc:
+            logger.error("Bad argument: %s (%s)", archive, exc)
+            return 2
+    from newscrawl import preflight
+
+    problems = preflight.problems(settings)
+    if problems:  # as `scrapy crawl` says them, before anything is read
+        for problem in problems:
+            logger.error("newscrawl: %s", problem)
+        return 2
+    jobs = max(1, options.jobs)
+    progress = Progress(settings.getfloat("PROGRESS_INTERVAL"))
+    progress.files_total = len(files)
+    pools = Pools(jobs)
+    try:
+        return _rebuild(settings, options.archives[0], files, pools, progress)
+    except KeyboardInterrupt:
+        logger.error("newscrawl summary: status=FAILED: the rebuild did not finish (interrupted)")
+        return 3
+    finally:
+        pools.close()
+
+
+class Pools:
+    """The worker processes: one pool indexes, then one converts (started with the replay's settings)."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        methods = multiprocessing.get_all_start_methods()
+        self.context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        self.index: Any = self.context.Pool(jobs) if jobs > 1 else None
+        self.convert: Any = None
+
+    def start_converting(self, settings: dict[str, Any], site: str) -> Any:
+        if self.index is not None:
+            self.index.close()
+            self.index.join()
+            self.index = None
+        # Built here once: forked workers inherit it with every module imported (spawned ones build their own).
+        _init_worker(settings, site)
+        if self.jobs > 1:
+            forked = self.context.get_start_method() == "fork"
+            self.convert = self.context.Pool(
+                self.jobs, None if forked else _init_worker, () if forked else (settings, site)
+            )
+        return self.convert
+
+    def close(self) -> None:
+        for pool in (self.index, self.convert):
+            if pool is not None:
+                pool.terminate()
+                pool.join()
+
+
+def classifier(settings: Any) -> Callable[[Any, str, str, bytes], tuple[str, dict[str, Any]] | None]:
+    """What each capture's site recognizes in an archived request, as replay's index asks it."""
+    from newscrawl.sites import get_site
+
+    sites: dict[str, Any] = {}
+
+    def classify(capture: Any, method: str, uri: str, body: bytes) -> tuple[str, dict[str, Any]] | None:
+        if capture.spider not in sites:
+            try:
+                sites[capture.spider] = get_site(capture.spider, settings)
+            except KeyError:  # a capture of a site not registered here: served, not classified
+                sites[capture.spider] = None
+        recognized = capture.classify(method, uri, body, sites[capture.spider])
+        return (recognized.kind, recognized.details) if recognized else None
+
+    return classify
+
+
+def _spider_name(indexes: list[FileIndex]) -> str:
+    """The spider of the archive's first capture (warcinfo ``newscrawl-spider``), or ""."""
+    from newscrawl.archive.index import Capture, _parse_fields
+
+    for index in indexes:
+        for payload in index.infos.values():
+            capture = Capture.from_fields(_parse_fields(payload))
+            if capture and capture.spider:
+                return capture.spider
+    return ""
+
+
+def _log_level_at_source(settings: Any) -> None:
+    """Drop log calls below LOG_LEVEL where they are made (as the crawl's LogLevelAtSource does)."""
+    level = logging.getLevelName(str(settings.get("LOG_LEVEL", "DEBUG")).upper())
+    if isinstance(level, int):
+        for log in (logging.root, logging.getLogger("scrapy")):
+            if log.level < level:
+                log.setLevel(level)
+
+
+def _rebuild(settings: Any, location: str, files: list[Path], pools: Pools, progress: Progress) -> int:
+    from scrapy.crawler import Crawler
+
+    from newscrawl.extensions import summary_line, verdict
+    from newscrawl.writer import WriterPipeline
+
+    started = time.monotonic()
+    slices = pieces(files, pools.index is not None, tuple(settings.getlist("METAREFRESH_IGNORE_TAGS")))
+    indexed = pools.index.imap(index_piece, slices) if pools.index else map(index_piece, slices)
+    indexes: list[FileIndex] = []
+    for index in merge(indexed):
+        indexes.append(index)
+        progress.files += 1
+        progress.records += index.records
+        progress.update()
+    from scrapy.spiderloader import get_spider_loader
+
+    # The capture's spider, as `scrapy crawl NAME -a warc=…` would run it.
+    loader = get_spider_loader(settings)
+    crawler = Crawler(loader.load(_spider_name(indexes) or sorted(loader.list())[0]), settings)
+    crawler.stats = PlanStats()
+    _log_level_at_source(settings)  # after the Crawler: making one resets the root logger's level
+    spider = crawler._create_spider(warc=location)  # replay's settings and arguments (prepare_replay)
+    crawler.spider = spider
+    spider.backlog_limit = 0  # no engine to release held-back feed pages: plan them at once
+    stats = crawler.stats
+    stats.set_value("start_time", datetime.now(UTC))
+    index = ArchiveIndex(indexes, classifier(crawler.settings))
+    del indexes
+    logger.info("Rebuild index: %d archived responses (WARC files: %d)", len(index), len(files))
+    for path, damage in index.damaged:
+        logger.error(
+            "Damaged WARC record in %s at offset %d (%s%s): bytes %d-%d skipped, %s",
+            path,
+            damage.start,
+            damage.reason,
+            f"; {damage.record}" if damage.record else "",
+            damage.start,
+            damage.end,
+            "nothing readable after them" if damage.to_end else "reading resumed at the next record",
+        )
+    if index.damaged:
+        stats.set_value("newscrawl/replay/damaged", len(index.damaged))
+    WriterPipeline(crawler.settings).open_spider()
+    pool = pools.start_converting(crawler.settings.copy_to_dict(), spider.name)
+    progress.converting_since = time.monotonic()
+
+    def collect(result: tuple[Counter[str], list[tuple[str, str]], int]) -> None:
+        counts, marks, done = result
+        for key, value in counts.items():
+            stats.inc_value(key, value)
+        for article_id, reason in marks:
+            spider.gone.mark(article_id, reason)
+        progress.done += done
+        progress.update()
+
+    waiting: deque = deque()
+
+    def sink(tasks: list[Task]) -> None:
+        """Planned articles go to the workers at once: conversion overlaps the rest of the plan."""
+        progress.total += len(tasks)
+        if pool is None:
+            collect(_convert_chunk(tasks))
+            return
+        waiting.append(pool.apply_async(_convert_chunk, (tasks,)))
+        while waiting and waiting[0].ready():
+            collect(waiting.popleft().get())
+
+    def drain() -> None:
+        while waiting:
+            collect(waiting.popleft().get())
+
+    planned = Planner(crawler, spider, index, sink, drain, chunk=64 if pool else 256).run()
+    logger.info("Rebuild plan: %d articles (%.2f s)", planned, time.monotonic() - started)
+    drain()
+    progress.close()
+    values = stats.get_stats()
+    code, message = verdict(values, "finished", crawler.settings)
+    stats.set_value("newscrawl/exit_code", code)
+    stats.set_value("newscrawl/verdict", message)
+    spent = time.monotonic() - started
+    logger.info(
+        "Rebuilt %d articles in %.1f s (%.0f articles/s, %d processes)",
+        planned,
+        spent,
+        planned / spent if spent else 0,
+        pools.jobs,
+    )
+    line = summary_line(stats.get_stats(), code, message, replay=True)
+    logger.log(logging.INFO if code == 0 else logging.ERROR, line)
+    # Scrapy's CoreStats keys: the benchmarks read the run's own time (no interpreter start) from them.
+    stats.set_value("elapsed_time_seconds", spent)
+    stats.set_value("finish_reason", "finished")
+    stats_file = crawler.settings.get("STATS_FILE")
+    if stats_file:
+        from newscrawl.extensions import StatsFile
+
+        StatsFile(stats_file, stats).spider_closed(spider, "finished")
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m newscrawl.rebuild``: the same as ``newscrawl rebuild``."""
+    return run(list(sys.argv[1:] if argv is None else argv))
+
+
+if __name__ == "__main__":
+    # The workers' functions are pickled by reference: they must be newscrawl.rebuild's, not __main__'s.
+    from newscrawl.rebuild import main as rebuild_main
+
+    sys.exit(rebuild_main())
