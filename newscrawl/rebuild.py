@@ -1055,6 +1055,10 @@ def _rebuild(settings: Any, location: str, files: list[Path], pools: Pools, prog
     _log_level_at_source(settings)  # after the Crawler: making one resets the root logger's level
     spider = crawler._create_spider(warc=location)  # replay's settings and arguments (prepare_replay)
     crawler.spider = spider
+    if spider.revisit or crawler.settings.get("REVISIT_SCHEDULE"):
+        # Revisits replay answer by answer once the engine is idle (newscrawl.revisit): replay does that.
+        logger.error("Bad argument: rebuild does not do revisits; replay with `scrapy crawl SITE -a warc=…` does")
+        return 2
     spider.backlog_limit = 0  # no engine to release held-back feed pages: plan them at once
     stats = crawler.stats
     stats.set_value("start_time", datetime.now(UTC))

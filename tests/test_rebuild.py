@@ -159,6 +159,9 @@ def test_rebuild_refuses_what_it_does_not_do_and_unwritable_output(tmp_path):
     sample = REPO / "samples" / "qq-sample.warc.gz"
     images = run_rebuild(tmp_path / "out", sample, tmp_path, "-s", "IMAGES_DOWNLOAD=1")
     assert images.returncode == 2 and "IMAGES_DOWNLOAD" in images.stderr
+    revisits = run_rebuild(tmp_path / "out", sample, tmp_path, "-s", "REVISIT_SCHEDULE=default")
+    assert revisits.returncode == 2 and "revisits" in revisits.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.md"))
     (tmp_path / "file").write_text("x")
     blocked = run_rebuild(tmp_path / "file" / "out", sample, tmp_path)
     assert blocked.returncode == 2 and "OUTPUT_DIR" in blocked.stderr
