@@ -6,7 +6,7 @@ No disk (inputs are built as ``str`` before any timing), no network. Input sets,
 
 - ``dom``: the 775 real bodies of ``tests.qqpages.bodies()`` wrapped in today's page template;
 - ``data``: the same with the body also in ``window.DATA.originContent.text`` (the real site's form);
-- ``pages``: the real whole pages in ``tests/fixtures/pages``;
+- ``pages``: the real whole pages in ``tests/fixtures/sites/qq/*/page.html``;
 - ``bodies``: the bare body HTML (only for markdownify "body only", the users' generator, and the
   lxml parse the issue quotes).
 
@@ -57,7 +57,7 @@ SETS = ("dom", "data", "pages", "bodies")
 SET_LABELS = {
     "dom": "775 bodies in the page template (DOM path)",
     "data": "the same, body also in window.DATA (originContent path)",
-    "pages": "real whole pages (tests/fixtures/pages)",
+    "pages": "real whole pages (tests/fixtures/sites/qq)",
     "bodies": "bare body HTML (no page around it)",
 }
 # Where each real page came from (tests/fixtures/SOURCES-qq.md); unknown files get no URL.
@@ -115,8 +115,8 @@ def build_inputs(limit: int | None = None, seed: int = 0) -> dict[str, list[Doc]
     if limit is not None:
         rows = rows[:limit]
     pages = []
-    for path in sorted(PAGES.glob("*.html")):
-        url = PAGE_URLS.get(path.stem, "")
+    for path in sorted(PAGES.glob("*/page.html")):
+        url = PAGE_URLS.get(path.parent.name, "")
         pages.append(Doc(decode_html(path.read_bytes()), url, None))
     return {
         "dom": [Doc(wrap_body(row), row["url"], row["id"]) for row in rows],

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import lxml.html
 
-from tests.qqpages import FIXTURES, PAGES, RECONSTRUCTED_ID, bodies, wrap_body
+from tests.qqpages import FIXTURES, RECONSTRUCTED_ID, bodies, page_file, wrap_body
 
 LAYOUTS = FIXTURES / "hugo" / "layouts"
 # Overrides the binary lookup (a path to a hugo executable).
@@ -268,7 +268,7 @@ def corpus_inputs() -> Iterable[tuple[str, str, str, str | None]]:
     for row in bodies():
         yield row["id"], wrap_body(row), row["url"], row["id"]
     for stem, url in PAGE_URLS.items():
-        yield stem, (PAGES / f"{stem}.html").read_text(encoding="utf-8"), url, id_from_url(url)
+        yield stem, page_file(stem).read_text(encoding="utf-8"), url, id_from_url(url)
 
 
 def write_corpus(output_dir: Path, settings=None) -> CorpusContent:

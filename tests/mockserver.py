@@ -181,7 +181,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from newscrawl.sites.qq.ids import normalize_id
-from tests.qqpages import PAGES, bodies, wrap_body
+from tests.qqpages import bodies, page_file, wrap_body
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -244,7 +244,7 @@ def usable_rows() -> tuple[dict, ...]:
     return tuple(r for r in bodies() if re.sub(r"<[^>]+>|\s", "", r["body_html"]) or "<img" in r["body_html"])
 
 
-OLD_PAGE = PAGES / "20201130A0G1JJ.html"
+OLD_PAGE = page_file("20201130A0G1JJ")
 OLD_ID = "20201130A0G1JJ"
 
 

@@ -2,7 +2,7 @@
 
 ``bodies.jsonl.gz`` holds 775 real body containers (no head, no ``window.DATA``);
 ``wrap_body`` puts one into a page of today's template, the way
-``pages/20250208A07Y6400.html`` (reconstructed from a published article) is built.
+``sites/qq/20250208A07Y6400/page.html`` (reconstructed from a published article) is built.
 Used by the tests, the mock Tencent server and the benchmarks.
 """
 
@@ -15,10 +15,16 @@ from functools import cache
 from pathlib import Path
 
 FIXTURES = Path(__file__).parent / "fixtures"
-PAGES = FIXTURES / "pages"
+# One folder per page case: page.html, url.txt and (pinned) expected.md.
+PAGES = FIXTURES / "sites" / "qq"
 RECONSTRUCTED_ID = "20250208A07Y6400"
-RECONSTRUCTED = PAGES / f"{RECONSTRUCTED_ID}.html"
-EXPECTED = FIXTURES / f"expected-{RECONSTRUCTED_ID}.md"
+RECONSTRUCTED = PAGES / RECONSTRUCTED_ID / "page.html"
+EXPECTED = PAGES / RECONSTRUCTED_ID / "expected.md"
+
+
+def page_file(case: str) -> Path:
+    """The saved page of one case folder (its name: the old file stem)."""
+    return PAGES / case / "page.html"
 
 
 @cache

@@ -25,9 +25,9 @@ from newscrawl.sites.qq.spider import QQSpider
 from tests.badpages import BOOM, LEGACY_ID, Bad, article_html, bad_pages, dom_only_html, page_id
 from tests.crawlrun import run_crawl
 from tests.localserver import PageServer
-from tests.qqpages import PAGES
+from tests.qqpages import page_file
 
-LEGACY = PAGES / "tech_20161014006270.html"
+LEGACY = page_file("tech_20161014006270")
 BOOM_PIPELINES = json.dumps(
     {
         "newscrawl.pipelines.TextPipeline": 100,

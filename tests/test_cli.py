@@ -86,7 +86,7 @@ def test_without_the_extra_a_crawl_still_works(tmp_path):
 def test_usage_and_render_through_the_console_script(tmp_path):
     usage = subprocess.run([*newscrawl_command()], cwd=tmp_path, capture_output=True, text=True)
     assert usage.returncode == 2 and "newscrawl crawl SITE" in usage.stdout
-    page = REPO / "tests" / "fixtures" / "pages" / "20201130A0G1JJ.html"
+    page = REPO / "tests" / "fixtures" / "sites" / "qq" / "20201130A0G1JJ" / "page.html"
     via_script = subprocess.run([*newscrawl_command(), "render", str(page)], cwd=tmp_path, capture_output=True)
     via_module = subprocess.run([sys.executable, "-m", "newscrawl", "render", str(page)], capture_output=True)
     assert via_script.returncode == via_module.returncode == 0

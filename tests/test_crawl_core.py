@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.localserver import PageServer
-from tests.qqpages import EXPECTED, PAGES, RECONSTRUCTED, RECONSTRUCTED_ID
+from tests.qqpages import EXPECTED, RECONSTRUCTED, RECONSTRUCTED_ID, page_file
 
 REPO = Path(__file__).resolve().parent.parent
 HTML = {"Content-Type": "text/html; charset=utf-8"}
@@ -65,7 +65,7 @@ def test_crawl_ids_of_every_form_and_bad_pages(tmp_path):
     paid_page = paid_page.replace(RECONSTRUCTED_ID, paid)
     routes = {
         f"/rain/a/{RECONSTRUCTED_ID}": (200, HTML, RECONSTRUCTED.read_bytes()),
-        "/rain/a/20201130A0G1JJ00": (200, HTML, (PAGES / "20201130A0G1JJ.html").read_bytes()),
+        "/rain/a/20201130A0G1JJ00": (200, HTML, page_file("20201130A0G1JJ").read_bytes()),
         f"/rain/a/{deleted}": (302, {"Location": "/babygohome/?pgv_ref=apub"}, b""),
         "/babygohome/": (200, HTML, b"<html><head><title>404</title></head><body>gone</body></html>"),
         f"/rain/a/{paid}": (200, HTML, paid_page.encode("utf-8")),

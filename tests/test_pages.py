@@ -12,7 +12,7 @@ from newscrawl import frontmatter
 from newscrawl.article import ImageBlock, Video, iter_blocks
 from newscrawl.convert import Converter
 from newscrawl.sites.qq.page import decode_html, extract
-from tests.qqpages import EXPECTED, PAGES, RECONSTRUCTED, RECONSTRUCTED_ID
+from tests.qqpages import EXPECTED, RECONSTRUCTED, RECONSTRUCTED_ID, page_file
 
 
 def gtimg(*numbers: int) -> list[str]:
@@ -20,7 +20,7 @@ def gtimg(*numbers: int) -> list[str]:
 
 
 def page(name: str) -> str:
-    return decode_html((PAGES / name).read_bytes())
+    return decode_html(page_file(name.removesuffix(".html")).read_bytes())
 
 
 def body_of(markdown: str) -> str:
