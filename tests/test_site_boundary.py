@@ -102,7 +102,12 @@ def test_the_registry_finds_the_qq_site_by_name_and_url():
 ARCHIVE = PACKAGE / "archive"
 
 
-@pytest.mark.parametrize("path", sorted(ARCHIVE.glob("*.py")), ids=lambda p: p.name)
+# warc.py's six jobs (done-when 4). The archive layer also holds what else a run keeps and the
+# tools over archives (images, manifest, history, rebuild): those are not warc.py's jobs.
+WARC_JOBS = ("records", "files", "capture", "read", "index", "replay")
+
+
+@pytest.mark.parametrize("path", [ARCHIVE / f"{job}.py" for job in WARC_JOBS], ids=lambda p: p.name)
 def test_archive_modules_are_a_few_hundred_lines_at_most(path):
     assert len(path.read_text("utf-8").splitlines()) <= 300
 
