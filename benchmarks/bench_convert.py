@@ -47,9 +47,9 @@ if str(ROOT) not in sys.path:  # `python benchmarks/bench_convert.py` puts bench
 import lxml.html  # noqa: E402
 from scrapy.settings import Settings  # noqa: E402
 
-import newscrawl.convert as convert_module  # noqa: E402
-from newscrawl.convert import Converter  # noqa: E402
-from newscrawl.pipelines import ArticleDropped  # noqa: E402
+import newscrawl.convert.converter as convert_module  # noqa: E402
+from newscrawl.convert.converter import Converter  # noqa: E402
+from newscrawl.crawl.pipelines import ArticleDropped  # noqa: E402
 from newscrawl.sites.qq.page import Unavailable, decode_html  # noqa: E402
 from tests.qqpages import PAGES, bodies, wrap_body  # noqa: E402
 
@@ -437,8 +437,8 @@ def stages(inputs: dict[str, list[Doc]], repeat: int = 3) -> None:
     (best of ``repeat`` passes per stage total)."""
     converter = project_converter()
     try:  # internals, so optional: the breakdown still works if they move
-        from newscrawl.document import front_matter_fields
-        from newscrawl.frontmatter import dump as yaml_dump
+        from newscrawl.convert.document import front_matter_fields
+        from newscrawl.convert.frontmatter import dump as yaml_dump
     except ImportError:
         yaml_dump = None
     defaults = converter.settings.getdict("FRONT_MATTER_DEFAULTS")

@@ -203,7 +203,7 @@ def measure(args, mock: MockQQProcess, ids: list[str], work: Path, outputs: Path
 def disk_floor(work: Path, repeat: int) -> dict | None:
     """newscrawl's atomic write (``write_atomic``: temp file, chmod, rename) of files of the sizes the last
     newscrawl run wrote, into a fresh folder, timed alone: the part of newscrawl's time that is the disk's."""
-    from newscrawl.writer import write_atomic
+    from newscrawl.crawl.writer import write_atomic
 
     outputs = sorted(work.glob("out-*"), key=lambda p: p.stat().st_mtime)  # newscrawl's, not the bare side's
     if not outputs:

@@ -14,7 +14,7 @@ on the next run. Then, on the same archive, in this order, each measured ``--rep
 - ``convert``: the archived article pages, already in memory, through ``decode_html`` + ``Converter.convert``
   (the file text a crawl writes), one core, no disk: the conversion-only rate of the same pages;
 - ``replay``: ``scrapy crawl qq -a warc=ARCHIVE`` into a new folder (articles/s over Scrapy's elapsed time);
-- ``rebuild -j N``: ``python -m newscrawl.rebuild ARCHIVE --output DIR --jobs N`` (articles/s over its own
+- ``rebuild -j N``: ``python -m newscrawl.archive.rebuild ARCHIVE --output DIR --jobs N`` (articles/s over its own
   elapsed time: index, plan, convert and write; interpreter start and imports count on no side).
 
 The replayed and rebuilt folders go under ``--output-root`` (default the temp dir; ``/dev/shm`` takes the
@@ -89,7 +89,7 @@ def warcio_pass(files: list[Path]) -> tuple[int, float, list[tuple[str, bytes, s
 
 def convert_pass(pages: list[tuple[str, bytes, str | None]]) -> float:
     """Seconds to turn every page into its file text (extraction, pipelines, rendering), one core."""
-    from newscrawl.convert import Converter
+    from newscrawl.convert.converter import Converter
     from newscrawl.sites.qq.ids import id_from_url
     from newscrawl.sites.qq.page import decode_html
 
@@ -126,7 +126,7 @@ def rebuild(archive: Path, work: Path, name: str, jobs: int, root: Path) -> Run:
     out = root / name
     shutil.rmtree(out, ignore_errors=True)
     command = [
-        sys.executable, "-m", "newscrawl.rebuild", str(archive), "--output", str(out), "--jobs", str(jobs),
+        sys.executable, "-m", "newscrawl.archive.rebuild", str(archive), "--output", str(out), "--jobs", str(jobs),
         "-s", f"STATE_FILE={work / (name + '-gone.jsonl')}", "-s", f"STATS_FILE={work / (name + '.json')}",
         "-s", "LOG_LEVEL=INFO",
     ]  # fmt: skip

@@ -9,8 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from newscrawl.convert import Converter
-from newscrawl.pipelines import ArticleDropped
+from newscrawl.convert.converter import Converter
+from newscrawl.crawl.pipelines import ArticleDropped
 from newscrawl.sites import get_site, site_for_url
 from newscrawl.sites.base import Unavailable
 

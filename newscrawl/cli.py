@@ -13,7 +13,7 @@ folder: the command never changes folder, so ``-s OUTPUT_DIR=site/content`` mean
 folder the user sees from where they typed it.
 
 ``newscrawl render PAGE.html [--url URL]`` is ``python -m newscrawl render``;
-``newscrawl history ID`` lists a revisited article's versions (:mod:`newscrawl.history`).
+``newscrawl history ID`` lists a revisited article's versions (:mod:`newscrawl.archive.history`).
 """
 
 from __future__ import annotations
@@ -44,15 +44,15 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(USAGE)
         return 0 if args else 2
     if args[0] == "rebuild":
-        from newscrawl.rebuild import run
+        from newscrawl.archive.rebuild import run
 
         return run(args[1:])
     if args[0] == "render":
         from newscrawl.__main__ import main as render_main
 
         return render_main(args)
-    if args[0] == "history":  # an archived article's versions and diffs (newscrawl.history)
-        from newscrawl.history import main as history_main
+    if args[0] == "history":  # an archived article's versions and diffs (newscrawl.archive.history)
+        from newscrawl.archive.history import main as history_main
 
         return history_main(args[1:])
     # Scrapy's own lookup reads this variable before any scrapy.cfg.

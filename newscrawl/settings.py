@@ -13,7 +13,7 @@ SITES_BASE = {"qq": "newscrawl.sites.qq.site.QQSite"}
 # Sites added for a run or a deployment, merged over SITES_BASE (e.g. -s 'SITES={"x": "pkg.XSite"}').
 SITES = {}
 # Finds the spiders of SPIDER_MODULES, and makes one for each registered site that has none.
-SPIDER_LOADER_CLASS = "newscrawl.spider.SiteSpiderLoader"
+SPIDER_LOADER_CLASS = "newscrawl.crawl.spider.SiteSpiderLoader"
 # Scrapy checks each callback's source for "return value in a generator" on every response
 # (uncached for bound methods: a large share of a crawl's CPU); our callbacks return nothing.
 WARN_ON_GENERATOR_RETURN_VALUE = False
@@ -86,34 +86,34 @@ IMAGES_REFERER = ""
 # Append one JSON line per written article to this file ("" = off); or -o FILE:manifest.
 MANIFEST = ""
 # The manifest's feed export format.
-FEED_EXPORTERS = {"manifest": "newscrawl.manifest.ManifestExporter"}
+FEED_EXPORTERS = {"manifest": "newscrawl.archive.manifest.ManifestExporter"}
 # Scrapy add-ons; they run after -s settings are applied, so -s MANIFEST/REDIS_URL count.
 ADDONS = {
     # Adds the MANIFEST file to FEEDS before the crawl starts.
-    "newscrawl.manifest.ManifestAddon": 0,
+    "newscrawl.archive.manifest.ManifestAddon": 0,
     # With REDIS_URL set, the shared scheduler of a scale-out run (see below); else nothing.
     "newscrawl.scaleout.ScaleOut": 0,
     # One-process runs: with JOBDIR (pause/resume one crawl), feed pages are never dropped as
-    # seen by an earlier run, and a finished run leaves no fingerprints (newscrawl/jobdir.py).
-    "newscrawl.jobdir.JobDirAddon": 0,
+    # seen by an earlier run, and a finished run leaves no fingerprints (newscrawl/crawl/jobdir.py).
+    "newscrawl.crawl.jobdir.JobDirAddon": 0,
 }
 
 # ---- pipelines -------------------------------------------------------------------------
 # One normalization each, then the writer, which alone touches the disk.
 ITEM_PIPELINES = {
-    "newscrawl.pipelines.TextPipeline": 100,
-    "newscrawl.pipelines.ImageUrlPipeline": 200,
+    "newscrawl.crawl.pipelines.TextPipeline": 100,
+    "newscrawl.crawl.pipelines.ImageUrlPipeline": 200,
     # Off unless IMAGES_DOWNLOAD: needs the absolute URLs above, and runs before Markdown.
-    "newscrawl.localimages.LocalImagesPipeline": 250,
-    "newscrawl.pipelines.DatePipeline": 300,
-    "newscrawl.pipelines.SummaryPipeline": 400,
-    "newscrawl.pipelines.MarkdownPipeline": 500,
+    "newscrawl.archive.images.LocalImagesPipeline": 250,
+    "newscrawl.crawl.pipelines.DatePipeline": 300,
+    "newscrawl.crawl.pipelines.SummaryPipeline": 400,
+    "newscrawl.crawl.pipelines.MarkdownPipeline": 500,
     # Off unless revisits are on: keeps a changed article's previous file, adds lastmod/deleted.
-    "newscrawl.revisit.RevisitPipeline": 890,
-    "newscrawl.writer.WriterPipeline": 900,
+    "newscrawl.crawl.revisit.RevisitPipeline": 890,
+    "newscrawl.crawl.writer.WriterPipeline": 900,
 }
 # Revisits (off unless REVISIT_SCHEDULE or -a revisit): due articles' requests, deletions, state.
-SPIDER_MIDDLEWARES = {"newscrawl.revisit.RevisitMiddleware": 950}
+SPIDER_MIDDLEWARES = {"newscrawl.crawl.revisit.RevisitMiddleware": 950}
 
 # ---- politeness and HTTP ---------------------------------------------------------------
 # A desktop browser User-Agent: news sites answer 403 to obvious bots.
@@ -178,7 +178,7 @@ WARC_REPLAY_LIMIT_PER_RUN = True
 # decompression (590) and redirects (600). Each is idle unless its setting is on.
 DOWNLOADER_MIDDLEWARES = {
     # Before Scrapy's timeout (350) and retry (550) middlewares: robots.txt's own limits.
-    "newscrawl.robots.RobotsTxtLimits": 340,
+    "newscrawl.crawl.robots.RobotsTxtLimits": 340,
     "newscrawl.archive.capture.WarcCaptureMiddleware": 950,
     "newscrawl.archive.replay.WarcReplayMiddleware": 951,
 }
@@ -197,13 +197,13 @@ FAIL_MIN_ARTICLES = 4
 # Progress lines, run summary and verdict, stats file; Scrapy's page-counting LogStats off.
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
-    "newscrawl.extensions.LogLevelAtSource": 0,
-    "newscrawl.extensions.ArticleProgress": 500,
-    "newscrawl.extensions.RunSummary": 510,
-    "newscrawl.extensions.StatsFile": 520,
+    "newscrawl.crawl.extensions.LogLevelAtSource": 0,
+    "newscrawl.crawl.extensions.ArticleProgress": 500,
+    "newscrawl.crawl.extensions.RunSummary": 510,
+    "newscrawl.crawl.extensions.StatsFile": 520,
 }
 # The project's `crawl` command exits non-zero when a run failed (see RunSummary).
-COMMANDS_MODULE = "newscrawl.commands"
+COMMANDS_MODULE = "newscrawl.crawl.commands"
 
 # ---- scale-out: several workers, one crawl (docs/scale-out.md) ------------------------
 # Redis the workers share (redis://host:6379/0): one queue and duplicate filter per run.
@@ -220,11 +220,11 @@ REDIS_IDLE_CLOSE_SECONDS = 30.0
 # requests it had taken and not finished go back to the shared queue.
 REDIS_WORKER_TIMEOUT = 30.0
 # Article requests are fingerprinted by article id: every URL form of one article is one request.
-REQUEST_FINGERPRINTER_CLASS = "newscrawl.fingerprint.ArticleFingerprinter"
+REQUEST_FINGERPRINTER_CLASS = "newscrawl.crawl.fingerprint.ArticleFingerprinter"
 
 # ---- Scrapy housekeeping ---------------------------------------------------------------
 # Dropped articles logged in one line (id, reason), not with a dump of the whole item.
-LOG_FORMATTER = "newscrawl.extensions.ConciseLogFormatter"
+LOG_FORMATTER = "newscrawl.crawl.extensions.ConciseLogFormatter"
 # Scrapy's Telnet console (a Python shell on 127.0.0.1:6023): off; set True to debug a live run.
 TELNETCONSOLE_ENABLED = False
 # Scrapy's remote-control HTTP server, which also leaves a job file with its access token in

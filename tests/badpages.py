@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from newscrawl.pipelines import ArticlePipeline
+from newscrawl.crawl.pipelines import ArticlePipeline
 
 PARAGRAPHS = "<p>第一段正文，讲了一件事。</p><p>第二段正文，讲完了它。</p>"
 LEGACY_ID = "20161014A1016000"  # the id the legacy fixture is served under

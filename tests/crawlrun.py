@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from newscrawl import frontmatter
+from newscrawl.convert import frontmatter
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -278,10 +278,10 @@ def write_corpus(output_dir: Path, settings=None) -> CorpusContent:
     """
     from scrapy.utils.project import get_project_settings
 
-    from newscrawl.convert import Converter
-    from newscrawl.pipelines import ArticleDropped
+    from newscrawl.convert.converter import Converter
+    from newscrawl.crawl.pipelines import ArticleDropped
+    from newscrawl.crawl.writer import WriterPipeline
     from newscrawl.sites.qq.page import Unavailable
-    from newscrawl.writer import WriterPipeline
 
     base = settings if settings is not None else get_project_settings()
     settings = base.copy()

@@ -6,7 +6,7 @@ import re
 
 import lxml.html
 
-from newscrawl.text import clean_chars
+from newscrawl.convert.text import clean_chars
 
 _INVISIBLE_TAGS = {"script", "style", "noscript", "template", "svg"}
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")

@@ -16,9 +16,9 @@ from scrapy.http import HtmlResponse, Request
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
-from newscrawl import frontmatter
 from newscrawl.__main__ import main as newscrawl_main
-from newscrawl.extensions import verdict
+from newscrawl.convert import frontmatter
+from newscrawl.crawl.extensions import verdict
 from newscrawl.sites.qq.feeds import FeedError, parse_channel_feed
 from newscrawl.sites.qq.page import Unavailable, decode_html, extract
 from newscrawl.sites.qq.spider import QQSpider
@@ -30,13 +30,13 @@ from tests.qqpages import page_file
 LEGACY = page_file("tech_20161014006270")
 BOOM_PIPELINES = json.dumps(
     {
-        "newscrawl.pipelines.TextPipeline": 100,
+        "newscrawl.crawl.pipelines.TextPipeline": 100,
         "tests.badpages.BoomPipeline": 150,
-        "newscrawl.pipelines.ImageUrlPipeline": 200,
-        "newscrawl.pipelines.DatePipeline": 300,
-        "newscrawl.pipelines.SummaryPipeline": 400,
-        "newscrawl.pipelines.MarkdownPipeline": 500,
-        "newscrawl.writer.WriterPipeline": 900,
+        "newscrawl.crawl.pipelines.ImageUrlPipeline": 200,
+        "newscrawl.crawl.pipelines.DatePipeline": 300,
+        "newscrawl.crawl.pipelines.SummaryPipeline": 400,
+        "newscrawl.crawl.pipelines.MarkdownPipeline": 500,
+        "newscrawl.crawl.writer.WriterPipeline": 900,
     }
 )
 PAGES_BY_NAME = {page.name: page for page in bad_pages(LEGACY.read_bytes())}
@@ -356,8 +356,8 @@ def test_a_feed_nested_too_deep_is_a_bad_feed():
 
 
 def test_a_normalization_step_out_of_depth_drops_too_deep(monkeypatch):
-    from newscrawl import pipelines
-    from newscrawl.convert import Converter
+    from newscrawl.convert.converter import Converter
+    from newscrawl.crawl import pipelines
 
     def bottomless(self, article):
         raise RecursionError("maximum recursion depth exceeded")
@@ -370,7 +370,7 @@ def test_a_normalization_step_out_of_depth_drops_too_deep(monkeypatch):
 
 
 def test_escape_sequences_go_whole_and_never_take_text_with_them():
-    from newscrawl.text import normalize
+    from newscrawl.convert.text import normalize
 
     assert normalize("a\x1b]0;window title\x07b \x1b[1;31mred\x1b[0m \x1bMx") == "ab red x"
     assert normalize("\x1b]unterminated 正文") == "unterminated 正文"

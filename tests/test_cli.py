@@ -52,7 +52,7 @@ def test_missing_extra_names_the_extra_only_when_redis_url_is_set(monkeypatch):
 @pytest.mark.e2e
 def test_scaleout_addon_imports_no_redis_code():
     probe = (
-        "import sys; import newscrawl.scaleout, newscrawl.settings, newscrawl.fingerprint; "
+        "import sys; import newscrawl.scaleout, newscrawl.settings, newscrawl.crawl.fingerprint; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('redis', 'scrapy_redis')))"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

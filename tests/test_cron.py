@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from newscrawl.convert import Converter
+from newscrawl.convert.converter import Converter
 from newscrawl.sites.qq.page import decode_html
 from tests.crawlrun import REPO, check_complete, crawl_command, folder_files, run_crawl, written_ids
 from tests.mockserver import DELETED_ID, PAID_ID, MockQQProcess, MockQQServer

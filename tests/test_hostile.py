@@ -9,11 +9,11 @@ import pytest
 import yaml
 from scrapy.settings import Settings
 
-from newscrawl import frontmatter
-from newscrawl.article import Article, Paragraph, Span
-from newscrawl.convert import Converter
-from newscrawl.pipelines import ArticleDropped
-from newscrawl.writer import UnsafePath, WriterPipeline, article_path
+from newscrawl.convert import frontmatter
+from newscrawl.convert.article import Article, Paragraph, Span
+from newscrawl.convert.converter import Converter
+from newscrawl.crawl.pipelines import ArticleDropped
+from newscrawl.crawl.writer import UnsafePath, WriterPipeline, article_path
 from tests.qqpages import wrap_body
 
 HOSTILE_TITLES = [
@@ -186,7 +186,7 @@ def test_orphan_temp_files_of_dead_writers_are_removed(tmp_path):
     import os
     import subprocess
 
-    from newscrawl.writer import _HOST, remove_stale_temp_files
+    from newscrawl.crawl.writer import _HOST, remove_stale_temp_files
 
     folder = tmp_path / "zh-CN"
     folder.mkdir()

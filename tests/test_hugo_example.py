@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from newscrawl import frontmatter
+from newscrawl.convert import frontmatter
 from tests.crawlrun import REPO
 from tests.hugosite import hugo_binary
 

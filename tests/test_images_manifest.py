@@ -20,11 +20,11 @@ from scrapy.settings import Settings
 from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
 
-from newscrawl import frontmatter
-from newscrawl.article import Article, Image, ImageBlock, Paragraph, Span
-from newscrawl.convert import Converter, normalization_pipelines
-from newscrawl.localimages import LocalImagesPipeline, article_image_urls, sniff_extension
-from newscrawl.manifest import ManifestAddon, manifest_record
+from newscrawl.archive.images import LocalImagesPipeline, article_image_urls, sniff_extension
+from newscrawl.archive.manifest import ManifestAddon, manifest_record
+from newscrawl.convert import frontmatter
+from newscrawl.convert.article import Article, Image, ImageBlock, Paragraph, Span
+from newscrawl.convert.converter import Converter, normalization_pipelines
 from newscrawl.sites.qq.page import decode_html
 from tests.crawlrun import CrawlResult, run_crawl
 from tests.hugosite import build_site
@@ -253,8 +253,9 @@ def test_images_off_by_default_and_manifest_by_feed_option(tmp_path):
 def test_pipeline_order_and_converter_skips_the_download_pipeline():
     settings = get_project_settings()
     order = settings.getdict("ITEM_PIPELINES")
-    images = order["newscrawl.localimages.LocalImagesPipeline"]
-    assert order["newscrawl.pipelines.ImageUrlPipeline"] < images < order["newscrawl.pipelines.MarkdownPipeline"]
+    images = order["newscrawl.archive.images.LocalImagesPipeline"]
+    pipelines = "newscrawl.crawl.pipelines"
+    assert order[f"{pipelines}.ImageUrlPipeline"] < images < order[f"{pipelines}.MarkdownPipeline"]
     assert not settings.getbool("IMAGES_DOWNLOAD")
     enabled = Settings(settings.copy_to_dict())
     enabled.set("IMAGES_DOWNLOAD", True)

@@ -6,18 +6,18 @@ import json
 
 import pytest
 
-from newscrawl.article import Article, Image, ImageBlock, Paragraph, Span
-from newscrawl.convert import Converter
-from newscrawl.dates import format_date
-from newscrawl.dates import parse_datetime as _parse_datetime
-from newscrawl.htmlblocks import html_to_blocks
-from newscrawl.images import is_ui_image as _generic_ui_image
-from newscrawl.images import normalize_image_url as _normalize_image_url
-from newscrawl.markdown import render_blocks, render_inline
-from newscrawl.pipelines import ImageUrlPipeline, TextPipeline, make_summary, plain_text
+from newscrawl.convert.article import Article, Image, ImageBlock, Paragraph, Span
+from newscrawl.convert.converter import Converter
+from newscrawl.convert.dates import format_date
+from newscrawl.convert.dates import parse_datetime as _parse_datetime
+from newscrawl.convert.htmlblocks import html_to_blocks
+from newscrawl.convert.images import is_ui_image as _generic_ui_image
+from newscrawl.convert.images import normalize_image_url as _normalize_image_url
+from newscrawl.convert.markdown import render_blocks, render_inline
+from newscrawl.convert.text import normalize
+from newscrawl.crawl.pipelines import ImageUrlPipeline, TextPipeline, make_summary, plain_text
 from newscrawl.sites.qq.page import Unavailable, extract, find_window_data
 from newscrawl.sites.qq.site import SHANGHAI, QQSite
-from newscrawl.text import normalize
 from tests.qqpages import wrap_body
 
 QQ = QQSite()

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from newscrawl import frontmatter
-from newscrawl.article import ImageBlock, Video, iter_blocks
-from newscrawl.convert import Converter
+from newscrawl.convert import frontmatter
+from newscrawl.convert.article import ImageBlock, Video, iter_blocks
+from newscrawl.convert.converter import Converter
 from newscrawl.sites.qq.page import decode_html, extract
 from tests.qqpages import EXPECTED, RECONSTRUCTED, RECONSTRUCTED_ID, page_file
 

@@ -20,7 +20,7 @@ SUMMARY = re.compile(r"newscrawl summary: .*")
 
 def run_rebuild(output: Path, warc: Path, work: Path, *args: str) -> subprocess.CompletedProcess:
     command = [
-        sys.executable, "-m", "newscrawl.rebuild", str(warc),
+        sys.executable, "-m", "newscrawl.archive.rebuild", str(warc),
         "--output", str(output),
         "-s", f"STATE_FILE={work / (output.name + '-gone.jsonl')}",
         *args,
@@ -126,7 +126,7 @@ def test_member_reader_matches_zlib():
 @pytest.mark.e2e
 def test_a_big_file_indexed_in_slices_reads_as_one_pass(archive, monkeypatch):
     """Slices cut at record starts (any damage reported once, by the slice it is in) add up to the whole file."""
-    from newscrawl import rebuild
+    from newscrawl.archive import rebuild
 
     whole = [rebuild.index_file(str(p)) for p in sorted(archive["warc"].iterdir())]
     monkeypatch.setattr(rebuild, "PIECE", 4096)
@@ -143,7 +143,7 @@ def test_a_big_file_indexed_in_slices_reads_as_one_pass(archive, monkeypatch):
 def test_progress_is_a_bar_on_a_terminal_and_log_lines_otherwise(caplog):
     import io
 
-    from newscrawl.rebuild import Progress
+    from newscrawl.archive.rebuild import Progress
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
@@ -154,7 +154,7 @@ def test_progress_is_a_bar_on_a_terminal_and_log_lines_otherwise(caplog):
     bar.files_total, bar.files, bar.records, bar.total, bar.done = 2, 1, 40, 10, 5
     bar.update(force=True)
     assert re.search(r"\r\[#{10}\.{10}\] files 1/2, records 40, articles 5/10 \(\d+/s\), ETA \d+ s", screen.getvalue())
-    with caplog.at_level("INFO", logger="newscrawl.rebuild"):
+    with caplog.at_level("INFO", logger="newscrawl.archive.rebuild"):
         plain = Progress(60, io.StringIO())
         plain.update(force=True)
         plain.update()  # within the interval: no second line

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from newscrawl import frontmatter
-from newscrawl.revisit import body_text, without_revisit_keys
+from newscrawl.convert import frontmatter
+from newscrawl.crawl.revisit import body_text, without_revisit_keys
 from tests.crawlrun import REPO, CrawlResult, folder_files, run_crawl
 from tests.mockserver import MockQQServer
 
@@ -239,7 +239,7 @@ def test_schedule_limits_age_and_per_run_cap_and_off_means_today(tmp_path):
 
 
 def test_schedule_parsing_and_next_due():
-    from newscrawl.revisit import DEFAULT_SCHEDULE, Step, curve_until, next_due, parse_schedule
+    from newscrawl.crawl.revisit import DEFAULT_SCHEDULE, Step, curve_until, next_due, parse_schedule
 
     steps = parse_schedule(DEFAULT_SCHEDULE)
     assert steps == [Step(1800, 6 * 3600), Step(3 * 3600, 86400), Step(86400, 7 * 86400)]
@@ -315,7 +315,7 @@ def test_two_scale_out_workers_fetch_each_due_article_once(tmp_path):
 
 @pytest.mark.e2e
 def test_history_of_a_deleted_article_ends_deleted(scenario):
-    from newscrawl.history import find_versions
+    from newscrawl.archive.history import find_versions
 
     s = scenario
     versions = find_versions(s.deleted[0], s.out, s.work / "revisions")

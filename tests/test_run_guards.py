@@ -19,9 +19,9 @@ from scrapy.http import Request, TextResponse
 from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
 
+from newscrawl.crawl.state import GoneState
 from newscrawl.sites.qq.feeds import FeedError, parse_channel_feed
 from newscrawl.sites.qq.spider import QQSpider
-from newscrawl.state import GoneState
 from tests.crawlrun import REPO, crawl_command, run_crawl, written_ids
 from tests.mockserver import MockQQProcess, MockQQServer, synthetic_id
 
@@ -54,15 +54,15 @@ def test_a_reused_jobdir_finds_new_articles_and_retries_failed_ones(tmp_path):
 def test_the_jobdir_filter_is_the_default_of_one_process_runs_only():
     from scrapy.settings import Settings
 
-    from newscrawl.jobdir import JobDirAddon
+    from newscrawl.crawl.jobdir import JobDirAddon
 
-    for redis, expected in (("", "newscrawl.jobdir.JobDupeFilter"), ("redis://127.0.0.1:1/0", None)):
+    for redis, expected in (("", "newscrawl.crawl.jobdir.JobDupeFilter"), ("redis://127.0.0.1:1/0", None)):
         settings = Settings()
         settings.setmodule("newscrawl.settings", priority="project")
         settings.set("REDIS_URL", redis, priority="cmdline")
         JobDirAddon().update_settings(settings)
         assert (settings["DUPEFILTER_CLASS"] == expected) if expected else "jobdir" not in settings["DUPEFILTER_CLASS"]
-    assert "newscrawl.jobdir.JobDirAddon" in get_project_settings().getdict("ADDONS")
+    assert "newscrawl.crawl.jobdir.JobDirAddon" in get_project_settings().getdict("ADDONS")
 
 
 # ---- spider arguments -----------------------------------------------------------------------
@@ -135,7 +135,7 @@ def test_the_summary_line_is_printed_at_every_log_level(tmp_path, level):
         result = run_crawl(tmp_path / "out", mock.url, "-s", f"LOG_LEVEL={level}", "-a", "hot=0")
     assert result.returncode == 0, result.stderr[-2000:]
     summary = [line for line in result.stderr.splitlines() if "newscrawl summary:" in line]
-    assert len(summary) == 1 and "status=ok" in summary[0] and f"[newscrawl.extensions] {level}" in summary[0]
+    assert len(summary) == 1 and "status=ok" in summary[0] and f"[newscrawl.crawl.extensions] {level}" in summary[0]
     assert " INFO: " not in result.stderr  # the level itself is still obeyed
 
 

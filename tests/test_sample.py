@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from newscrawl import frontmatter
-from newscrawl.convert import Converter
+from newscrawl.convert import frontmatter
+from newscrawl.convert.converter import Converter
 from newscrawl.sites.qq.ids import canonical_url
 from tests.crawlrun import REPO
 from tests.mockserver import OLD_PAGE, real_sources, usable_rows

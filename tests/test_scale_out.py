@@ -19,7 +19,7 @@ from scrapy import Request
 from scrapy.settings import Settings
 from scrapy_redis import picklecompat
 
-from newscrawl.fingerprint import ArticleFingerprinter
+from newscrawl.crawl.fingerprint import ArticleFingerprinter
 from newscrawl.scaleout import ScaleOut
 from newscrawl.scaleout.scheduler import BUSY, HOST, IDLE, RedisRun, worker_id
 from newscrawl.sites.qq.feeds import channel_feed_body

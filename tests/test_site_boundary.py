@@ -41,7 +41,7 @@ def imported_names(path: Path) -> set[str]:
 
 def test_there_are_core_modules_to_check():
     names = {p.name for p in core_modules()}
-    assert {"spider.py", "warc.py", "pipelines.py", "convert.py", "htmlblocks.py"} <= names
+    assert {"spider.py", "warc.py", "pipelines.py", "converter.py", "htmlblocks.py"} <= names
 
 
 @pytest.mark.parametrize("path", core_modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
@@ -87,7 +87,7 @@ def test_importing_the_whole_core_loads_no_site():
 
 
 def test_the_registry_finds_the_qq_site_by_name_and_url():
-    from newscrawl.convert import project_settings
+    from newscrawl.convert.converter import project_settings
     from newscrawl.sites import get_site, site_for_url
 
     settings = project_settings()
@@ -117,7 +117,7 @@ def test_replay_asks_the_spider_and_site_by_name_and_uses_no_private_warcio_api(
     assert not re.search(r"\b(?:has|get)attr\(\s*spider\b", source)  # named methods, no duck typing
     assert "spider.seen" not in source  # the spider's own state is its business (spider.forget)
     assert "_make_warc_id" not in source and "warcio._" not in source
-    assert "from twisted.web._newclient" not in (PACKAGE / "spider.py").read_text("utf-8")
+    assert "from twisted.web._newclient" not in (PACKAGE / "crawl" / "spider.py").read_text("utf-8")
     # The one private warcio detail kept is named, with its reason, in the records module.
     assert "Private API kept" in (ARCHIVE / "records.py").read_text("utf-8")
     assert len((PACKAGE / "warc.py").read_text("utf-8").splitlines()) <= 60  # only the old names

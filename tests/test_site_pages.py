@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from newscrawl.convert import Converter
+from newscrawl.convert.converter import Converter
 from newscrawl.sites import get_site
 
 SITES = Path(__file__).parent / "fixtures" / "sites"

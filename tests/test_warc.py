@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from newscrawl.convert import Converter
+from newscrawl.convert.converter import Converter
 from newscrawl.sites.qq.ids import canonical_url, id_from_url
 from newscrawl.sites.qq.page import decode_html
 from newscrawl.warc import complete_length, finish_orphans

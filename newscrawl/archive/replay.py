@@ -4,7 +4,7 @@
 and :class:`WarcReplayMiddleware` answers every request from the archive, so the spider and
 pipelines run unchanged on archived responses and no socket is opened. The replay names
 each damaged record and its verdict is exit status 7. What replay needs of the spider it
-gets through the named methods of ``newscrawl.spider.ArticleSpider`` (``forget``,
+gets through the named methods of ``newscrawl.crawl.spider.ArticleSpider`` (``forget``,
 ``wants_article``, ``archived_article_request``) and its site (``sweep_request``).
 """
 

@@ -10,7 +10,7 @@ The user's guide is ``docs/scale-out.md``; the design in short:
   first worker creates it (a new run id under ``<prefix>:<spider>:run``), later ones join
   it. A run has a shared request queue (stored as scrapy-redis's queue classes store it) and
   a shared duplicate filter (a Redis set, fingerprinting through the crawler's fingerprinter:
-  article requests by article id, see ``newscrawl.fingerprint``). Every worker runs the
+  article requests by article id, see ``newscrawl.crawl.fingerprint``). Every worker runs the
   spider's ``start()``; the shared filter lets one worker fetch each feed page, and every
   article request any worker finds goes to the shared queue, which all workers consume.
 - **Membership.** Each worker is a member of its run (``host@pid@pidns.token``) with a
@@ -97,7 +97,7 @@ class ArticleDupeFilter(RFPDupeFilter):
     def __init__(self, server: Redis, key: str, debug: bool = False, fingerprinter: Any = None) -> None:
         super().__init__(server, key, debug)
         if fingerprinter is None:
-            from newscrawl.fingerprint import ArticleFingerprinter
+            from newscrawl.crawl.fingerprint import ArticleFingerprinter
 
             fingerprinter = ArticleFingerprinter()
         self.fingerprinter = fingerprinter

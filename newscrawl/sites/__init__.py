@@ -23,7 +23,7 @@ def site_paths(settings: Any = None) -> dict[str, str]:
     """
     extra = settings.getdict("SITES") if settings is not None else {}
     if settings is None or settings.get("SITES_BASE") is None:
-        from newscrawl.convert import project_settings
+        from newscrawl.convert.converter import project_settings
 
         settings = project_settings()
     paths = dict(settings.getdict("SITES_BASE"))

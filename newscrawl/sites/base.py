@@ -2,7 +2,7 @@
 
 The split follows web-poet / scrapy-poet: navigation (arguments, what to fetch, backlog,
 failures, the stats the verdict reads) is one generic spider in the core
-(``newscrawl.spider.ArticleSpider``); a site says how its URLs, feeds and pages read. The
+(``newscrawl.crawl.spider.ArticleSpider``); a site says how its URLs, feeds and pages read. The
 core never imports a site package: it asks the registry (``newscrawl.sites.get_site``) for
 the ``Site`` named by a spider or by ``Article.source``.
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # annotations only: the core spider imports this module
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
 
-    from newscrawl.article import Article
+    from newscrawl.convert.article import Article
 
 UTC_ZONE = ZoneInfo("UTC")
 
@@ -89,7 +89,7 @@ class FeedPage:
 
 @dataclass(frozen=True, slots=True)
 class Markup:
-    """A site's markup rules for the shared HTML walker (``newscrawl.htmlblocks``).
+    """A site's markup rules for the shared HTML walker (``newscrawl.convert.htmlblocks``).
 
     Class tests are substring tests on the ``class`` attribute, as the walker always did.
     A video widget is a ``<div>`` whose ``video_attribute`` equals ``video_value``; its id

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 import scrapy
 from scrapy.http import Response
 
-from newscrawl.article import Article
-from newscrawl.htmlblocks import convert_element, parse_document, text_of
+from newscrawl.convert.article import Article
+from newscrawl.convert.htmlblocks import convert_element, parse_document, text_of
 from newscrawl.sites.base import ArchivedRequest, FeedError, FeedItem, FeedPage, Markup, Site, Unavailable
 
 _STORY = re.compile(r"/story/(\d{4,12})\.html\Z")

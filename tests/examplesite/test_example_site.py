@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from newscrawl import frontmatter
-from newscrawl.convert import Converter, project_settings
+from newscrawl.convert import frontmatter
+from newscrawl.convert.converter import Converter, project_settings
 from newscrawl.sites import get_site
 from tests.crawlrun import REPO, CrawlResult, folder_files
 from tests.examplesite.server import PAGES, ExampleServer

@@ -27,8 +27,8 @@ from urllib.parse import urlsplit
 from lxml import etree
 from w3lib.encoding import html_to_unicode
 
-from newscrawl.article import Article, Video
-from newscrawl.htmlblocks import TooDeep, convert_element, html_to_blocks, parse_document, text_of
+from newscrawl.convert.article import Article, Video
+from newscrawl.convert.htmlblocks import TooDeep, convert_element, html_to_blocks, parse_document, text_of
 from newscrawl.sites.base import Markup, Unavailable
 from newscrawl.sites.qq.ids import (
     TENCENT_HOST_SUFFIXES,

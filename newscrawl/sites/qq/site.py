@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import scrapy
 from scrapy.http import Response
 
-from newscrawl.article import Article
+from newscrawl.convert.article import Article
 from newscrawl.sites.base import ArchivedRequest, FeedPage, Site
 from newscrawl.sites.qq import feeds, ids, page
 from newscrawl.sites.qq import settings as qq_settings

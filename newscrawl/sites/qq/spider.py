@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from newscrawl.spider import ArticleSpider
+from newscrawl.crawl.spider import ArticleSpider
 
 
 class QQSpider(ArticleSpider):

@@ -1,8 +1,8 @@
-"""Item pipelines: each does one normalization; the writer (newscrawl.writer) owns the disk.
+"""Item pipelines: each does one normalization; the writer (newscrawl.crawl.writer) owns the disk.
 
 Every pipeline here is a plain object built from settings with a pure
 ``process_article(article) -> article``; ``process_item`` adds only Scrapy's plumbing
-(stats, DropItem). ``newscrawl.convert`` runs the same objects without a crawl.
+(stats, DropItem). ``newscrawl.convert.converter`` runs the same objects without a crawl.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from urllib.parse import urljoin
 from scrapy.exceptions import DropItem
 from scrapy.settings import BaseSettings
 
-from newscrawl import text as textnorm
-from newscrawl.article import (
+from newscrawl.convert import text as textnorm
+from newscrawl.convert.article import (
     Article,
     Code,
     Heading,
@@ -29,10 +29,10 @@ from newscrawl.article import (
     Video,
     iter_blocks,
 )
-from newscrawl.dates import parse_datetime
-from newscrawl.document import render_document
-from newscrawl.images import is_ui_image, normalize_image_url
-from newscrawl.markdown import escape, escape_url, render_blocks
+from newscrawl.convert.dates import parse_datetime
+from newscrawl.convert.document import render_document
+from newscrawl.convert.images import is_ui_image, normalize_image_url
+from newscrawl.convert.markdown import escape, escape_url, render_blocks
 from newscrawl.sites import get_site
 from newscrawl.sites.base import Site
 

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from urllib.parse import quote
 
-from newscrawl.article import (
+from newscrawl.convert.article import (
     Block,
     Code,
     Heading,

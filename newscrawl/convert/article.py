@@ -120,7 +120,7 @@ class Article:
     # Set by the writer for the manifest: SHA-256 of the file, and written/updated/unchanged.
     sha256: str = ""
     status: str = ""
-    # Revisits (newscrawl.revisit): when the page was answered, and the replaced file's SHA-256.
+    # Revisits (newscrawl.crawl.revisit): when the page was answered, and the replaced file's SHA-256.
     fetched_at: datetime | None = None
     previous_sha256: str = ""
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from newscrawl import frontmatter
-from newscrawl.article import Article
-from newscrawl.dates import format_date
+from newscrawl.convert import frontmatter
+from newscrawl.convert.article import Article
+from newscrawl.convert.dates import format_date
 
 # Keys whose values are settings (FRONT_MATTER_DEFAULTS), in the contract's order.
 FRONT_MATTER_ORDER = (

@@ -12,8 +12,8 @@ from scrapy.settings import BaseSettings
 from scrapy.utils.misc import load_object
 from scrapy.utils.project import get_project_settings
 
-from newscrawl.article import Article
-from newscrawl.pipelines import ArticlePipeline, process_guarded
+from newscrawl.convert.article import Article
+from newscrawl.crawl.pipelines import ArticlePipeline, process_guarded
 from newscrawl.sites import registry, site_for_url
 from newscrawl.sites.base import Site
 

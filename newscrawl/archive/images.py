@@ -31,10 +31,10 @@ from scrapy.pipelines.media import FileInfo, FileInfoOrError
 from scrapy.settings import BaseSettings
 from twisted.python.failure import Failure
 
-from newscrawl.article import Article, iter_images
+from newscrawl.convert.article import Article, iter_images
+from newscrawl.crawl.spider import failure_reason
+from newscrawl.crawl.writer import remove_stale_temp_files, write_atomic
 from newscrawl.sites import get_site
-from newscrawl.spider import failure_reason
-from newscrawl.writer import remove_stale_temp_files, write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class LocalImagesPipeline(FilesPipeline):
     """Downloads article images into IMAGES_STORE and rewrites their URLs to the local copies.
 
     Sits after ImageUrlPipeline (absolute URLs) and before MarkdownPipeline (which renders
-    the rewritten URLs). Not an ArticlePipeline, so ``newscrawl.convert`` skips it.
+    the rewritten URLs). Not an ArticlePipeline, so ``newscrawl.convert.converter`` skips it.
     """
 
     MEDIA_NAME = "image"

@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from newscrawl.revisit import body_text, front_matter_value
+from newscrawl.crawl.revisit import body_text, front_matter_value
 
 
 @dataclass(slots=True)
@@ -67,7 +67,7 @@ def main(argv: list[str]) -> int:
     """``newscrawl history ID [--output DIR] [--revisions DIR]``; exit 1 when the id has no file."""
     from scrapy.settings import Settings
 
-    from newscrawl.revisit import revisions_dir
+    from newscrawl.crawl.revisit import revisions_dir
 
     settings = Settings()
     settings.setmodule("newscrawl.settings", priority="project")

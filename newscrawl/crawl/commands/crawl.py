@@ -2,7 +2,7 @@
 
 Scrapy's own command exits 0 whenever the crawl ran at all. This one takes the verdict
 the RunSummary extension left in the stats (``newscrawl/exit_code``) and exits with it.
-Before anything starts (even logging) it checks the settings (:mod:`newscrawl.preflight`):
+Before anything starts (even logging) it checks the settings (:mod:`newscrawl.crawl.preflight`):
 a bad value or an unwritable OUTPUT_DIR is one line on stderr each, and exit status 2.
 """
 
@@ -14,7 +14,7 @@ import sys
 from scrapy.commands.crawl import Command as ScrapyCrawl
 from scrapy.exceptions import UsageError
 
-from newscrawl import preflight
+from newscrawl.crawl import preflight
 from newscrawl.scaleout import missing_extra
 
 BAD_SETTINGS_EXIT = 2  # the same status as invalid spider arguments

@@ -56,7 +56,7 @@ from newscrawl.archive.read import (
     record_starts,
 )
 
-logger = logging.getLogger("newscrawl.rebuild")
+logger = logging.getLogger("newscrawl.archive.rebuild")
 
 Key = tuple[str, str, str]  # (method, URL, sha1 of the request body or "") as replay keys requests
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -764,7 +764,7 @@ class Converter:
     def __init__(self, settings: Any, site: str) -> None:
         from scrapy.utils.misc import load_object
 
-        from newscrawl.pipelines import ArticlePipeline
+        from newscrawl.crawl.pipelines import ArticlePipeline
 
         self.decode_html, self.extract, self.unavailable = page_functions(site, settings)
 
@@ -780,7 +780,7 @@ class Converter:
         """Convert and write one article; returns (id, reason) when it is to be marked gone."""
         from scrapy.exceptions import DropItem
 
-        from newscrawl.pipelines import extract_failed
+        from newscrawl.crawl.pipelines import extract_failed
 
         stats = self.counts
         article_id = task.article_id
@@ -941,7 +941,7 @@ def run(argv: list[str]) -> int:
         except FileNotFoundError as exc:
             logger.error("Bad argument: %s (%s)", archive, exc)
             return 2
-    from newscrawl import preflight
+    from newscrawl.crawl import preflight
 
     problems = preflight.problems(settings)
     if problems:  # as `scrapy crawl` says them, before anything is read
@@ -1034,8 +1034,8 @@ def _log_level_at_source(settings: Any) -> None:
 def _rebuild(settings: Any, location: str, files: list[Path], pools: Pools, progress: Progress) -> int:
     from scrapy.crawler import Crawler
 
-    from newscrawl.extensions import summary_line, verdict
-    from newscrawl.writer import WriterPipeline
+    from newscrawl.crawl.extensions import summary_line, verdict
+    from newscrawl.crawl.writer import WriterPipeline
 
     started = time.monotonic()
     slices = pieces(files, pools.index is not None, tuple(settings.getlist("METAREFRESH_IGNORE_TAGS")))
@@ -1056,7 +1056,7 @@ def _rebuild(settings: Any, location: str, files: list[Path], pools: Pools, prog
     spider = crawler._create_spider(warc=location)  # replay's settings and arguments (prepare_replay)
     crawler.spider = spider
     if spider.revisit or crawler.settings.get("REVISIT_SCHEDULE"):
-        # Revisits replay answer by answer once the engine is idle (newscrawl.revisit): replay does that.
+        # Revisits replay answer by answer once the engine is idle (newscrawl.crawl.revisit): replay does that.
         logger.error("Bad argument: rebuild does not do revisits; replay with `scrapy crawl SITE -a warc=…` does")
         return 2
     spider.backlog_limit = 0  # no engine to release held-back feed pages: plan them at once
@@ -1130,19 +1130,19 @@ def _rebuild(settings: Any, location: str, files: list[Path], pools: Pools, prog
     stats.set_value("finish_reason", "finished")
     stats_file = crawler.settings.get("STATS_FILE")
     if stats_file:
-        from newscrawl.extensions import StatsFile
+        from newscrawl.crawl.extensions import StatsFile
 
         StatsFile(stats_file, stats).spider_closed(spider, "finished")
     return code
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m newscrawl.rebuild``: the same as ``newscrawl rebuild``."""
+    """``python -m newscrawl.archive.rebuild``: the same as ``newscrawl rebuild``."""
     return run(list(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":
-    # The workers' functions are pickled by reference: they must be newscrawl.rebuild's, not __main__'s.
-    from newscrawl.rebuild import main as rebuild_main
+    # The workers' functions are pickled by reference: they must be newscrawl.archive.rebuild's, not __main__'s.
+    from newscrawl.archive.rebuild import main as rebuild_main
 
     sys.exit(rebuild_main())

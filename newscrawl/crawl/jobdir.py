@@ -8,7 +8,7 @@ requests as duplicates: ``found=0 … status=ok`` forever. :class:`JobDupeFilter
 * feed pages are never filtered as seen by another run: their fingerprints stay in memory
   (a feed page asked twice within one run is still asked once);
 * article requests keep Scrapy's persistent dedup (by article id, see
-  :mod:`newscrawl.fingerprint`), so a resumed crawl does not fetch again what it queued;
+  :mod:`newscrawl.crawl.fingerprint`), so a resumed crawl does not fetch again what it queued;
 * a run that finishes clears ``requests.seen``: the job is done, and the next run is a new
   one (an article that failed, or was pending when a run was killed, is retried by the
   first run after the next finished one at the latest).

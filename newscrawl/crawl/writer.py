@@ -20,9 +20,9 @@ from typing import Any
 
 from scrapy.settings import BaseSettings
 
-from newscrawl.article import Article
+from newscrawl.convert.article import Article
+from newscrawl.crawl.pipelines import ArticleDropped, ArticlePipeline
 from newscrawl.osutil import HOST_AND_NAMESPACE, TMP_SUFFIX, pid_alive, write_atomic
-from newscrawl.pipelines import ArticleDropped, ArticlePipeline
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from newscrawl.revisit import schedule_of
+from newscrawl.crawl.revisit import schedule_of
 
 # Settings that take one of a few words (case-sensitive, as the code compares them).
 ENUMERATED: dict[str, tuple[str, ...]] = {

@@ -11,7 +11,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.logformatter import LogFormatter
 
-from newscrawl.writer import write_atomic
+from newscrawl.crawl.writer import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def summary_line(values: dict, code: int, message: str, replay: bool = False) ->
     dropped = _sum(values, "newscrawl/dropped/")
     # A replay also counts the archive's damaged (unreadable, skipped) records.
     replayed = f"damaged={values.get('newscrawl/replay/damaged', 0)} " if replay else ""
-    # Revisits (newscrawl.revisit), when on: due, updated, unchanged, deleted.
+    # Revisits (newscrawl.crawl.revisit), when on: due, updated, unchanged, deleted.
     revisits = _sum(values, "newscrawl/revisits/")
     revisited = f"revisits={_fmt(revisits)} " if revisits else ""
     return (

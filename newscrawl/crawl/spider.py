@@ -5,7 +5,7 @@ backlog, article callbacks and failure reasons live here once; a site (``newscra
 says which feeds to read, how they page and how its pages read. A site's spider is the
 site plus this class: ``class XSpider(ArticleSpider): name = "x"``.
 
-Stats-key contract (the run verdict in ``newscrawl.extensions`` reads these):
+Stats-key contract (the run verdict in ``newscrawl.crawl.extensions`` reads these):
 ``newscrawl/articles/{found,fetched,skipped_*}``, ``newscrawl/failed/<reason>``,
 ``newscrawl/skipped/<reason>``, ``newscrawl/feeds/{requested,ok,failed/<reason>}``,
 ``newscrawl/template/<name>``.
@@ -35,12 +35,12 @@ from twisted.python.failure import Failure
 from twisted.web.client import ResponseFailed, ResponseNeverReceived  # public re-exports
 
 from newscrawl.archive.replay import prepare_replay
-from newscrawl.dates import parse_datetime
-from newscrawl.pipelines import extract_failed
+from newscrawl.convert.dates import parse_datetime
+from newscrawl.crawl.pipelines import extract_failed
+from newscrawl.crawl.state import GoneState
+from newscrawl.crawl.writer import existing_article_file
 from newscrawl.sites import get_site, registry
 from newscrawl.sites.base import FeedError, FeedItem, Site, Unavailable
-from newscrawl.state import GoneState
-from newscrawl.writer import existing_article_file
 
 TRUE = {"1", "true", "yes", "on"}
 # ``-a`` names accepted and ignored: scrapyd adds ``_job`` to every run it schedules.
@@ -108,7 +108,7 @@ class ArticleSpider(scrapy.Spider):
         if since and self.since is None:
             self.bad_args.append(f"since={since}")
         self.force = flag(force, False)
-        self.revisit = revisit  # read by newscrawl.revisit (the default curve up to this age)
+        self.revisit = revisit  # read by newscrawl.crawl.revisit (the default curve up to this age)
         self.seen: set[str] = set()
         self.scheduled = 0
         # Article requests scheduled and not ended yet, and the next feed pages held back meanwhile
@@ -391,7 +391,7 @@ class ArticleSpider(scrapy.Spider):
         except Unavailable as exc:
             stats.inc_value(f"newscrawl/skipped/{exc.reason}")
             self.logger.warning("Skipped %s (%s): %s", article_id, exc.reason, exc.detail)
-            response.meta["unavailable"] = exc.reason  # a revisit's deletion (newscrawl.revisit)
+            response.meta["unavailable"] = exc.reason  # a revisit's deletion (newscrawl.crawl.revisit)
             self.gone.mark(article_id, exc.reason)
             return
         except Exception as exc:  # one bad page must never stop or hide in the crawl

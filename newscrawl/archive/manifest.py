@@ -17,9 +17,9 @@ from itemadapter import ItemAdapter
 from scrapy.exporters import BaseItemExporter
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 
-from newscrawl.article import Article
-from newscrawl.dates import format_date
-from newscrawl.localimages import article_image_urls
+from newscrawl.archive.images import article_image_urls
+from newscrawl.convert.article import Article
+from newscrawl.convert.dates import format_date
 
 FORMAT = "manifest"
 
@@ -78,8 +78,8 @@ def manifest_feed() -> dict[str, Any]:
         "encoding": "utf-8",
         "overwrite": False,
         "store_empty": False,
-        # Articles, and the deletions revisits find (newscrawl.revisit).
-        "item_classes": ["newscrawl.article.Article", "newscrawl.revisit.ArticleDeleted"],
+        # Articles, and the deletions revisits find (newscrawl.crawl.revisit).
+        "item_classes": ["newscrawl.convert.article.Article", "newscrawl.crawl.revisit.ArticleDeleted"],
     }
 
 

@@ -45,10 +45,10 @@ from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.settings import BaseSettings
 
-from newscrawl.article import Article
-from newscrawl.dates import format_date, parse_datetime
+from newscrawl.convert.article import Article
+from newscrawl.convert.dates import format_date, parse_datetime
+from newscrawl.crawl.writer import UnsafePath, article_path
 from newscrawl.osutil import write_atomic
-from newscrawl.writer import UnsafePath, article_path
 
 logger = logging.getLogger(__name__)
 
@@ -394,7 +394,7 @@ def run_schedule(crawler: Any) -> list[Step] | None:
     """The schedule of this crawl (setting or the spider's ``revisit`` argument), or None.
 
     A bad ``-a revisit=`` is a bad argument of the spider: the run fetches nothing, exit 2.
-    (A bad REVISIT_SCHEDULE stops the run before it starts: ``newscrawl.preflight``.)
+    (A bad REVISIT_SCHEDULE stops the run before it starts: ``newscrawl.crawl.preflight``.)
     """
     spider = getattr(crawler, "spider", None)
     try:

@@ -16,7 +16,7 @@ import re
 
 from lxml import etree
 
-from newscrawl.article import (
+from newscrawl.convert.article import (
     Block,
     Code,
     Heading,
