@@ -49,7 +49,7 @@ from scrapy.settings import Settings  # noqa: E402
 
 import newscrawl.convert.converter as convert_module  # noqa: E402
 from newscrawl.convert.converter import Converter  # noqa: E402
-from newscrawl.crawl.pipelines import ArticleDropped  # noqa: E402
+from newscrawl.convert.normalize import ArticleDropped  # noqa: E402
 from newscrawl.sites.qq.page import Unavailable, decode_html  # noqa: E402
 from tests.qqpages import PAGES, bodies, wrap_body  # noqa: E402
 

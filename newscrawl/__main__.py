@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from newscrawl.convert.converter import Converter
-from newscrawl.crawl.pipelines import ArticleDropped
+from newscrawl.convert.normalize import ArticleDropped
 from newscrawl.sites import get_site, site_for_url
 from newscrawl.sites.base import Unavailable
 

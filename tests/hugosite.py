@@ -279,7 +279,7 @@ def write_corpus(output_dir: Path, settings=None) -> CorpusContent:
     from scrapy.utils.project import get_project_settings
 
     from newscrawl.convert.converter import Converter
-    from newscrawl.crawl.pipelines import ArticleDropped
+    from newscrawl.convert.normalize import ArticleDropped
     from newscrawl.crawl.writer import WriterPipeline
     from newscrawl.sites.qq.page import Unavailable
 

@@ -9,7 +9,7 @@ import pytest
 
 from newscrawl.convert.converter import Converter
 from newscrawl.convert.images import normalize_image_url as _normalize_image_url
-from newscrawl.crawl.pipelines import ArticleDropped
+from newscrawl.convert.normalize import ArticleDropped
 from newscrawl.sites.qq.site import QQSite
 from tests.markdowntext import in_order_coverage, markdown_lines, markdown_plain, squeeze, visible_text_nodes
 from tests.qqpages import bodies, wrap_body

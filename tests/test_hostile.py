@@ -12,7 +12,7 @@ from scrapy.settings import Settings
 from newscrawl.convert import frontmatter
 from newscrawl.convert.article import Article, Paragraph, Span
 from newscrawl.convert.converter import Converter
-from newscrawl.crawl.pipelines import ArticleDropped
+from newscrawl.convert.normalize import ArticleDropped
 from newscrawl.crawl.writer import UnsafePath, WriterPipeline, article_path
 from tests.qqpages import wrap_body
 

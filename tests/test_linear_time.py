@@ -16,7 +16,7 @@ from newscrawl.convert import markdown, text
 from newscrawl.convert.converter import Converter
 from newscrawl.convert.dates import parse_datetime
 from newscrawl.convert.images import is_ui_image, normalize_image_url
-from newscrawl.crawl.pipelines import ArticleDropped
+from newscrawl.convert.normalize import ArticleDropped
 from newscrawl.sites.qq.page import QQPage, Unavailable, decode_html, find_window_data
 from tests.badpages import PARAGRAPHS, article_html
 

@@ -14,8 +14,8 @@ from newscrawl.convert.htmlblocks import html_to_blocks
 from newscrawl.convert.images import is_ui_image as _generic_ui_image
 from newscrawl.convert.images import normalize_image_url as _normalize_image_url
 from newscrawl.convert.markdown import render_blocks, render_inline
+from newscrawl.convert.normalize import ImageUrlStep, TextStep, make_summary, plain_text
 from newscrawl.convert.text import normalize
-from newscrawl.crawl.pipelines import ImageUrlPipeline, TextPipeline, make_summary, plain_text
 from newscrawl.sites.qq.page import Unavailable, extract, find_window_data
 from newscrawl.sites.qq.site import SHANGHAI, QQSite
 from tests.qqpages import wrap_body
@@ -70,7 +70,7 @@ def test_text_pipeline_collapses_across_spans_and_keeps_spaces_out_of_emphasis()
             Paragraph([Span(" \u200b ")]),
         ],
     )
-    TextPipeline(settings()).process_article(article)
+    TextStep(settings()).process_article(article)
     assert article.title == "t"
     assert len(article.body) == 1
     assert render_blocks(article.body) == "lead **bold** tail"
@@ -78,7 +78,7 @@ def test_text_pipeline_collapses_across_spans_and_keeps_spaces_out_of_emphasis()
 
 def test_feed_title_fills_a_missing_page_title():
     article = Article(source="qq", lang="zh-CN", id="x", url="u", title="", feed={"title": " 来自列表的标题 "})
-    assert TextPipeline(settings()).process_article(article).title == "来自列表的标题"
+    assert TextStep(settings()).process_article(article).title == "来自列表的标题"
 
 
 # ---- images ----------------------------------------------------------------------------
@@ -104,7 +104,7 @@ def test_data_src_wins_and_duplicates_and_ui_images_go():
         '<p><img src="http://inews.gtimg.com/om_bt/B/0"></p>'
     )
     article = Article(source="qq", lang="zh-CN", id="x", url="https://new.qq.com/rain/a/x", body=html_to_blocks(html))
-    ImageUrlPipeline(settings()).process_article(article)
+    ImageUrlStep(settings()).process_article(article)
     images = [b.image.src for b in article.body if isinstance(b, ImageBlock)]
     assert images == ["https://inews.gtimg.com/om_bt/A/641", "https://inews.gtimg.com/om_bt/B/0"]
     assert article.thumbnail == images[0]  # no og:image, no feed cover: the first body image
@@ -121,7 +121,7 @@ def test_thumbnail_order_og_image_then_feed_cover():
             feed={"cover": cover},
             body=[ImageBlock(Image("https://inews.gtimg.com/om_bt/body/0"))],
         )
-        return ImageUrlPipeline(settings()).process_article(article).thumbnail
+        return ImageUrlStep(settings()).process_article(article).thumbnail
 
     assert thumb("https://inews.gtimg.com/om_ls/og/0", "https://inews.gtimg.com/om_ls/cover/0").endswith("/og/0")
     assert thumb("", "//inews.gtimg.com/om_ls/cover/0") == "https://inews.gtimg.com/om_ls/cover/0"

@@ -83,7 +83,7 @@ class LocalImagesPipeline(FilesPipeline):
     """Downloads article images into IMAGES_STORE and rewrites their URLs to the local copies.
 
     Sits after ImageUrlPipeline (absolute URLs) and before MarkdownPipeline (which renders
-    the rewritten URLs). Not an ArticlePipeline, so ``newscrawl.convert.converter`` skips it.
+    the rewritten URLs). Not an ArticleStep, so the ``Converter`` skips it.
     """
 
     MEDIA_NAME = "image"

@@ -1,19 +1,23 @@
-"""Page HTML -> finished Markdown, without a crawl: the pipelines run in settings order.
+"""Page HTML -> finished Markdown, without a crawl: the normalization steps in settings order.
 
 Used by ``python -m newscrawl render``, the benchmarks and the tests, so what they see is
-exactly what a crawl writes (the writer aside).
+exactly what a crawl writes (the writer aside). The steps are the ITEM_PIPELINES entries that
+are normalization steps (:class:`~newscrawl.convert.normalize.ArticleStep`, the crawl's item
+pipelines wrap them), loaded by name when the first page is converted: this module imports
+no crawl module, so the crawl layer can import the convert layer and never the reverse.
 """
 
 from __future__ import annotations
 
 import os
+from functools import cached_property
 
 from scrapy.settings import BaseSettings
 from scrapy.utils.misc import load_object
 from scrapy.utils.project import get_project_settings
 
 from newscrawl.convert.article import Article
-from newscrawl.crawl.pipelines import ArticlePipeline, process_guarded
+from newscrawl.convert.normalize import ArticleStep, process_guarded
 from newscrawl.sites import registry, site_for_url
 from newscrawl.sites.base import Site
 
@@ -24,24 +28,28 @@ def project_settings() -> BaseSettings:
     return get_project_settings()
 
 
-def normalization_pipelines(settings: BaseSettings) -> list[ArticlePipeline]:
+def normalization_pipelines(settings: BaseSettings) -> list[ArticleStep]:
     """The ITEM_PIPELINES that transform articles (not the writer), in their order."""
     pipelines = []
     for path, _ in sorted(settings.getdict("ITEM_PIPELINES").items(), key=lambda kv: kv[1]):
         cls = load_object(path)
-        if isinstance(cls, type) and issubclass(cls, ArticlePipeline) and not getattr(cls, "owns_disk", False):
+        if isinstance(cls, type) and issubclass(cls, ArticleStep) and not getattr(cls, "owns_disk", False):
             pipelines.append(cls(settings))
     return pipelines
 
 
 class Converter:
-    """Reusable page converter (pipelines built once)."""
+    """Reusable page converter (steps built once, at the first page)."""
 
     def __init__(self, settings: BaseSettings | None = None, site: Site | None = None) -> None:
         self.settings = settings if settings is not None else project_settings()
         self.site = site
         self._sites: list[Site] | None = None  # the registry, read once (not per page)
-        self.pipelines = normalization_pipelines(self.settings)
+
+    @cached_property
+    def pipelines(self) -> list[ArticleStep]:
+        """The normalization steps, in ITEM_PIPELINES order."""
+        return normalization_pipelines(self.settings)
 
     def process(self, article: Article) -> Article:
         for pipeline in self.pipelines:

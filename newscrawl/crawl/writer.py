@@ -21,7 +21,8 @@ from typing import Any
 from scrapy.settings import BaseSettings
 
 from newscrawl.convert.article import Article
-from newscrawl.crawl.pipelines import ArticleDropped, ArticlePipeline
+from newscrawl.convert.normalize import ArticleDropped
+from newscrawl.crawl.pipelines import ArticlePipeline
 from newscrawl.osutil import HOST_AND_NAMESPACE, TMP_SUFFIX, pid_alive, write_atomic
 
 logger = logging.getLogger(__name__)
