@@ -47,7 +47,6 @@ if str(ROOT) not in sys.path:  # `python benchmarks/bench_convert.py` puts bench
 import lxml.html  # noqa: E402
 from scrapy.settings import Settings  # noqa: E402
 
-import newscrawl.convert.converter as convert_module  # noqa: E402
 from newscrawl.convert.converter import Converter  # noqa: E402
 from newscrawl.convert.normalize import ArticleDropped  # noqa: E402
 from newscrawl.sites.qq.page import Unavailable, decode_html  # noqa: E402
@@ -452,7 +451,7 @@ def stages(inputs: dict[str, list[Doc]], repeat: int = 3) -> None:
             for doc in inputs[name]:
                 t0 = time.perf_counter()
                 try:
-                    article = convert_module.extract(doc.html, doc.url, doc.id)
+                    article = converter.site_for(doc.url).extract(doc.html, doc.url, doc.id)
                 except Unavailable:
                     continue
                 finally:
