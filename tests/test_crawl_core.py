@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.inprocess import crawl_in_process
 from tests.localserver import PageServer
 from tests.qqpages import EXPECTED, RECONSTRUCTED, RECONSTRUCTED_ID, page_file
 
@@ -55,9 +56,10 @@ def test_crawl_writes_the_expected_file(tmp_path):
     assert (out / written[0]).read_bytes() == EXPECTED.read_bytes()
 
 
-@pytest.mark.e2e
-def test_crawl_ids_of_every_form_and_bad_pages(tmp_path):
-    """One article under three URL forms is fetched once; deleted/paid/challenge write nothing."""
+def test_crawl_ids_of_every_form_and_bad_pages(tmp_path, caplog):
+    """One article under three URL forms is fetched once; deleted/paid/challenge write nothing.
+
+    In process (tests/inprocess.py): the exit status is the subprocess crawls' business."""
     deleted = "20250101A0DEAD00"
     paid = "20250101A0PAID00"
     challenge = "20250101A0CHAL00"
@@ -80,18 +82,25 @@ def test_crawl_ids_of_every_form_and_bad_pages(tmp_path):
             "https://new.qq.com/omn/20201130/20201130A0G1JJ.html",
         ]
     )
-    with PageServer(routes) as server:
-        result = crawl(out, server.url, "-a", f"urls={urls}", "-a", f"ids={deleted},{paid},{challenge}")
+    with PageServer(routes) as server, caplog.at_level(logging.INFO):
+        settings = {
+            "QQ_ARTICLE_URL": f"{server.url}/rain/a/{{id}}",
+            "OUTPUT_DIR": str(out),
+            "STATE_FILE": str(tmp_path / "gone.jsonl"),
+            "DOWNLOAD_DELAY": 0,
+            "AUTOTHROTTLE_ENABLED": False,
+        }
+        crawler = crawl_in_process("qq", settings, urls=urls, ids=f"{deleted},{paid},{challenge}")
         fetched = [p for p in server.requests if p.startswith("/rain/a/")]
-    assert result.returncode == 0, result.stderr[-3000:]
+    stats = crawler.stats.get_stats()
+    assert stats["newscrawl/verdict"] == "ok", caplog.text[-3000:]
     assert sorted(fetched) == sorted(
         {f"/rain/a/{i}" for i in (RECONSTRUCTED_ID, "20201130A0G1JJ00", deleted, paid, challenge)}
     )
     written = sorted(p.name for p in out.rglob("*.md"))
     assert written == ["20201130A0G1JJ00.zh-CN.md", f"{RECONSTRUCTED_ID}.zh-CN.md"]
-    stats = json.loads((tmp_path / "stats.json").read_text())
     assert stats["newscrawl/skipped/deleted"] == 1
     assert stats["newscrawl/skipped/paid"] == 1
     assert stats["newscrawl/skipped/challenge"] == 1
     for reason in ("deleted", "paid", "challenge"):
-        assert f"({reason})" in result.stderr
+        assert f"({reason})" in caplog.text
