@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import Any
 
 from scrapy.crawler import Crawler
@@ -20,6 +21,7 @@ from scrapy.utils.test import get_crawler
 
 import newscrawl.settings as project_settings
 from newscrawl.crawl.spider import SiteSpiderLoader
+from tests.crawlrun import CrawlResult
 
 # Off in the test process: no reactor (so no LoopingCall progress lines) and no Telnet console.
 IN_PROCESS = {"TWISTED_REACTOR_ENABLED": False, "PROGRESS_INTERVAL": 0, "TELNETCONSOLE_ENABLED": False}
@@ -48,3 +50,42 @@ def crawl_in_process(site: str, settings: dict[str, Any], **spider_args: Any) ->
     # every later in-process crawl fail: say so here, where it happened.
     assert not is_reactor_installed(), "an in-process crawl installed a Twisted reactor"
     return crawler
+
+
+class LogLines(logging.Handler):
+    """The crawl's log lines, formatted as Scrapy prints them on stderr (tracebacks included)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(asctime)s [%(name)s] %(levelname)s: %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def run_crawl_in_process(output: Path, mock_url: str, settings: dict[str, Any], **spider_args: Any) -> CrawlResult:
+    """``tests.crawlrun.run_crawl``'s settings and result, in process: ``returncode`` is the
+    verdict the crawl command would exit with, ``stderr`` the log at LOG_LEVEL (INFO)."""
+    work = output.parent
+    values = {
+        "OUTPUT_DIR": str(output),
+        "STATE_FILE": str(work / "gone.jsonl"),
+        "QQ_ARTICLE_URL": f"{mock_url}/rain/a/{{id}}",
+        "DOWNLOAD_DELAY": 0,
+        "AUTOTHROTTLE_ENABLED": False,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+        **settings,
+    }
+    handler = LogLines()
+    handler.setLevel(logging.getLevelName(str(values.get("LOG_LEVEL", project_settings.LOG_LEVEL))))
+    logging.root.addHandler(handler)
+    root_level = logging.root.level
+    logging.root.setLevel(logging.DEBUG)  # the handler filters, as Scrapy's own handler does
+    try:
+        crawler = crawl_in_process("qq", values, **spider_args)
+    finally:
+        logging.root.removeHandler(handler)
+        logging.root.setLevel(root_level)
+    stats = crawler.stats.get_stats()
+    return CrawlResult(int(stats.get("newscrawl/exit_code") or 0), "\n".join(handler.lines), stats)

@@ -24,6 +24,7 @@ from newscrawl.sites.qq.page import Unavailable, decode_html, extract
 from newscrawl.sites.qq.spider import QQSpider
 from tests.badpages import BOOM, LEGACY_ID, Bad, article_html, bad_pages, dom_only_html, page_id
 from tests.crawlrun import run_crawl
+from tests.inprocess import run_crawl_in_process
 from tests.localserver import PageServer
 from tests.qqpages import page_file
 
@@ -180,11 +181,13 @@ def test_legacy_page_keeps_its_time_and_drops_widgets(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def bad_crawl(tmp_path_factory):
+    """One crawl of every bad page, in process (its verdict stands for the exit status, which
+    test_crawl_where_most_articles_fail_to_extract_fails checks on the real command)."""
     work = tmp_path_factory.mktemp("badcrawl")
     pages = list(PAGES_BY_NAME.values())
     with PageServer(routes_for(pages)) as server:
         ids = ",".join(page.id for page in pages)
-        result = run_crawl(work / "out", server.url, "-a", f"ids={ids}", "-s", f"ITEM_PIPELINES={BOOM_PIPELINES}")
+        result = run_crawl_in_process(work / "out", server.url, {"ITEM_PIPELINES": json.loads(BOOM_PIPELINES)}, ids=ids)
     return work / "out", result, server.url
 
 
@@ -192,7 +195,6 @@ def written_file(out: Path, article_id: str) -> Path:
     return out / "zh-CN" / "news" / "qq" / f"{article_id}.zh-CN.md"
 
 
-@pytest.mark.e2e
 def test_crawl_accounts_for_every_bad_page(bad_crawl):
     out, result, _ = bad_crawl
     assert result.returncode == 0, result.stderr[-3000:]
@@ -214,7 +216,6 @@ def test_crawl_accounts_for_every_bad_page(bad_crawl):
 
 
 @pytest.mark.parametrize("name", list(PAGES_BY_NAME))
-@pytest.mark.e2e
 def test_crawl_outcome_of_each_bad_page(bad_crawl, name):
     out, result, server_url = bad_crawl
     page = PAGES_BY_NAME[name]
@@ -229,7 +230,6 @@ def test_crawl_outcome_of_each_bad_page(bad_crawl, name):
         assert any(k == key or k.startswith(key + "/") for k in result.stats), key
 
 
-@pytest.mark.e2e
 def test_crawl_writes_what_render_prints(bad_crawl, tmp_path, capsys):
     out, _, server_url = bad_crawl
     for page in PAGES_BY_NAME.values():
@@ -240,7 +240,6 @@ def test_crawl_writes_what_render_prints(bad_crawl, tmp_path, capsys):
         assert written_file(out, page.id).read_text("utf-8") == rendered, page.name
 
 
-@pytest.mark.e2e
 def test_crawl_redirects_never_write_the_other_page(bad_crawl):
     out, result, _ = bad_crawl
     for name in ("http_redirect_elsewhere", "meta_refresh_elsewhere", "http_redirect_other_article"):
@@ -249,7 +248,6 @@ def test_crawl_redirects_never_write_the_other_page(bad_crawl):
     assert "这是另一个页面的正文" not in "".join(p.read_text("utf-8") for p in out.rglob("*.md"))
 
 
-@pytest.mark.e2e
 def test_crawl_legacy_page_and_the_extract_error_line(bad_crawl):
     out, result, server_url = bad_crawl
     legacy = frontmatter.load(written_file(out, LEGACY_ID).read_text("utf-8"))
