@@ -21,7 +21,6 @@ from __future__ import annotations
 import html as htmllib
 import json
 import re
-from functools import cached_property
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -223,6 +222,23 @@ def resolve_placeholders(text: str, attributes: dict) -> str:
     return _PLACEHOLDER.sub(replace, text)
 
 
+class _cached:
+    """``functools.cached_property`` without its per-access lock (Python 3.11 takes an RLock
+    on every first read; a page is read by one thread): the value goes into the instance
+    dict on the first read, which then shadows this descriptor."""
+
+    def __init__(self, func) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = self.func(obj)
+        return value
+
+
 class QQPage:
     """One fetched page. Each field is a property with its fallback chain."""
 
@@ -234,21 +250,21 @@ class QQPage:
 
     # ---- sources -------------------------------------------------------------------------
 
-    @cached_property
+    @_cached
     def data(self) -> dict:
         return find_window_data(self.text) or {}
 
-    @cached_property
+    @_cached
     def head(self) -> str:
         """The text before ``<body`` (the whole page when it has no ``<body``)."""
         return self.text if self.body_start < 0 else self.text[: self.body_start]
 
-    @cached_property
+    @_cached
     def body_start(self) -> int:
         """Where ``<body`` starts, -1 when the page has none."""
         return self.text.find("<body")
 
-    @cached_property
+    @_cached
     def meta(self) -> dict[str, str]:
         """``<meta name|property|http-equiv=… content=…>`` of the head, first value of each name."""
         found: dict[str, str] = {}
@@ -259,14 +275,14 @@ class QQPage:
                 found[key] = htmllib.unescape(attrs["content"]).strip()
         return found
 
-    @cached_property
+    @_cached
     def title_tag(self) -> str:
         head = self.head
         start = _TITLE_OPEN.search(head)
         end = _TITLE_CLOSE.search(head, start.end()) if start else None
         return htmllib.unescape(head[start.end() : end.start()]).strip() if start and end else ""
 
-    @cached_property
+    @_cached
     def base_href(self) -> str:
         """``<base href>`` when it points at a Tencent host (a mirror's own base is ignored)."""
         match = _BASE_TAG.search(self.head)
@@ -279,14 +295,14 @@ class QQPage:
             return ""
         return href if host == "qq.com" or host.endswith(TENCENT_HOST_SUFFIXES) else ""
 
-    @cached_property
+    @_cached
     def tree(self) -> etree._Element:
         """The DOM of the ``<body>``: everything read from the head (meta tags, title,
         window.DATA, ARTICLE_INFO) is read from its text, so the head is not parsed."""
         tree = parse_document(self.text[self.body_start :] if self.body_start > 0 else self.text)
         return tree if tree is not None else etree.Element("html")
 
-    @cached_property
+    @_cached
     def article_info(self) -> dict[str, str]:
         """The legacy CMS ``ARTICLE_INFO = {site:'…', title:'…'}`` (JavaScript, not JSON)."""
         head = self.head
@@ -334,7 +350,7 @@ class QQPage:
         match = _JS_REDIRECT.search(self.text)
         return "script" if match else ""
 
-    @cached_property
+    @_cached
     def page_id(self) -> str | None:
         """The id the page itself declares (``cms_id``, ``article_id``, or its URL)."""
         for key in ("cms_id", "article_id", "id"):
@@ -345,7 +361,7 @@ class QQPage:
 
     # ---- fields --------------------------------------------------------------------------
 
-    @cached_property
+    @_cached
     def article_id(self) -> str:
         return (
             self.requested_id
