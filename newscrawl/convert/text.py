@@ -40,12 +40,19 @@ _ANSI = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]{0,256}(?:\x07|\x1b\\)|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]"
 )
 _WS_RUN = re.compile(r" {2,}")
-# Most text needs no change: one regex scan decides, the translate runs only when needed.
-_NEEDS_CLEANING = re.compile("[" + re.escape(_SPACES.replace(" ", "") + _INVISIBLE) + "&]")
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
+# Every character the tables change is a control, format or separator character, none of
+# which str.isprintable() accepts (the ASCII space aside, which they leave alone).
+assert not any(c.isprintable() for c in _SPACES.replace(" ", "") + _INVISIBLE)
 
 
-needs_cleaning = _NEEDS_CLEANING.search
+def needs_cleaning(text: str) -> bool:
+    """False when ``clean_chars`` would return ``text`` unchanged: most text needs no change.
+
+    ``isprintable()`` (one C loop, no regex) also rejects a few characters the tables keep
+    (emoji joiners, private use); those take the slow path and come out the same.
+    """
+    return not text.isprintable() or "&" in text
 
 
 def _translate(text: str, table: dict[int, str | None]) -> str:
@@ -61,7 +68,7 @@ def _translate(text: str, table: dict[int, str | None]) -> str:
 
 def clean_chars(text: str) -> str:
     """Map space-like characters to a space and drop invisible ones; keeps runs."""
-    if not _NEEDS_CLEANING.search(text):
+    if not needs_cleaning(text):
         return text
     text = _translate(text, _TABLE)
     # Entities left in the text by double-escaping upstream (``&amp;nbsp;``).
