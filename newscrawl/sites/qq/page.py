@@ -222,6 +222,37 @@ def resolve_placeholders(text: str, attributes: dict) -> str:
     return _PLACEHOLDER.sub(replace, text)
 
 
+class HeadMeta:
+    """The head's ``<meta>`` values by (lower-case) name: ``get(name, "")`` is the content of
+    the first tag whose ``property``, else ``name``, else ``http-equiv`` is ``name`` and that
+    has a ``content``. A page reads one or two names, so each is looked up when asked for:
+    only tags whose text holds the name have their attributes parsed."""
+
+    __slots__ = ("tags", "found")
+
+    def __init__(self, tags: list[str]) -> None:
+        self.tags = tags
+        self.found: dict[str, str | None] = {}
+
+    def get(self, name: str, default: str = "") -> str:
+        if name in self.found:
+            value = self.found[name]
+        else:
+            value = self.found[name] = self._lookup(name)
+        return default if value is None else value
+
+    def _lookup(self, name: str) -> str | None:
+        for tag in self.tags:
+            # A key is an attribute's text lower-cased: a tag without the name cannot have it.
+            if name not in tag.lower():
+                continue
+            attrs = _attrs(tag)
+            key = (attrs.get("property") or attrs.get("name") or attrs.get("http-equiv") or "").lower()
+            if key == name and "content" in attrs:
+                return htmllib.unescape(attrs["content"]).strip()
+        return None
+
+
 class _cached:
     """``functools.cached_property`` without its per-access lock (Python 3.11 takes an RLock
     on every first read; a page is read by one thread): the value goes into the instance
@@ -265,15 +296,9 @@ class QQPage:
         return self.text.find("<body")
 
     @_cached
-    def meta(self) -> dict[str, str]:
+    def meta(self) -> HeadMeta:
         """``<meta name|property|http-equiv=… content=…>`` of the head, first value of each name."""
-        found: dict[str, str] = {}
-        for tag in _META_TAG.findall(self.head):
-            attrs = _attrs(tag)
-            key = (attrs.get("property") or attrs.get("name") or attrs.get("http-equiv") or "").lower()
-            if key and "content" in attrs and key not in found:
-                found[key] = htmllib.unescape(attrs["content"]).strip()
-        return found
+        return HeadMeta(_META_TAG.findall(self.head))
 
     @_cached
     def title_tag(self) -> str:
