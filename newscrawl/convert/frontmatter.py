@@ -113,6 +113,22 @@ def _yaml(fields: dict[str, Any]) -> str:
     return _SEQUENCE_ITEM.sub("  - ", text) if _DUMPER is not FrontMatterDumper else text
 
 
+# Keys whose string values change with every article (the constants are cached instead).
+_QUOTED_KEYS = frozenset(("title", "date", "summary", "thumbnail"))
+
+
+def _verbatim(value: str) -> bool:
+    """True when both emitters write ``value`` double-quoted as it is: no quote or backslash,
+    and only characters both print unescaped. Python's printable characters are a subset of
+    libyaml's, except outside the BMP (libyaml writes ``\\U0001f600``, PyYAML too)."""
+    return (
+        value.isprintable()
+        and '"' not in value
+        and "\\" not in value
+        and (value.isascii() or max(value) <= "\uffff")
+    )
+
+
 def _frozen(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
@@ -122,6 +138,11 @@ def dump(fields: dict[str, Any]) -> str:
     keys = [(key, _frozen(value)) for key, value in fields.items()]
     missing = {key: fields[key] for key, frozen in keys if (key, frozen) not in _CACHE}
     fresh: dict[str, str] = {}
+    for key in _QUOTED_KEYS.intersection(missing):
+        value = missing[key]
+        if value.__class__ is str and _verbatim(value):
+            fresh[key] = f'{key}: "{value}"\n'  # what the emitter writes for it, without the emitter
+            del missing[key]
     if missing:
         # One emitter run for every field not cached; split back per key (each top-level
         # key starts a line; scalars never wrap, the width is unbounded).
