@@ -109,8 +109,9 @@ class _Builder:
         inline = self.inline
         if self.in_cell:
             return  # cells keep everything inline; the table builder takes it
-        if len(inline) == 1 and inline[0].__class__ is Span:  # the common case
-            self._close(inline)
+        if len(inline) == 1 and inline[0].__class__ is Span:  # the common case, without a call
+            if not inline[0].text.isspace():
+                self.blocks.append(Heading(self.heading, inline) if self.heading else Paragraph(inline))
             self.inline = []
             return
         spans: list[Span] = []

@@ -185,6 +185,8 @@ def render_inline(spans: list[Span], heading: bool = False) -> str:
 
 def _line_start(text: str) -> str:
     """Escape what would make a paragraph a list, a quote, a heading rule or a definition."""
+    if not text or not (text[0] in "-+=:" or text[0].isdigit()):  # the pattern's first characters
+        return text
     match = _LINE_START.match(text)
     if match:
         end = match.end()

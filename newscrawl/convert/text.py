@@ -68,7 +68,7 @@ def _translate(text: str, table: dict[int, str | None]) -> str:
 
 def clean_chars(text: str) -> str:
     """Map space-like characters to a space and drop invisible ones; keeps runs."""
-    if not needs_cleaning(text):
+    if text.isprintable() and "&" not in text:  # needs_cleaning(text), inlined: most text
         return text
     text = _translate(text, _TABLE)
     # Entities left in the text by double-escaping upstream (``&amp;nbsp;``).

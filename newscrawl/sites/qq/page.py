@@ -512,10 +512,12 @@ def _ranked_containers(tree: etree._Element) -> list[tuple[tuple[int, str], etre
             classes = el.get("class")
             if not classes:
                 continue
-            kinds = [_CONTAINER_CLASSES[c] for c in classes.split() if c in _CONTAINER_CLASSES]
-            if not kinds:
+            for name in classes.split():  # the best kind among its classes
+                other = _CONTAINER_CLASSES.get(name)
+                if other is not None and (kind is None or other < kind):
+                    kind = other
+            if kind is None:
                 continue
-            kind = min(kinds)
         found.append((kind, order, el))
     found.sort(key=lambda item: (item[0][0], item[1]))
     return [(kind, el) for kind, _, el in found]
