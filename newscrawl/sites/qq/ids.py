@@ -15,6 +15,8 @@ ID_RE = re.compile(r"^(?:\d{8}[AV][0-9A-Z]{5,7}00|TWF\d{14}00)$")
 _CURRENT = re.compile(r"(?<![0-9A-Z])(\d{8}[AV][0-9A-Z]{5,7}00|TWF\d{14}00)(?![0-9A-Z])")
 _SHORT = re.compile(r"(?<![0-9A-Z])(\d{8}[AV][0-9A-Z]{5})(?![0-9A-Z])")
 _LEGACY = re.compile(r"^/a/(\d{8})/(\d{6})\.s?html?$")
+_SHORT_FORM = re.compile(r"\d{8}[AV][0-9A-Z]{5}")
+_TWF_SHORT_FORM = re.compile(r"TWF\d{14}")
 
 CANONICAL_URL = "https://new.qq.com/rain/a/{id}"
 # Hosts that are Tencent's own (pages and image CDNs): the only ones a page's <base href> may name.
@@ -24,11 +26,11 @@ TENCENT_HOST_SUFFIXES = (".qq.com", ".gtimg.com", ".gtimg.cn", ".qpic.cn", ".idq
 def normalize_id(value: str) -> str | None:
     """The normalized id of a bare id (16-char, 14-char short form, or TWF), else None."""
     value = value.strip()
+    if not value:  # a missing field, the usual case for all but one of a page's id keys
+        return None
     if ID_RE.match(value):
         return value
-    if re.fullmatch(r"\d{8}[AV][0-9A-Z]{5}", value):
-        return value + "00"
-    if re.fullmatch(r"TWF\d{14}", value):
+    if _SHORT_FORM.fullmatch(value) or _TWF_SHORT_FORM.fullmatch(value):
         return value + "00"
     return None
 
