@@ -1053,7 +1053,7 @@ def _rebuild(settings: Any, location: str, files: list[Path], pools: Pools, prog
     crawler = Crawler(loader.load(_spider_name(indexes) or sorted(loader.list())[0]), settings)
     crawler.stats = PlanStats()
     _log_level_at_source(settings)  # after the Crawler: making one resets the root logger's level
-    spider = crawler._create_spider(warc=location)  # replay's settings and arguments (prepare_replay)
+    spider = crawler.spidercls.from_crawler(crawler, warc=location)  # replay's settings and arguments
     crawler.spider = spider
     if spider.revisit or crawler.settings.get("REVISIT_SCHEDULE"):
         # Revisits replay answer by answer once the engine is idle (newscrawl.crawl.revisit): replay does that.
