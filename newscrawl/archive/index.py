@@ -97,7 +97,44 @@ class Stored:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-class ReplayIndex:
+class ServedInOrder:
+    """Archived responses by request key, served in archive order (replay's and rebuild's index).
+
+    The n-th request with a key gets the n-th response archived for it (the last one is
+    repeated); an article request whose URL form was not archived is matched by article id.
+    """
+
+    def __init__(self) -> None:
+        self.by_key: dict[Key, list[Any]] = {}
+        self.used: dict[Key, int] = {}
+        self.by_article: dict[str, Key] = {}
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.by_key.values())
+
+    def next_for(self, method: str, url: str, body: bytes, article_id: str | None) -> Any:
+        """The next archived response for this request, or None."""
+        key = request_key(method, url, body)
+        if key not in self.by_key:
+            key = self.by_article.get(article_id) if article_id else None
+            if key is None:
+                return None
+        entries = self.by_key[key]
+        used = self.used.get(key, 0)
+        self.used[key] = used + 1
+        return entries[min(used, len(entries) - 1)]
+
+    def lookup(self, request: Request) -> Any:
+        """The next archived response for ``request`` (articles also by id), or None."""
+        return self.next_for(request.method, request.url, request.body, request.meta.get("article_id"))
+
+    def unserved(self) -> Iterator[Any]:
+        """Archived responses no request has been answered with yet, in archive order."""
+        for key, entries in self.by_key.items():
+            yield from entries[self.used.get(key, 0) :]
+
+
+class ReplayIndex(ServedInOrder):
     """Archived responses by request (method, URL, body hash), served in archive order.
 
     The n-th request with a key gets the n-th response archived for it (the last one is
@@ -107,9 +144,7 @@ class ReplayIndex:
     def __init__(self, files: list[Path], settings: Any = None) -> None:
         self.files = files
         self.settings = settings  # the SITES registry a capture's spider name is looked up in
-        self.by_key: dict[Key, list[Stored]] = {}
-        self.used: dict[Key, int] = {}
-        self.by_article: dict[str, Key] = {}
+        super().__init__()
         # Unreadable spans (damaged records), skipped: reading resumed at the next whole record.
         self.damaged: list[tuple[Path, Damage]] = []
         for path in files:
@@ -159,27 +194,6 @@ class ReplayIndex:
             return get_site(name, self.settings)
         except KeyError:  # a capture of a site not registered here: served, not classified
             return None
-
-    def __len__(self) -> int:
-        return sum(len(v) for v in self.by_key.values())
-
-    def lookup(self, request: Request) -> Stored | None:
-        """The next archived response for ``request`` (articles also by id), or None."""
-        key = request_key(request.method, request.url, request.body)
-        if key not in self.by_key:
-            article_id = request.meta.get("article_id")
-            key = self.by_article.get(article_id) if article_id else None
-            if key is None:
-                return None
-        entries = self.by_key[key]
-        used = self.used.get(key, 0)
-        self.used[key] = used + 1
-        return entries[min(used, len(entries) - 1)]
-
-    def unserved(self) -> Iterator[Stored]:
-        """Archived responses no request has been answered with yet, in archive order."""
-        for key, entries in self.by_key.items():
-            yield from entries[self.used.get(key, 0) :]
 
 
 def _read_head(stream) -> list[bytes]:

@@ -18,6 +18,7 @@ members to resync at: reading stops at their first unreadable record, reported t
 from __future__ import annotations
 
 import io
+import logging
 import os
 import zlib
 from collections.abc import Iterator
@@ -57,6 +58,19 @@ class Damage:
     reason: str
     record: str = ""  # "response http://…", from the damaged record's header if it inflated that far
     to_end: bool = False
+
+    def log(self, logger: logging.Logger, path: Any) -> None:
+        """The one ERROR line replay and rebuild give a damaged record: file, offsets, reason, record."""
+        logger.error(
+            "Damaged WARC record in %s at offset %d (%s%s): bytes %d-%d skipped, %s",
+            path,
+            self.start,
+            self.reason,
+            f"; {self.record}" if self.record else "",
+            self.start,
+            self.end,
+            "nothing readable after them" if self.to_end else "reading resumed at the next record",
+        )
 
 
 class _Bad(Exception):

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
+from newscrawl.archive.index import ServedInOrder
 from newscrawl.archive.read import (
     OPEN_SUFFIX,
     Damage,
@@ -396,19 +397,17 @@ class Stored:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-class ArchiveIndex:
+class ArchiveIndex(ServedInOrder):
     """The archive's responses by request key, served as :class:`newscrawl.archive.index.ReplayIndex` serves them.
 
-    Same attributes and methods (``by_key``, ``used``, ``lookup``, ``unserved``), so replay's
-    own sweep (``WarcReplayMiddleware.spider_idle``) runs on it unchanged.
+    The same serving class, so replay's own sweep (``WarcReplayMiddleware.spider_idle``) runs
+    on it unchanged.
     """
 
     def __init__(self, files: list[FileIndex], classify: Callable[[Any, str, str, bytes], Any]) -> None:
         from newscrawl.archive.index import Capture, _parse_fields, request_key
 
-        self.by_key: dict[Key, list[Stored]] = {}
-        self.used: dict[Key, int] = {}
-        self.by_article: dict[str, Key] = {}
+        super().__init__()
         self.damaged: list[tuple[str, Damage]] = []
         self.first_capture: Any = None
         for index in files:
@@ -436,26 +435,6 @@ class ArchiveIndex:
                         self.by_article.setdefault(stored.details["id"], key)
                 # Matched: the record ids are not needed again (memory per archived response).
                 entry.record_id = entry.concurrent_to = entry.warcinfo = ""
-
-    def __len__(self) -> int:
-        return sum(len(v) for v in self.by_key.values())
-
-    def next_for(self, method: str, url: str, body: bytes, article_id: str | None) -> Stored | None:
-        from newscrawl.archive.index import request_key
-
-        key = request_key(method, url, body)
-        if key not in self.by_key:
-            key = self.by_article.get(article_id) if article_id else None
-            if key is None:
-                return None
-        entries = self.by_key[key]
-        used = self.used.get(key, 0)
-        self.used[key] = used + 1
-        return entries[min(used, len(entries) - 1)]
-
-    def unserved(self) -> Iterator[Stored]:
-        for key, entries in self.by_key.items():
-            yield from entries[self.used.get(key, 0) :]
 
 
 @dataclass(slots=True)
@@ -1066,16 +1045,7 @@ def _rebuild(settings: Any, location: str, files: list[Path], pools: Pools, prog
     del indexes
     logger.info("Rebuild index: %d archived responses (WARC files: %d)", len(index), len(files))
     for path, damage in index.damaged:
-        logger.error(
-            "Damaged WARC record in %s at offset %d (%s%s): bytes %d-%d skipped, %s",
-            path,
-            damage.start,
-            damage.reason,
-            f"; {damage.record}" if damage.record else "",
-            damage.start,
-            damage.end,
-            "nothing readable after them" if damage.to_end else "reading resumed at the next record",
-        )
+        damage.log(logger, path)
     if index.damaged:
         stats.set_value("newscrawl/replay/damaged", len(index.damaged))
     WriterPipeline(crawler.settings).open_spider()

@@ -108,16 +108,7 @@ class WarcReplayMiddleware:
         middleware = cls(crawler, index)
         logger.info("Replay index: %d archived responses (WARC files: %d)", len(index), len(index.files))
         for path, damage in index.damaged:
-            logger.error(
-                "Damaged WARC record in %s at offset %d (%s%s): bytes %d-%d skipped, %s",
-                path,
-                damage.start,
-                damage.reason,
-                f"; {damage.record}" if damage.record else "",
-                damage.start,
-                damage.end,
-                "nothing readable after them" if damage.to_end else "reading resumed at the next record",
-            )
+            damage.log(logger, path)
         if index.damaged:
             crawler.stats.set_value("newscrawl/replay/damaged", len(index.damaged))
         crawler.signals.connect(middleware.spider_idle, signal=signals.spider_idle)

@@ -40,22 +40,13 @@ from newscrawl.crawl.pipelines import extract_failed
 from newscrawl.crawl.state import GoneState
 from newscrawl.crawl.writer import existing_article_file
 from newscrawl.sites import get_site, registry
-from newscrawl.sites.base import FeedError, FeedItem, Site, Unavailable
+from newscrawl.sites.base import FeedError, FeedItem, Site, Unavailable, split_arg
 
 TRUE = {"1", "true", "yes", "on"}
 # ``-a`` names accepted and ignored: scrapyd adds ``_job`` to every run it schedules.
 IGNORED_ARGUMENTS = frozenset({"_job"})
 # Feed settings the core reads under the site's prefix (``<PREFIX>FEED_TIMEOUT``), with these defaults.
 FEED_SETTING_DEFAULTS = {"FEED_TIMEOUT": 15.0, "FEED_RETRY_TIMES": 2, "FEED_BACKLOG": 500}
-
-
-def split_arg(value: str | Iterable[str] | None) -> list[str]:
-    """``-a ids=a,b c`` -> ["a", "b", "c"] (commas or whitespace)."""
-    if not value:
-        return []
-    if not isinstance(value, str):
-        value = ",".join(value)
-    return [part for part in value.replace(",", " ").split() if part]
 
 
 def flag(value: Any, default: bool) -> bool:

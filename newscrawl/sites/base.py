@@ -30,6 +30,15 @@ if TYPE_CHECKING:  # annotations only: the core spider imports this module
 UTC_ZONE = ZoneInfo("UTC")
 
 
+def split_arg(value: str | Iterable[str] | None) -> list[str]:
+    """A list-valued spider argument: ``-a ids=a,b c`` -> ["a", "b", "c"] (commas or whitespace)."""
+    if not value:
+        return []
+    if not isinstance(value, str):
+        value = ",".join(value)
+    return [part for part in value.replace(",", " ").split() if part]
+
+
 class Unavailable(Exception):
     """The page holds no article to write. ``reason`` is a short stats key."""
 

@@ -19,7 +19,7 @@ import scrapy
 from scrapy.http import Response
 
 from newscrawl.convert.article import Article
-from newscrawl.sites.base import ArchivedRequest, FeedPage, Site
+from newscrawl.sites.base import ArchivedRequest, FeedPage, Site, split_arg
 from newscrawl.sites.qq import feeds, ids, page
 from newscrawl.sites.qq import settings as qq_settings
 
@@ -32,15 +32,6 @@ _UI_HOST = re.compile(
     re.I,
 )
 _UI_TRACKING = re.compile(r"[?&](?:pgv_|pv_|track)", re.I)
-
-
-def split_arg(value: str | Iterable[str] | None) -> list[str]:
-    """``-a channels=a,b c`` -> ["a", "b", "c"] (commas or whitespace)."""
-    if not value:
-        return []
-    if not isinstance(value, str):
-        value = ",".join(value)
-    return [part for part in value.replace(",", " ").split() if part]
 
 
 def _template_regex(template: str) -> re.Pattern | None:
