@@ -52,8 +52,9 @@ def verdict(stats: dict, finish_reason: str, settings) -> tuple[int, str]:
 
     Failed runs: the crawl did not finish (killed, shut down); arguments were invalid;
     discovery was attempted and no feed answered; most article fetches failed; or pages
-    were fetched but none matched a known template (the site changed its layout); or a
-    replay's WARC archive had damaged records (the rest was replayed).
+    were fetched but none matched a known template (the site changed its layout); or an
+    article's file could not be written (8); or a callback or pipeline raised where nothing
+    expected it (9); or a replay's WARC archive had damaged records (the rest was replayed).
     """
     if finish_reason != "finished":
         return 3, f"the crawl did not finish ({finish_reason})"
@@ -67,18 +68,34 @@ def verdict(stats: dict, finish_reason: str, settings) -> tuple[int, str]:
         return 4, f"feed endpoints unreachable ({feeds_failed} feed requests failed, none answered)"
     fetched = stats.get("newscrawl/articles/fetched", 0)
     failed = sum(_sum(stats, "newscrawl/failed/").values())
-    # Pages that were fetched and then failed to extract: already among the fetched.
+    # Pages that were fetched and then failed to extract, to be written, or in a pipeline:
+    # already among the fetched.
     extract_errors = sum(_sum(stats, "newscrawl/failed/extract_error/").values())
-    attempted = fetched + failed - extract_errors
+    write_errors = sum(_sum(stats, "newscrawl/failed/write_error/").values())
+    item_errors = sum(_sum(stats, "newscrawl/failed/item_error/").values())
+    attempted = fetched + failed - extract_errors - write_errors - item_errors
+    # The disk's and the code's failures have statuses of their own (8, 9), never "the site failed".
+    site_failed = failed - write_errors - item_errors
     min_attempts = settings.getint("FAIL_MIN_ARTICLES")
-    if attempted >= min_attempts and failed > attempted * settings.getfloat("FAIL_RATIO"):
-        if extract_errors > failed - extract_errors:  # the pages came, extraction broke on them
+    if attempted >= min_attempts and site_failed > attempted * settings.getfloat("FAIL_RATIO"):
+        if extract_errors > site_failed - extract_errors:  # the pages came, extraction broke on them
             return 6, f"article extraction failed on most pages ({extract_errors} of {fetched})"
-        return 5, f"most article fetches failed ({failed} of {attempted})"
+        return 5, f"most article fetches failed ({site_failed} of {attempted})"
     unrecognized = stats.get("newscrawl/skipped/unrecognized", 0)
     extracted = sum(_sum(stats, "newscrawl/template/").values())
     if fetched >= min_attempts and unrecognized and extracted <= fetched * (1 - settings.getfloat("FAIL_RATIO")):
         return 6, f"page template stopped matching ({unrecognized} of {fetched} pages unrecognized)"
+    # Any article that was fetched and could not be stored: the operator's disk needs looking at.
+    if write_errors:
+        return 8, f"article files could not be written ({write_errors} write errors, each named in the log)"
+    # The same for a feed export (the MANIFEST) Scrapy could not store at the end.
+    exports_lost = sum(_sum(stats, "feedexport/failed_count/").values())
+    if exports_lost:
+        return 8, f"the manifest could not be stored ({exports_lost} feed exports failed, see the log)"
+    # A traceback nothing expected (a callback or a pipeline raised): the run did less than asked.
+    unexpected = sum(_sum(stats, "spider_exceptions/").values()) + item_errors
+    if unexpected:
+        return 9, f"unexpected errors ({unexpected} tracebacks in the log)"
     # Last: the replay did all it could, but the archive lost records (each named in the log).
     damaged = stats.get("newscrawl/replay/damaged", 0)
     if damaged:
@@ -109,6 +126,9 @@ def summary_line(values: dict, code: int, message: str, replay: bool = False) ->
     # Revisits (newscrawl.crawl.revisit), when on: due, updated, unchanged, deleted.
     revisits = _sum(values, "newscrawl/revisits/")
     revisited = f"revisits={_fmt(revisits)} " if revisits else ""
+    # Exceptions a callback raised (Scrapy's spider_exceptions/<type>), when there were any.
+    exceptions = _sum(values, "spider_exceptions/")
+    errors = f"errors={_fmt(exceptions)} " if exceptions else ""
     return (
         f"newscrawl summary: found={values.get('newscrawl/articles/found', 0)} "
         f"fetched={values.get('newscrawl/articles/fetched', 0)} "
@@ -118,7 +138,7 @@ def summary_line(values: dict, code: int, message: str, replay: bool = False) ->
         f"skipped={_fmt(skipped)} dropped={_fmt(dropped)} "
         f"failed={_fmt(_by_reason(_sum(values, 'newscrawl/failed/')))} "
         f"feeds_failed={_fmt(_sum(values, 'newscrawl/feeds/failed/'))} "
-        f"{replayed}{revisited}"
+        f"{replayed}{revisited}{errors}"
         f"status={'ok' if code == 0 else 'FAILED: ' + message}"
     )
 
@@ -166,7 +186,14 @@ class RunSummary:
     def from_crawler(cls, crawler):
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.item_error, signal=signals.item_error)
         return ext
+
+    def item_error(self, item, response, spider, failure) -> None:
+        """A pipeline raised something other than DropItem (Scrapy logs the traceback): the
+        article is counted as failed, ``item_error/<type>``, instead of ending in no counter."""
+        name = failure.type.__name__ if failure.type else "error"
+        self.crawler.stats.inc_value(f"newscrawl/failed/item_error/{name}")
 
     def spider_closed(self, spider, reason: str) -> None:
         stats = self.crawler.stats

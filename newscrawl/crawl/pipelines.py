@@ -8,6 +8,7 @@ touches the disk.
 
 from __future__ import annotations
 
+import errno
 import logging
 from typing import Any
 
@@ -35,6 +36,16 @@ def extract_failed(stats: Any, log: Any, article_id: str, url: str, exc: BaseExc
     stats.inc_value(f"newscrawl/failed/extract_error/{name}")
     log.error("Failed %s (extract_error: %s: %s) %s", article_id, name, _short(exc), url)
     log.debug("Traceback of the extract_error of %s", article_id, exc_info=exc)
+
+
+def write_failed(stats: Any, log: Any, article_id: str, exc: BaseException) -> None:
+    """Count and log an article file that could not be written:
+    ``newscrawl/failed/write_error/<errno name or type>``, one ERROR line, the traceback at DEBUG."""
+    code = getattr(exc, "errno", None)
+    name = errno.errorcode.get(code, type(exc).__name__) if isinstance(code, int) else type(exc).__name__
+    stats.inc_value(f"newscrawl/failed/write_error/{name}")
+    log.error("Failed %s (write_error: %s)", article_id, _short(exc))
+    log.debug("Traceback of the write_error of %s", article_id, exc_info=exc)
 
 
 def _short(exc: BaseException, limit: int = 200) -> str:
@@ -67,7 +78,12 @@ class ArticlePipeline(ArticleStep):
             raise
         except Exception as exc:
             if getattr(self, "owns_disk", False):
-                raise  # the writer's errors are disk errors, not the page's
+                # The disk's failure, not the page's (full, read-only, a folder where the file
+                # goes): counted as write_error, which fails the run (exit 8), never a
+                # traceback that leaves the article in no counter.
+                if self.stats is not None:
+                    write_failed(self.stats, logger, item.id, exc)
+                raise ArticleFailed(f"write_error: {type(exc).__name__}") from exc
             # One article that breaks a normalization step is a counted failure of that
             # article (extract_error), never a traceback that leaves it in no counter.
             if self.stats is not None:
