@@ -90,6 +90,10 @@ class ArticleSpider(scrapy.Spider):
                     self.requested.append(article_id)
                 else:
                     self.bad_args.append(value)
+        # "-a ids=$IDS" with an empty $IDS must not turn into a whole discovery run.
+        for name, value in (("urls", urls), ("ids", ids)):
+            if value is not None and not split_arg(value):
+                self.bad_args.append(f"{name}= is empty (leave -a {name} out to discover through the feeds)")
         # With nothing named, discover through the site's default feeds.
         self.explicit = bool(urls or ids or any(self.site_args.get(n) for n in self.site.selection_arguments))
         self.limit = int(limit) if limit and str(limit).isdigit() else None
