@@ -25,8 +25,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     url = args.url
-    site = get_site(args.site) if args.site else site_for_url(url)
-    html = site.decode_html(args.page.read_bytes())
+    try:
+        site = get_site(args.site) if args.site else site_for_url(url)
+    except KeyError as exc:  # an unknown --site: one line that lists the registered ones
+        print(f"newscrawl: {exc.args[0]}", file=sys.stderr)
+        return 2
+    try:
+        data = args.page.read_bytes()
+    except OSError as exc:
+        print(f"newscrawl: cannot read {args.page}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    html = site.decode_html(data)
     try:
         article = Converter().convert(html, url, site.id_from_url(url) if url else None, site)
     except (Unavailable, ArticleDropped) as exc:

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from scrapy.exceptions import DropItem
 from scrapy.settings import Settings
 from scrapy.statscollectors import MemoryStatsCollector
+from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
 
 import newscrawl.settings as project_settings_module
 from newscrawl.convert.article import Article
+from newscrawl.crawl import preflight
 from newscrawl.crawl import writer as writer_module
 from newscrawl.crawl.extensions import summary_line, verdict
 from newscrawl.crawl.writer import WriterPipeline
@@ -165,3 +170,81 @@ def test_rebuild_counts_a_write_error_as_replay_does(tmp_path):
     assert summary(rebuilt.stderr) == summary(replayed.stderr)
     assert "written=0 " in summary(rebuilt.stderr) and f"failed=write_error:{len(files)} " in summary(rebuilt.stderr)
     assert folder_files(tmp_path / "rebuilt") == folder_files(tmp_path / "replayed")
+
+
+# ---- wrong input: one line and an exit status, never a traceback -----------------------------
+
+
+def cmdline_settings(**values: str) -> Settings:
+    settings = get_project_settings().copy()
+    for name, value in values.items():
+        settings.set(name, value, priority="cmdline")
+    return settings
+
+
+def test_a_setting_of_the_wrong_type_is_found_before_the_run():
+    bad = preflight.problems(
+        cmdline_settings(CONCURRENT_REQUESTS="abc", RETRY_ENABLED="maybe", DOWNLOAD_DELAY="0.5", QQ_FEED_TIMEOUT="x")
+    )
+    assert [p.split("=")[0] for p in bad] == ["CONCURRENT_REQUESTS", "RETRY_ENABLED", "QQ_FEED_TIMEOUT"], bad
+    assert "use a number (default: 16)" in bad[0] and "true, false, 1 or 0" in bad[1]
+    assert preflight.problems(cmdline_settings(CONCURRENT_REQUESTS="8", DOWNLOAD_DELAY="0.5")) == []
+
+
+@pytest.mark.parametrize(
+    "template, expected",
+    [("../{id}.md", "leaves the output folder"), ("{idx}.md", "KeyError"), ("/etc/{id}.md", "leaves the output")],
+)
+def test_an_output_template_that_leaves_the_folder_or_names_no_field_is_found_before_the_run(
+    tmp_path, template, expected
+):
+    settings = cmdline_settings(OUTPUT_DIR=str(tmp_path), OUTPUT_PATH_TEMPLATE=template)
+    [problem] = preflight.problems(settings)
+    assert problem.startswith("OUTPUT_PATH_TEMPLATE=") and expected in problem
+    assert preflight.problems(cmdline_settings(OUTPUT_DIR=str(tmp_path))) == []
+
+
+def test_wrong_settings_and_an_unknown_spider_are_one_line_each(tmp_path):
+    env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "newscrawl.settings"}
+    command = [sys.executable, "-m", "newscrawl", "crawl"]
+    bad = subprocess.run(
+        [*command, "qq", "-s", "CONCURRENT_REQUESTS=abc", "-s", "OUTPUT_PATH_TEMPLATE=../{id}.md",
+         "-s", f"OUTPUT_DIR={tmp_path / 'out'}", "-a", "ids=20250208A07Y6400"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert bad.returncode == 2, bad.stderr[-2000:]
+    assert bad.stderr.splitlines() == [
+        "newscrawl: CONCURRENT_REQUESTS='abc' is not allowed; use a number (default: 16)",
+        "newscrawl: OUTPUT_PATH_TEMPLATE='../{id}.md': '../{id}.md' leaves the output folder",
+    ]
+    unknown = subprocess.run([*command, "nosuch"], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
+    assert unknown.returncode == 1
+    assert "newscrawl: unknown spider 'nosuch' (spiders: qq)" in unknown.stderr.splitlines()
+    assert "Traceback" not in unknown.stderr
+
+
+def test_render_of_a_missing_page_or_an_unknown_site_is_one_line(tmp_path, capsys):
+    from newscrawl.__main__ import main
+
+    assert main(["render", str(tmp_path / "missing.html")]) == 2
+    assert capsys.readouterr().err == f"newscrawl: cannot read {tmp_path / 'missing.html'}: No such file or directory\n"
+    (tmp_path / "page.html").write_text("<html></html>")
+    assert main(["render", "--site", "nosuch", str(tmp_path / "page.html")]) == 2
+    assert capsys.readouterr().err == "newscrawl: no site 'nosuch' in SITES (registered: qq)\n"
+
+
+def test_fail_ratio_zero_fails_a_run_on_any_failed_article():
+    """What the docs tell a script that asks for given ids and must hear of any failure."""
+    strict = Settings({"FAIL_MIN_ARTICLES": 1, "FAIL_RATIO": 0})
+    one_failed = {"newscrawl/articles/fetched": 9, "newscrawl/articles/written": 9, "newscrawl/failed/timeout": 1}
+    assert verdict(one_failed, "finished", strict)[0] == 5
+    assert verdict(one_failed, "finished", Settings({"FAIL_MIN_ARTICLES": 4, "FAIL_RATIO": 0.5}))[0] == 0
+
+
+@pytest.mark.parametrize("name", ["ids", "urls"])
+def test_an_empty_list_of_ids_or_urls_is_a_bad_argument_not_a_discovery_run(name):
+    from newscrawl.sites.qq.spider import QQSpider
+
+    spider = QQSpider(**{name: " , "})
+    assert spider.bad_args == [f"{name}= is empty (leave -a {name} out to discover through the feeds)"]
+    assert QQSpider().bad_args == [] and QQSpider(ids="20250208A07Y6400").bad_args == []

@@ -16,6 +16,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from scrapy.settings import SETTINGS_PRIORITIES
+from scrapy.settings import default_settings as scrapy_defaults
+
 from newscrawl.crawl.revisit import schedule_of
 
 # Settings that take one of a few words (case-sensitive, as the code compares them).
@@ -56,6 +59,77 @@ def setting_problems(settings: Any) -> list[str]:
     return problems
 
 
+def _defaults(settings: Any) -> dict[str, Any]:
+    """Every known setting's default: Scrapy's, the project's, each registered site's."""
+    import newscrawl.settings as project
+    from newscrawl.sites import registry
+
+    values = {name: getattr(scrapy_defaults, name) for name in dir(scrapy_defaults) if name.isupper()}
+    values.update({name: getattr(project, name) for name in dir(project) if name.isupper()})
+    try:
+        for site in registry(settings).values():
+            values.update(site.default_settings)
+    except (ImportError, TypeError, ValueError):
+        pass  # a broken SITES entry is reported when the spider loads it
+    return values
+
+
+def typed_problems(settings: Any) -> list[str]:
+    """Values given with ``-s`` that do not read as their setting's type (a number, on/off,
+    a JSON object): Scrapy would raise mid-crawl, with a traceback, on the first use."""
+    defaults = _defaults(settings)
+    cmdline = SETTINGS_PRIORITIES["cmdline"]
+    found = []
+    for name in list(settings):
+        if settings.getpriority(name) != cmdline or name in BOOLEAN:
+            continue
+        value = settings.get(name)
+        if not isinstance(value, str):
+            continue
+        default = defaults.get(name)
+        try:
+            if isinstance(default, bool):
+                settings.getbool(name)
+            elif isinstance(default, (int, float)):
+                float(value)  # Scrapy reads some int defaults with getfloat (DOWNLOAD_DELAY=0.5)
+            elif isinstance(default, dict):
+                settings.getdict(name)
+            else:
+                continue
+        except ValueError:
+            kind = (
+                "true, false, 1 or 0"
+                if isinstance(default, bool)
+                else ("a number" if isinstance(default, (int, float)) else "a JSON object")
+            )
+            found.append(f"{name}={value!r} is not allowed; use {kind} (default: {default!r})")
+    return found
+
+
+def output_template_problem(settings: Any) -> str | None:
+    """Why OUTPUT_PATH_TEMPLATE cannot place articles inside OUTPUT_DIR, or None: a template
+    that leaves the folder, or names a field other than ``{id}``, ``{lang}``, ``{source}``,
+    would otherwise refuse every article, one by one, mid-run."""
+    from newscrawl.crawl.writer import UnsafePath, article_path
+    from newscrawl.sites import registry
+
+    template = settings.get("OUTPUT_PATH_TEMPLATE")
+    folder = Path(settings.get("OUTPUT_DIR") or "output")
+    try:
+        sites = list(registry(settings).values())
+    except (ImportError, TypeError, ValueError):
+        return None  # a broken SITES entry is reported when the spider loads it
+    for site in sites:
+        try:
+            article_path(folder, template, "ID0", site.lang, site.name)
+        except UnsafePath as exc:
+            return f"OUTPUT_PATH_TEMPLATE={template!r}: {exc}"
+        except (KeyError, IndexError, ValueError) as exc:
+            fields = "{id}, {lang}, {source}"
+            return f"OUTPUT_PATH_TEMPLATE={template!r} is not allowed ({type(exc).__name__}: {exc}); use {fields}"
+    return None
+
+
 def output_dir_problem(settings: Any) -> str | None:
     """Why OUTPUT_DIR cannot take the run's files (created if missing), or None.
 
@@ -75,8 +149,8 @@ def output_dir_problem(settings: Any) -> str | None:
 
 def problems(settings: Any) -> list[str]:
     """Everything that stops a run before it starts (empty: go ahead)."""
-    found = setting_problems(settings)
-    output = output_dir_problem(settings)
-    if output:
-        found.append(output)
+    found = setting_problems(settings) + typed_problems(settings)
+    for problem in (output_dir_problem(settings), output_template_problem(settings)):
+        if problem:
+            found.append(problem)
     return found

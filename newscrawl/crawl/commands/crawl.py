@@ -39,7 +39,13 @@ class Command(ScrapyCrawl):
         if len(args) != 1:
             raise UsageError("give exactly one spider name")
         assert self.crawler_process
-        crawler = self._create_crawler(args[0])
+        try:
+            crawler = self._create_crawler(args[0])
+        except KeyError:  # Scrapy's loader: a traceback ending in "Spider not found"
+            names = ", ".join(sorted(self.crawler_process.spider_loader.list()))
+            print(f"newscrawl: unknown spider {args[0]!r} (spiders: {names})", file=sys.stderr)
+            self.exitcode = 1
+            return
         self.crawler_process.crawl(crawler, **opts.spargs)
         self.crawler_process.start()
         if self.crawler_process.bootstrap_failed:
