@@ -248,3 +248,34 @@ def test_an_empty_list_of_ids_or_urls_is_a_bad_argument_not_a_discovery_run(name
     spider = QQSpider(**{name: " , "})
     assert spider.bad_args == [f"{name}= is empty (leave -a {name} out to discover through the feeds)"]
     assert QQSpider().bad_args == [] and QQSpider(ids="20250208A07Y6400").bad_args == []
+
+
+def test_a_misspelt_setting_name_is_found_before_the_run_and_an_unknown_one_is_noted():
+    problems, notes = preflight.unknown_names(cmdline_settings(OUTPT_DIR="x", MY_PIPELINE_TOKEN="t", OUTPUT_DIR="y"))
+    assert problems == ["unknown setting 'OUTPT_DIR'; did you mean OUTPUT_DIR?"]
+    assert notes == ["note: MY_PIPELINE_TOKEN is not a setting of Scrapy, newscrawl or its sites; passed on as given"]
+    assert preflight.problems(cmdline_settings(OUTPT_DIR="x")) == problems
+    # Scrapy's, the project's, a site's and the scale-out extra's own names are known.
+    known = cmdline_settings(CONCURRENT_REQUESTS="2", DATE_STYLE="legacy", QQ_FEED_PAGES="3", SCHEDULER_PERSIST="1")
+    assert preflight.unknown_names(known) == ([], [])
+
+
+def test_a_revision_the_disk_refuses_is_a_write_error_not_a_traceback(tmp_path, caplog):
+    from newscrawl.crawl.revisit import RevisitPipeline
+
+    out = tmp_path / "out"
+    expected = next((REPO / "tests" / "fixtures" / "sites" / "qq").glob("*/expected.md")).read_text()
+    (tmp_path / "revisions").write_text("a file where the revisions folder goes")
+    settings = Settings(
+        {"OUTPUT_DIR": str(out), "OUTPUT_PATH_TEMPLATE": "{id}.md", "REVISIONS_DIR": str(tmp_path / "revisions")}
+    )
+    stats = MemoryStatsCollector(get_crawler())
+    (out).mkdir()
+    (out / "20250208A07Y6400.md").write_text(expected + "an older line\n")
+    article = Article(id="20250208A07Y6400", url="u", lang="zh-CN", source="qq", markdown=expected)
+    with caplog.at_level(logging.INFO), pytest.raises(DropItem):
+        RevisitPipeline(settings, stats).process_item(article)
+    assert [key for key in stats.get_stats() if key.startswith("newscrawl/failed/")] == [
+        "newscrawl/failed/write_error/ENOTDIR"
+    ]
+    assert "Failed 20250208A07Y6400 (write_error" in caplog.text

@@ -74,6 +74,41 @@ def _defaults(settings: Any) -> dict[str, Any]:
     return values
 
 
+# Settings the code reads that are set by the project itself, not in a settings module.
+INTERNAL = frozenset({"WARC_REPLAY", "REVISIT_NOW", "SCHEDULER_SERIALIZER"})
+
+
+def _known(settings: Any) -> set[str]:
+    names = set(_defaults(settings)) | INTERNAL
+    try:  # the scale-out extra's own settings, when it is installed
+        import scrapy_redis.defaults as redis_defaults
+
+        names.update(name for name in dir(redis_defaults) if name.isupper())
+    except ImportError:
+        pass
+    return names
+
+
+def unknown_names(settings: Any) -> tuple[list[str], list[str]]:
+    """(problems, notes) of ``-s`` names no component knows. A name close to a known one
+    (``OUTPT_DIR``) is a typo that would silently fall back to the default: exit 2 with the
+    name meant. Any other unknown name (your own component's setting) gets a note line."""
+    import difflib
+
+    known = _known(settings)
+    cmdline = SETTINGS_PRIORITIES["cmdline"]
+    problems, notes = [], []
+    for name in list(settings):
+        if name in known or settings.getpriority(name) != cmdline:
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.85)
+        if close:
+            problems.append(f"unknown setting {name!r}; did you mean {close[0]}?")
+        else:
+            notes.append(f"note: {name} is not a setting of Scrapy, newscrawl or its sites; passed on as given")
+    return problems, notes
+
+
 def typed_problems(settings: Any) -> list[str]:
     """Values given with ``-s`` that do not read as their setting's type (a number, on/off,
     a JSON object): Scrapy would raise mid-crawl, with a traceback, on the first use."""
@@ -149,7 +184,8 @@ def output_dir_problem(settings: Any) -> str | None:
 
 def problems(settings: Any) -> list[str]:
     """Everything that stops a run before it starts (empty: go ahead)."""
-    found = setting_problems(settings) + typed_problems(settings)
+    unknown, _ = unknown_names(settings)
+    found = unknown + setting_problems(settings) + typed_problems(settings)
     for problem in (output_dir_problem(settings), output_template_problem(settings)):
         if problem:
             found.append(problem)

@@ -29,6 +29,8 @@ class Command(ScrapyCrawl):
         if problem:  # an install problem, not a bad value: exit 1, as Scrapy's "could not start"
             print(f"newscrawl: {problem}", file=sys.stderr)
             raise SystemExit(1)
+        for note in preflight.unknown_names(self.settings)[1]:
+            print(f"newscrawl: {note}", file=sys.stderr)
         problems = preflight.problems(self.settings)
         if problems:
             for problem in problems:
