@@ -253,6 +253,7 @@ def real_sources() -> dict[str, int]:
     """Ids served as they really were (``real_articles``): row index, or -1 for the old page."""
     return {**{row["id"]: i for i, row in enumerate(usable_rows())}, f"{OLD_ID}00": -1}
 
+
 CHALLENGE_HTML = (
     '<!DOCTYPE html><html><head><meta charset="utf-8"><title>安全验证</title></head>'
     '<body><div id="captcha">请完成安全验证后继续访问</div></body></html>'
