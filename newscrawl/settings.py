@@ -112,6 +112,9 @@ ITEM_PIPELINES = {
     "newscrawl.crawl.revisit.RevisitPipeline": 890,
     "newscrawl.crawl.writer.WriterPipeline": 900,
 }
+# Runs ITEM_PIPELINES as Scrapy does, each stretch of consecutive normalization steps (and the
+# writer) in one call instead of one asynchronous hop per entry: same steps, same order.
+ITEM_PROCESSOR = "newscrawl.crawl.pipelines.ItemPipelineManager"
 # Revisits (off unless REVISIT_SCHEDULE or -a revisit): due articles' requests, deletions, state.
 SPIDER_MIDDLEWARES = {"newscrawl.crawl.revisit.RevisitMiddleware": 950}
 

@@ -1,19 +1,25 @@
 """The lean per-article crawl path (issue 15): the same results as Scrapy's plumbing, fewer steps.
 
-The stats collector must give what Scrapy's own gives (every stats key and value); the crawl
-tests (goldens, the summary line, exit statuses) run through it.
+The stats collector and the fused item pipelines must give what Scrapy's own give (every
+stats key, every step in order, every drop); the crawl tests (goldens, the summary line,
+exit statuses) run through both.
 """
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 
 import pytest
-from scrapy.exceptions import ScrapyDeprecationWarning
+from scrapy.exceptions import DropItem, ScrapyDeprecationWarning
+from scrapy.pipelines import ItemPipelineManager as ScrapyManager
+from scrapy.settings import Settings
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
 import newscrawl.settings as project
+from newscrawl.convert.article import Article
+from newscrawl.crawl.pipelines import ArticlePipeline, ItemPipelineManager, StepRun
 from newscrawl.crawl.stats import StatsCollector
 
 
@@ -47,3 +53,89 @@ def test_stats_collector_still_warns_on_a_spider_argument():
         warnings.simplefilter("error")
         stats.inc_value("a")  # no argument, no warning
     assert stats.get_value("a") == 2
+
+
+class Step(ArticlePipeline):
+    """A plain article step that records its name (and drops when told to)."""
+
+    calls: list[str] = []
+    drop_at = ""
+
+    def process_article(self, article: Article) -> Article:
+        name = type(self).__name__
+        Step.calls.append(name)
+        if name == Step.drop_at:
+            raise DropItem(name)
+        return article
+
+
+class One(Step):
+    pass
+
+
+class Two(Step):
+    pass
+
+
+class Three(Step):
+    pass
+
+
+class Four(Step):
+    pass
+
+
+class Plain:
+    """Any other pipeline (images, revisits, a user's): keeps its own entry."""
+
+    def process_item(self, item):
+        Step.calls.append("Plain")
+        return item
+
+
+def _managers():
+    settings = Settings(project.__dict__ | {"ITEM_PROCESSOR": ""})
+    steps = [One(settings), Two(settings), Plain(), Three(settings), Four(settings)]
+    crawler = get_crawler()
+    return ScrapyManager(*steps, crawler=crawler), ItemPipelineManager(*steps, crawler=crawler)
+
+
+def _run(manager, drop_at: str = "") -> tuple[list[str], str]:
+    Step.calls, Step.drop_at = [], drop_at
+    article = Article(id="20250208A07Y6400", url="https://news.qq.com/rain/a/20250208A07Y6400")
+    try:
+        result = asyncio.run(manager.process_item_async(article))
+        outcome = "kept" if result is article else "replaced"
+    except DropItem as exc:
+        outcome = f"dropped {exc}"
+    return Step.calls, outcome
+
+
+def test_fused_pipelines_run_the_same_steps_in_the_same_order():
+    scrapy_manager, fused = _managers()
+    entries = list(fused.methods["process_item"])
+    # One, Two | Plain | Three, Four: two runs of steps around the other pipeline.
+    assert len(entries) == 3 and len(scrapy_manager.methods["process_item"]) == 5
+    assert isinstance(entries[0].__self__, StepRun) and entries[1].__self__.__class__ is Plain
+    for drop_at in ("", "One", "Two", "Three", "Four"):
+        assert _run(fused, drop_at) == _run(scrapy_manager, drop_at)
+    calls, outcome = _run(fused, "Three")
+    assert calls == ["One", "Two", "Plain", "Three"] and outcome.startswith("dropped")
+
+
+def test_the_project_runs_its_steps_and_writer_as_one_entry():
+    from scrapy.utils.misc import build_from_crawler, load_object
+
+    settings = {k: v for k, v in project.__dict__.items() if k.isupper()}
+    crawler = get_crawler(settings_dict=settings)
+    manager = build_from_crawler(load_object(settings["ITEM_PROCESSOR"]), crawler)
+    (entry,) = manager.methods["process_item"]
+    names = [type(m.__self__).__name__ for m in entry.__self__.methods]
+    assert names == [
+        "TextPipeline",
+        "ImageUrlPipeline",
+        "DatePipeline",
+        "SummaryPipeline",
+        "MarkdownPipeline",
+        "WriterPipeline",
+    ]

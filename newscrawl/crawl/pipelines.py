@@ -4,15 +4,24 @@ Each pipeline here is one step of :mod:`newscrawl.convert.normalize` (its ``proc
 plus what a crawl adds: ``from_crawler``, stats, and the DropItem of an article whose step
 raised. The writer (:mod:`newscrawl.crawl.writer`) is the last one, and the only one that
 touches the disk.
+
+ITEM_PIPELINES keeps one entry per step (users reorder, disable or insert pipelines between
+them, and ``Converter`` finds the steps there), but Scrapy pays ~3 µs of coroutine plumbing
+per entry and item (an awaitable made and awaited, the method's name formatted). The
+project's ITEM_PROCESSOR, :class:`ItemPipelineManager`, runs each stretch of consecutive
+article steps as one entry: the same methods in the same order, with one hop per stretch.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
+from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from scrapy.exceptions import DropItem
+from scrapy.pipelines import ItemPipelineManager as ScrapyItemPipelineManager
 
 from newscrawl.convert.article import Article
 from newscrawl.convert.normalize import (
@@ -109,3 +118,55 @@ class SummaryPipeline(SummaryStep, ArticlePipeline):
 
 class MarkdownPipeline(MarkdownStep, ArticlePipeline):
     """:class:`~newscrawl.convert.normalize.MarkdownStep` in a crawl."""
+
+
+class StepRun:
+    """Consecutive article steps' ``process_item`` methods called as one pipeline entry."""
+
+    def __init__(self, methods: list[Callable[[Any], Any]]) -> None:
+        self.methods = tuple(methods)
+
+    def process_item(self, item: Any) -> Any:
+        for method in self.methods:
+            item = method(item)
+        return item
+
+    def __repr__(self) -> str:
+        return f"StepRun({', '.join(type(m.__self__).__name__ for m in self.methods)})"
+
+
+def _fusable(method: Any) -> bool:
+    """A plain article step: ``ArticlePipeline.process_item`` itself (sync, no spider argument)."""
+    return isinstance(getattr(method, "__self__", None), ArticlePipeline) and (
+        getattr(method, "__func__", None) is ArticlePipeline.process_item
+    )
+
+
+def fuse_steps(methods: deque) -> deque:
+    """``methods`` with each run of two or more consecutive plain article steps as one StepRun."""
+    out: deque = deque()
+    run: list = []
+    for method in [*methods, None]:
+        if method is not None and _fusable(method):
+            run.append(method)
+            continue
+        if len(run) > 1:
+            out.append(StepRun(run).process_item)
+        else:
+            out.extend(run)
+        run = []
+        if method is not None:
+            out.append(method)
+    return out
+
+
+class ItemPipelineManager(ScrapyItemPipelineManager):
+    """ITEM_PROCESSOR: Scrapy's item pipeline manager, consecutive article steps fused (see above).
+
+    Every other pipeline (images, revisits, a user's) keeps its own entry and Scrapy's
+    handling; ``open_spider``/``close_spider`` are untouched.
+    """
+
+    def __init__(self, *middlewares: Any, crawler: Any = None) -> None:
+        super().__init__(*middlewares, crawler=crawler)
+        self.methods["process_item"] = fuse_steps(self.methods["process_item"])
