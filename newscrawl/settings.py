@@ -197,10 +197,12 @@ PROGRESS_INTERVAL = 60.0
 FAIL_RATIO = 0.5
 # The fewest article fetches a run needs before FAIL_RATIO can fail it.
 FAIL_MIN_ARTICLES = 4
-# Progress lines, run summary and verdict, stats file; Scrapy's page-counting LogStats off.
+# Progress lines, run summary and verdict, stats file; Scrapy's page-counting LogStats off;
+# the cycle collector tuned while the crawl runs (startup's objects frozen, fewer passes).
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
     "newscrawl.crawl.extensions.LogLevelAtSource": 0,
+    "newscrawl.crawl.extensions.CrawlGarbageCollection": 0,
     "newscrawl.crawl.extensions.ArticleProgress": 500,
     "newscrawl.crawl.extensions.RunSummary": 510,
     "newscrawl.crawl.extensions.StatsFile": 520,

@@ -139,3 +139,27 @@ def test_the_project_runs_its_steps_and_writer_as_one_entry():
         "MarkdownPipeline",
         "WriterPipeline",
     ]
+
+
+def test_the_collector_is_tuned_while_crawls_run_only():
+    import gc
+
+    from newscrawl.crawl.extensions import CrawlGarbageCollection
+
+    assert "newscrawl.crawl.extensions.CrawlGarbageCollection" in project.EXTENSIONS
+    before = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    first, second = CrawlGarbageCollection(), CrawlGarbageCollection()
+    first.spider_opened(None)
+    try:
+        assert gc.get_freeze_count() > 0  # the objects alive at spider open
+        assert gc.get_threshold()[0] == max(CrawlGarbageCollection.GEN0_THRESHOLD, before[0])
+        second.spider_opened(None)  # two crawls in one process, the first closes first
+        first.spider_closed(None, "finished")
+        first.spider_closed(None, "finished")  # a second close of one crawl changes nothing
+        assert gc.get_freeze_count() > 0 and gc.get_threshold() != before
+    finally:
+        first.spider_closed(None, "finished")
+        second.spider_closed(None, "finished")
+    # All handed back: a process of many crawls keeps nothing frozen, and Python's thresholds.
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from datetime import datetime
@@ -170,6 +171,73 @@ class LogLevelAtSource:
         for log in (logging.root, logging.getLogger("scrapy")):
             if log.level < self.level:
                 log.setLevel(self.level)
+
+
+class CrawlGarbageCollection:
+    """The cycle collector tuned for a crawl while it runs; Python's settings back at close.
+
+    A crawl's objects are freed by reference counting: a 2,000-article crawl leaves a few
+    hundred objects in reference cycles in all. Python's collector still runs a pass every
+    700 net allocations (hundreds per crawl, each walking the young objects) and, every
+    100 of those, a full pass over every object of the process, the few hundred thousand
+    long-lived ones of startup (Scrapy, Twisted, lxml, the settings, the site's tables)
+    included: up to ~0.2 ms of CPU per article, for nothing to free. While the spider runs:
+
+    * ``gc.freeze()``: the objects alive at spider open go to the permanent generation, out
+      of every pass (none of them becomes garbage while the crawl runs);
+    * the youngest generation's threshold is GEN0_THRESHOLD instead of 700: cycles are
+      still found, in fewer, larger passes (the memory they hold a little longer is small).
+
+    At close ``gc.unfreeze()`` and the previous thresholds: a process that runs several
+    crawls (tests, scripts) keeps nothing frozen. A process already frozen is left alone.
+    """
+
+    GEN0_THRESHOLD = 10_000
+    # Crawls of this process that run now (a CrawlerProcess may run several at once): the
+    # first to open tunes, the last to close restores.
+    running = 0
+    saved: tuple[tuple[int, ...], bool] | None = None  # (thresholds, froze) before the first
+
+    def __init__(self) -> None:
+        self.open = False  # this crawl counts among the running ones
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        ext = cls()
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    def spider_opened(self, spider) -> None:
+        cls = type(self)
+        if self.open:
+            return
+        self.open = True
+        cls.running += 1
+        if cls.running > 1:
+            return
+        thresholds = gc.get_threshold()
+        froze = not gc.get_freeze_count()  # a host application's own freeze is left alone
+        cls.saved = (thresholds, froze)
+        gc.set_threshold(max(self.GEN0_THRESHOLD, thresholds[0]), *thresholds[1:])
+        if froze:
+            # No gc.collect() first (a full pass, ~0.1 s): startup's few garbage cycles
+            # wait, frozen, until the unfreeze at close.
+            gc.freeze()
+
+    def spider_closed(self, spider, reason: str) -> None:
+        cls = type(self)
+        if not self.open:
+            return
+        self.open = False
+        cls.running -= 1
+        if cls.running or cls.saved is None:
+            return
+        thresholds, froze = cls.saved
+        cls.saved = None
+        if froze:
+            gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 class RunSummary:
