@@ -163,3 +163,31 @@ def test_the_collector_is_tuned_while_crawls_run_only():
         second.spider_closed(None, "finished")
     # All handed back: a process of many crawls keeps nothing frozen, and Python's thresholds.
     assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
+
+
+def test_debug_lines_per_article_are_built_only_when_printed():
+    import logging
+
+    from scrapy.http import HtmlResponse, Request
+    from scrapy.logformatter import LogFormatter
+
+    from newscrawl.crawl.extensions import ConciseLogFormatter
+
+    assert project.LOG_FORMATTER == "newscrawl.crawl.extensions.ConciseLogFormatter"
+    request = Request("https://news.qq.com/rain/a/20250208A07Y6400", headers={"Referer": "https://news.qq.com/"})
+    response = HtmlResponse(request.url, body=b"<html></html>", request=request)
+    ours, scrapys = ConciseLogFormatter(), LogFormatter()
+    loggers = [logging.getLogger("scrapy.core.engine"), logging.getLogger("scrapy.core.scraper")]
+    levels = [log.level for log in loggers]
+    try:
+        for log in loggers:
+            log.setLevel(logging.INFO)  # as a crawl at LOG_LEVEL=INFO: the lines would be dropped
+        assert ours.crawled(request, response, None) is None
+        assert ours.scraped({"a": 1}, response, None) is None
+        for log in loggers:
+            log.setLevel(logging.DEBUG)  # printed: Scrapy's own lines, unchanged
+        assert ours.crawled(request, response, None) == scrapys.crawled(request, response, None)
+        assert ours.scraped({"a": 1}, response, None) == scrapys.scraped({"a": 1}, response, None)
+    finally:
+        for log, level in zip(loggers, levels, strict=True):
+            log.setLevel(level)
