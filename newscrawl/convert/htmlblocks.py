@@ -64,6 +64,14 @@ _KIND["iframe"] = _IFRAME
 _PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, huge_tree=True)
 
 
+# The walk's nesting limit, in nested calls of its recursive functions (one or two per element:
+# <span>s inside <span>s cost one each, a list item inside a list two). An explicit count,
+# so the outcome is the same whatever the caller's stack and whether this module runs as
+# Python (where Python's recursion limit, 1000 frames by default, would stop it too) or
+# compiled (where compiled calls do not count against that limit).
+MAX_DEPTH = 800
+
+
 class TooDeep(ValueError):
     """The markup nests deeper than the parser or the converter follows: converting it
     would lose text, so the page is reported instead of written truncated."""
@@ -187,12 +195,15 @@ def _style_for(tag: str, el: etree._Element, style: Style, markup: Markup) -> St
     return (style[0], True, style[2], style[3])  # em i cite dfn
 
 
-def _walk(el: etree._Element, b: _Builder, style: Style) -> None:
+def _walk(el: etree._Element, b: _Builder, style: Style, depth: int) -> None:
     """Add the content of ``el`` (its text, children and their tails) to ``b``.
 
     The hot loop of the conversion: lxml attribute reads build new strings, so each is
     read once; plain inline elements and leaf blocks are handled here without a call.
+    ``depth`` counts the walk's nested calls (see ``MAX_DEPTH``).
     """
+    if depth > MAX_DEPTH:
+        raise TooDeep("HTML nested deeper than the converter follows")
     inline = b.inline
     bold, italic, code, href = style
     for child in el:
@@ -204,7 +215,7 @@ def _walk(el: etree._Element, b: _Builder, style: Style) -> None:
             if text:
                 inline.append(Span(text, inner[0], inner[1], inner[2], inner[3]))
             if len(child):
-                _walk(child, b, inner)
+                _walk(child, b, inner, depth + 1)
                 inline = b.inline  # a nested block may have flushed
         elif kind == _BLOCK and not b.in_cell and (tag != "div" or not _special_div(child, b.markup)):
             # The common case (<p>, <section>, plain <div>), inlined: close the paragraph
@@ -219,12 +230,12 @@ def _walk(el: etree._Element, b: _Builder, style: Style) -> None:
             else:
                 if text:
                     b.inline.append(Span(text, bold, italic, code, href))
-                _walk(child, b, style)
+                _walk(child, b, style, depth + 1)
                 if b.inline:
                     b.flush()
             inline = b.inline
         elif kind != _SKIP:
-            _element(child, kind, tag, b, style)
+            _element(child, kind, tag, b, style, depth + 1)
             inline = b.inline
         tail = child.tail
         if tail:
@@ -239,7 +250,7 @@ def _special_div(el: etree._Element, markup: Markup) -> bool:
     return bool(cls and _has_class(cls, markup.subhead_classes))
 
 
-def _element(el: etree._Element, kind: int, tag: str, b: _Builder, style: Style) -> None:
+def _element(el: etree._Element, kind: int, tag: str, b: _Builder, style: Style, depth: int) -> None:
     if kind == _IMG:
         src = image_src(el)
         if src:
@@ -259,7 +270,7 @@ def _element(el: etree._Element, kind: int, tag: str, b: _Builder, style: Style)
             b.inline.append(Span(" "))
         if el.text:
             b.inline.append(Span(el.text, style[0], style[1], style[2], style[3]))
-        _walk(el, b, style)
+        _walk(el, b, style, depth + 1)
         return
     if kind == _BLOCK:
         if tag == "div":
@@ -274,25 +285,25 @@ def _element(el: etree._Element, kind: int, tag: str, b: _Builder, style: Style)
                 return
             cls = el.get("class")
             if cls and _has_class(cls, markup.subhead_classes):
-                _heading(el, 2, b, style)
+                _heading(el, 2, b, style, depth + 1)
                 return
         if b.inline:
             b.flush()
         if el.text:
             b.inline.append(Span(el.text, style[0], style[1], style[2], style[3]))
-        _walk(el, b, style)
+        _walk(el, b, style, depth + 1)
         if b.inline:
             b.flush()
     elif kind == _HEADING:
-        _heading(el, HEADING_LEVELS[tag], b, style)
+        _heading(el, HEADING_LEVELS[tag], b, style, depth + 1)
     elif kind == _LIST:
-        b.block(_list(el, b.markup, ordered=tag == "ol"))
+        b.block(_list(el, b.markup, tag == "ol", depth + 1))
     elif kind == _TABLE:
-        table = _table(el, b.markup)
+        table = _table(el, b.markup, depth + 1)
         if table is not None:
             b.block(table)
     elif kind == _QUOTE:
-        b.block(Quote(convert_element(el, b.markup)))
+        b.block(Quote(convert_element(el, b.markup, depth + 1)))
     elif kind == _PRE:
         b.block(Code(text_of(el)))
     elif kind == _HR:
@@ -304,19 +315,19 @@ def _element(el: etree._Element, kind: int, tag: str, b: _Builder, style: Style)
             b.block(_video(b.markup, match.group(1)))
 
 
-def _heading(el: etree._Element, level: int, b: _Builder, style: Style) -> None:
+def _heading(el: etree._Element, level: int, b: _Builder, style: Style, depth: int) -> None:
     if b.inline:
         b.flush()
     b.heading = level
     if el.text:
         b.inline.append(Span(el.text, style[0], style[1], style[2], style[3]))
-    _walk(el, b, style)
+    _walk(el, b, style, depth + 1)
     if b.inline:
         b.flush()
     b.heading = 0
 
 
-def _list(el: etree._Element, markup: Markup, ordered: bool) -> ListBlock:
+def _list(el: etree._Element, markup: Markup, ordered: bool, depth: int) -> ListBlock:
     items: list[list[Block]] = []
     loose = _Builder(markup)
     for child in el:
@@ -325,16 +336,16 @@ def _list(el: etree._Element, markup: Markup, ordered: bool) -> ListBlock:
             if loose.inline or loose.blocks:
                 items.append(_finish(loose))
                 loose = _Builder(markup)
-            items.append(convert_element(child, markup))
+            items.append(convert_element(child, markup, depth + 1))
         elif tag.__class__ is str:
             kind = _KIND.get(tag, _INLINE)
             if kind == _STYLED or kind == _INLINE:
                 inner = _style_for(tag, child, _PLAIN, markup) if kind == _STYLED else _PLAIN
                 if child.text:
                     loose.inline.append(Span(child.text, inner[0], inner[1], inner[2], inner[3]))
-                _walk(child, loose, inner)
+                _walk(child, loose, inner, depth + 1)
             elif kind != _SKIP:
-                _element(child, kind, tag, loose, _PLAIN)
+                _element(child, kind, tag, loose, _PLAIN, depth + 1)
         if child.tail and child.tail.strip():
             loose.inline.append(Span(child.tail))
     if loose.inline or loose.blocks:
@@ -342,15 +353,15 @@ def _list(el: etree._Element, markup: Markup, ordered: bool) -> ListBlock:
     return ListBlock(ordered, [item for item in items if item])
 
 
-def _cell(el: etree._Element, markup: Markup) -> list[Inline]:
+def _cell(el: etree._Element, markup: Markup, depth: int) -> list[Inline]:
     b = _Builder(markup, in_cell=True)
     if el.text:
         b.inline.append(Span(el.text))
-    _walk(el, b, _PLAIN)
+    _walk(el, b, _PLAIN, depth + 1)
     return b.inline
 
 
-def _table(el: etree._Element, markup: Markup) -> Table | None:
+def _table(el: etree._Element, markup: Markup, depth: int) -> Table | None:
     rows: list[list[list[Inline]]] = []
     for tr in el.iter("tr"):
         # Rows of a nested table are flattened into their outer cell, not repeated here.
@@ -359,7 +370,7 @@ def _table(el: etree._Element, markup: Markup) -> Table | None:
             parent = parent.getparent()
         if parent is not el:
             continue
-        cells = [_cell(td, markup) for td in tr if td.tag in ("td", "th")]
+        cells = [_cell(td, markup, depth + 1) for td in tr if td.tag in ("td", "th")]
         if cells:
             rows.append(cells)
     return Table(rows) if rows else None
@@ -371,16 +382,17 @@ def _finish(b: _Builder) -> list[Block]:
     return b.blocks
 
 
-def convert_element(el: etree._Element, markup: Markup = PLAIN_MARKUP) -> list[Block]:
+def convert_element(el: etree._Element, markup: Markup = PLAIN_MARKUP, depth: int = 0) -> list[Block]:
     """Blocks of an element's content (the element's own tag is not a block).
 
-    Raises TooDeep when the nesting is deeper than the (recursive) walk can follow.
+    Raises TooDeep when the nesting is deeper than the (recursive) walk follows: ``MAX_DEPTH``
+    nested calls (``depth``: those already made by the caller), or Python's recursion limit.
     """
     b = _Builder(markup)
     if el.text:
         b.inline.append(Span(el.text))
     try:
-        _walk(el, b, _PLAIN)
+        _walk(el, b, _PLAIN, depth + 1)
     except RecursionError:
         raise TooDeep("HTML nested deeper than the converter follows") from None
     return _finish(b)

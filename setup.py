@@ -1,0 +1,49 @@
+"""Optional Cython build of the conversion's hot modules (the rest of the metadata: pyproject.toml).
+
+The modules are plain Python, compiled unchanged (Cython's pure-Python mode): a build without
+Cython, without a C compiler, or with ``NEWSCRAWL_PURE_PYTHON`` set installs the ``.py`` files
+alone and everything works, only slower. Extensions are ``optional``: a compiler error is a
+warning, not a failed install. See ``newscrawl/_accelerate.py`` for how the choice is made at import.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from setuptools import setup
+
+# Kept in step with newscrawl/_accelerate.py's ACCELERATED.
+MODULES = (
+    "newscrawl/convert/htmlblocks.py",
+    "newscrawl/convert/markdown.py",
+    "newscrawl/convert/normalize.py",
+    "newscrawl/convert/text.py",
+)
+
+
+def extensions() -> list:
+    if os.environ.get("NEWSCRAWL_PURE_PYTHON", "") not in ("", "0"):
+        return []
+    try:
+        from Cython.Build import cythonize
+        from setuptools import Extension
+    except ImportError:
+        print("newscrawl: Cython not available; installing the pure-Python modules", file=sys.stderr)
+        return []
+    modules = [Extension(path[: -len(".py")].replace("/", "."), [path], optional=True) for path in MODULES]
+    try:
+        # annotation_typing off: type hints stay hints (a str | None argument must not become a C check).
+        return cythonize(
+            modules,
+            language_level=3,
+            quiet=True,
+            build_dir="build/cython",  # the generated C stays out of the source tree
+            compiler_directives={"annotation_typing": False},
+        )
+    except Exception as exc:  # Cython failing on a module must not fail the install
+        print(f"newscrawl: Cython failed ({exc}); installing the pure-Python modules", file=sys.stderr)
+        return []
+
+
+setup(ext_modules=extensions())
