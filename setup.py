@@ -19,6 +19,8 @@ MODULES = (
     "newscrawl/convert/markdown.py",
     "newscrawl/convert/normalize.py",
     "newscrawl/convert/text.py",
+    "newscrawl/convert/frontmatter.py",
+    "newscrawl/sites/qq/page.py",
 )
 
 
@@ -31,10 +33,10 @@ def extensions() -> list:
     except ImportError:
         print("newscrawl: Cython not available; installing the pure-Python modules", file=sys.stderr)
         return []
-    modules = [Extension(path[: -len(".py")].replace("/", "."), [path], optional=True) for path in MODULES]
+    modules = [Extension(path[: -len(".py")].replace("/", "."), [path]) for path in MODULES]
     try:
         # annotation_typing off: type hints stay hints (a str | None argument must not become a C check).
-        return cythonize(
+        built = cythonize(
             modules,
             language_level=3,
             quiet=True,
@@ -44,6 +46,9 @@ def extensions() -> list:
     except Exception as exc:  # Cython failing on a module must not fail the install
         print(f"newscrawl: Cython failed ({exc}); installing the pure-Python modules", file=sys.stderr)
         return []
+    for extension in built:  # set here: cythonize() does not carry it over from the templates
+        extension.optional = True  # a compiler error is a warning; the .py is installed anyway
+    return built
 
 
 setup(ext_modules=extensions())

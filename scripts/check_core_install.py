@@ -7,6 +7,9 @@
    ``newscrawl`` command: exit 0, six article files whose front matter parses.
 3. The same venv with ``-s REDIS_URL=redis://127.0.0.1:1/0``: exit 1, the one-line install
    hint on stderr and no traceback (the core install has no Redis client).
+4. The optional compiled build: where a C compiler is, the install runs the hot modules compiled;
+   reinstalled with ``CC=false`` (a compiler that always fails), the install still succeeds, runs
+   them as plain Python, and the try-it writes the same six files, byte for byte.
 
 Usage: ``python scripts/check_core_install.py [--keep DIR]``; exit 0 when all holds. Run by
 ``.ci/run``; takes about a minute with a warm pip cache.
@@ -15,6 +18,8 @@ Usage: ``python scripts/check_core_install.py [--keep DIR]``; exit 0 when all ho
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -47,6 +52,26 @@ def clean_copy(dest: Path) -> None:
         shutil.copy2(src, target)
 
 
+COMPILED = "import json; from newscrawl.convert import compiled; print(json.dumps(compiled()))"
+
+
+def try_it(command: str, sample: Path, cwd: Path, output: str) -> subprocess.CompletedProcess:
+    """The README's offline try-it: the sample archive replayed into ``cwd / output``."""
+    return subprocess.run(
+        [command, "crawl", "qq", "-a", f"warc={sample}", "-s", f"OUTPUT_DIR={output}"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def forms(python: Path, cwd: Path) -> dict[str, bool]:
+    """Which hot modules the installed package runs compiled."""
+    done = subprocess.run([python, "-c", COMPILED], cwd=cwd, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
 def check(work: Path) -> list[str]:
     """Run every step in ``work``; returns the problems found (empty when all is well)."""
     source, env_dir, elsewhere = work / "src", work / "venv", work / "elsewhere"
@@ -64,13 +89,7 @@ def check(work: Path) -> list[str]:
             problems.append(f"core install pulled in {extra.rstrip('=')}")
 
     sample = source / SAMPLE
-    tried = subprocess.run(
-        [command, "crawl", "qq", "-a", f"warc={sample}", "-s", "OUTPUT_DIR=try"],
-        cwd=elsewhere,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    tried = try_it(command, sample, elsewhere, "try")
     files = sorted((elsewhere / "try").rglob("*.md"))
     if tried.returncode != 0:
         problems.append(f"try-it exited {tried.returncode}:\n{tried.stderr[-2000:]}")
@@ -97,6 +116,28 @@ def check(work: Path) -> list[str]:
         problems.append(f"no install hint in:\n{redis.stderr[-1500:]}")
     if "Traceback" in redis.stderr + redis.stdout:
         problems.append(f"a traceback:\n{redis.stderr[-1500:]}")
+
+    # The compiled build is optional: a compiler that fails leaves a working plain-Python install.
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    fast = forms(python, elsewhere)
+    if compiler and not all(fast.values()):
+        problems.append(f"a C compiler is here ({compiler}) but the install runs plain Python: {fast}")
+    env = dict(os.environ, CC="false")
+    env.pop("NEWSCRAWL_PURE_PYTHON", None)
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(source)], check=True, env=env
+    )
+    slow = forms(python, elsewhere)
+    if any(slow.values()):
+        problems.append(f"built with CC=false, yet compiled modules were installed: {slow}")
+    again = try_it(command, sample, elsewhere, "try-pure")
+    if again.returncode != 0:
+        problems.append(f"try-it without the compiled build exited {again.returncode}:\n{again.stderr[-2000:]}")
+    pure_files = sorted((elsewhere / "try-pure").rglob("*.md"))
+    if [p.relative_to(elsewhere / "try-pure") for p in pure_files] != [p.relative_to(elsewhere / "try") for p in files]:
+        problems.append(f"plain Python wrote other files: {pure_files}")
+    elif any(a.read_bytes() != b.read_bytes() for a, b in zip(files, pure_files, strict=True)):
+        problems.append("plain Python wrote other bytes than the compiled build")
     return problems
 
 
@@ -113,7 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems:
         print(f"check_core_install: {problem}", file=sys.stderr)
     if not problems:
-        print("check_core_install: ok (pip install ., newscrawl crawl from another folder, REDIS_URL hint)")
+        print(
+            "check_core_install: ok (pip install ., newscrawl crawl from another folder, REDIS_URL hint, "
+            "the same files without a C compiler)"
+        )
     return 1 if problems else 0
 
 
