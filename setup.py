@@ -23,6 +23,9 @@ MODULES = (
     "newscrawl/sites/qq/page.py",
 )
 
+# Written for Cython (not plain Python): the tree walk over libxml2's nodes, replacing htmlblocks._walk.
+CWALK = "newscrawl.convert._cwalk"
+
 
 def extensions() -> list:
     if os.environ.get("NEWSCRAWL_PURE_PYTHON", "") not in ("", "0"):
@@ -34,6 +37,12 @@ def extensions() -> list:
         print("newscrawl: Cython not available; installing the pure-Python modules", file=sys.stderr)
         return []
     modules = [Extension(path[: -len(".py")].replace("/", "."), [path]) for path in MODULES]
+    try:  # the walker over libxml2's nodes needs lxml's C API headers
+        import lxml
+
+        modules.append(Extension(CWALK, [CWALK.replace(".", "/") + ".pyx"], include_dirs=lxml.get_include()))
+    except ImportError:
+        print("newscrawl: lxml not importable at build time; no compiled walker", file=sys.stderr)
     try:
         # annotation_typing off: type hints stay hints (a str | None argument must not become a C check).
         built = cythonize(

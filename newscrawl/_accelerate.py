@@ -39,6 +39,8 @@ ACCELERATED = (
     "newscrawl.convert.frontmatter",
     "newscrawl.sites.qq.page",
 )
+# A walker written for the compiler (not plain Python): see newscrawl/convert/_cwalk.pyx.
+CWALK = "newscrawl.convert._cwalk"
 PURE_ENV = "NEWSCRAWL_PURE_PYTHON"
 _CHECKOUT = (Path(__file__).resolve().parent.parent / "pyproject.toml").is_file()
 
@@ -49,19 +51,42 @@ def pure_forced() -> bool:
 
 
 def _extension_beside(source: str) -> str | None:
-    stem = source[: -len(".py")]
+    stem = source.rpartition(".")[0]
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
         if os.path.isfile(stem + suffix):
             return stem + suffix
     return None
 
 
-class _SourceFinder(importlib.abc.MetaPathFinder):
-    """Finds the ``.py`` of an accelerated module when the extension must not be used; else
-    defers to the normal finders (which prefer an extension)."""
+def extension_allowed(source: str) -> bool:
+    """May the extension module built from ``source`` (a ``.py`` or ``.pyx`` path) be imported?
 
-    def __init__(self) -> None:
-        self.warned = False
+    No when plain Python is forced, or when the extension is stale (older than its source, in a
+    source checkout; a warning says so once).
+    """
+    if pure_forced():
+        return False
+    extension = _extension_beside(source)
+    if extension and _CHECKOUT and os.path.isfile(source) and os.path.getmtime(extension) < os.path.getmtime(source):
+        global _warned
+        if not _warned:
+            _warned = True
+            warnings.warn(
+                f"newscrawl: {extension} is older than its source; running the .py modules "
+                "(rebuild with `pip install -e .` or scripts/setup)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return False
+    return True
+
+
+_warned = False
+
+
+class _SourceFinder(importlib.abc.MetaPathFinder):
+    """Finds the ``.py`` of an accelerated module when its extension must not be used; else
+    defers to the normal finders (which prefer an extension)."""
 
     def find_spec(self, fullname: str, path=None, target=None) -> ModuleSpec | None:  # type: ignore[no-untyped-def]
         if fullname not in ACCELERATED or not path:
@@ -69,22 +94,8 @@ class _SourceFinder(importlib.abc.MetaPathFinder):
         leaf = fullname.rpartition(".")[2] + ".py"
         for entry in path:
             source = os.path.join(entry, leaf)
-            if not os.path.isfile(source):
-                continue
-            if pure_forced():
-                return importlib.util.spec_from_file_location(fullname, source)
-            extension = _extension_beside(source)
-            if extension and _CHECKOUT and os.path.getmtime(extension) < os.path.getmtime(source):
-                if not self.warned:
-                    self.warned = True
-                    warnings.warn(
-                        f"newscrawl: {extension} is older than its source; running the .py modules "
-                        "(rebuild with `pip install -e .` or scripts/setup)",
-                        RuntimeWarning,
-                        stacklevel=2,
-                    )
-                return importlib.util.spec_from_file_location(fullname, source)
-            return None
+            if os.path.isfile(source):
+                return None if extension_allowed(source) else importlib.util.spec_from_file_location(fullname, source)
         return None
 
 
@@ -98,9 +109,11 @@ def install() -> None:
 
 
 def compiled() -> dict[str, bool]:
-    """For each accelerated module: True when its compiled build runs (imports it)."""
+    """For each accelerated module: True when its compiled build runs (imports it). The entry
+    ``newscrawl.convert._cwalk`` says whether the tree walk reads libxml2's nodes directly."""
     out = {}
     for name in ACCELERATED:
         module = importlib.import_module(name)
         out[name] = not (getattr(module, "__file__", "") or "").endswith(".py")
+    out[CWALK] = importlib.import_module("newscrawl.convert.htmlblocks").C_WALKER
     return out

@@ -124,8 +124,10 @@ def check(work: Path) -> list[str]:
         problems.append(f"a C compiler is here ({compiler}) but the install runs plain Python: {fast}")
     env = dict(os.environ, CC="false")
     env.pop("NEWSCRAWL_PURE_PYTHON", None)
+    fresh = work / "src-no-compiler"  # a fresh copy: the first build's build/ would be reused
+    clean_copy(fresh)
     subprocess.run(
-        [python, "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(source)], check=True, env=env
+        [python, "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(fresh)], check=True, env=env
     )
     slow = forms(python, elsewhere)
     if any(slow.values()):

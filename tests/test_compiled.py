@@ -1,5 +1,8 @@
 """The optional compiled (Cython) build of the hot modules writes exactly what the .py modules write.
 
+That build is the .py modules compiled unchanged, plus ``_cwalk``, a walker over libxml2's nodes
+written for the compiler that replaces ``htmlblocks._walk``: the comparison below covers both.
+
 The goldens (test_corpus, test_pages, ...) run in whichever form this process imported; here the
 same pages are converted both ways, in this process and in a subprocess forced to plain Python
 (``NEWSCRAWL_PURE_PYTHON=1``), and every output must be the same bytes. Where the build can
@@ -95,7 +98,7 @@ def test_compiled_and_pure_python_write_the_same_bytes():
 
 
 def test_this_process_reports_its_form():
-    assert set(compiled()) == set(_accelerate.ACCELERATED)
+    assert set(compiled()) == {*_accelerate.ACCELERATED, _accelerate.CWALK}
     forced = _accelerate.pure_forced()
     assert not (forced and any(compiled().values()))
 

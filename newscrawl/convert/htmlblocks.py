@@ -13,9 +13,11 @@ the site's :class:`~newscrawl.sites.base.Markup`, carried by the builder through
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from lxml import etree
 
+from newscrawl._accelerate import extension_allowed
 from newscrawl.convert.article import (
     Block,
     Code,
@@ -421,3 +423,15 @@ def html_to_blocks(html: str, markup: Markup = PLAIN_MARKUP) -> list[Block]:
         return []
     root = parse_fragment(html)
     return convert_element(root, markup) if root is not None else []
+
+
+# The compiled walker (optional, newscrawl/convert/_cwalk.pyx: the same walk over libxml2's nodes,
+# without a Python object per element) replaces ``_walk`` unless plain Python is asked for.
+C_WALKER = False
+if extension_allowed(str(Path(__file__).with_name("_cwalk.pyx"))):
+    try:
+        from newscrawl.convert._cwalk import walk as _walk  # noqa: F811
+
+        C_WALKER = True
+    except ImportError:  # not built: no compiler, or lxml's headers missing at build time
+        pass
