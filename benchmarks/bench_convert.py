@@ -340,6 +340,8 @@ def compiled_label() -> str:
     """Which form of the hot conversion modules ran: the Cython build or plain Python."""
     forms = compiled()
     count = sum(forms.values())
+    if not forms:
+        return "plain Python (no compiled build)"
     if count == len(forms):
         return f"compiled (Cython), {count} of {count}"
     pure = ", ".join(name.rsplit(".", 1)[1] for name, fast in forms.items() if not fast)

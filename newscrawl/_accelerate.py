@@ -1,9 +1,10 @@
 """Optional compiled builds of the conversion's hot modules, and the switch that turns them off.
 
-The modules in ``ACCELERATED`` are plain Python. When the package is built with Cython and a C
-compiler at hand (``pip install .`` or ``pip install -e .``, see ``setup.py``), each is also
-compiled, unchanged, into an extension module beside its ``.py``; Python's import system then
-prefers the extension. Without Cython or a compiler the build skips them and the ``.py`` files run:
+The hot modules (listed in ``setup.py``) are plain Python. When the package is built with Cython
+and a C compiler at hand (``pip install .`` or ``pip install -e .``), each is also compiled,
+unchanged, into an extension module beside its ``.py``; Python's import system then prefers the
+extension. This module names none of them: it applies to any ``newscrawl`` module with an
+extension beside its ``.py``. Without Cython or a compiler the build skips them and the ``.py`` files run:
 same output, only slower. Nothing else in the project knows which one runs.
 
 This module picks the ``.py`` instead of an extension when:
@@ -28,19 +29,9 @@ import warnings
 from importlib.machinery import ModuleSpec
 from pathlib import Path
 
-# The conversion's per-element code: the tree walk, the text step, the Markdown rendering, the
-# front matter and the Tencent page extraction (Cython gains 1-2% more instructions per page on
-# each of the last two). Kept in step with setup.py's list.
-ACCELERATED = (
-    "newscrawl.convert.htmlblocks",
-    "newscrawl.convert.markdown",
-    "newscrawl.convert.normalize",
-    "newscrawl.convert.text",
-    "newscrawl.convert.frontmatter",
-    "newscrawl.sites.qq.page",
-)
 # A walker written for the compiler (not plain Python): see newscrawl/convert/_cwalk.pyx.
 CWALK = "newscrawl.convert._cwalk"
+_PACKAGE = Path(__file__).resolve().parent
 PURE_ENV = "NEWSCRAWL_PURE_PYTHON"
 _CHECKOUT = (Path(__file__).resolve().parent.parent / "pyproject.toml").is_file()
 
@@ -85,17 +76,19 @@ _warned = False
 
 
 class _SourceFinder(importlib.abc.MetaPathFinder):
-    """Finds the ``.py`` of an accelerated module when its extension must not be used; else
+    """Finds the ``.py`` of a compiled newscrawl module when its extension must not be used; else
     defers to the normal finders (which prefer an extension)."""
 
     def find_spec(self, fullname: str, path=None, target=None) -> ModuleSpec | None:  # type: ignore[no-untyped-def]
-        if fullname not in ACCELERATED or not path:
+        if not path or not fullname.startswith("newscrawl."):
             return None
         leaf = fullname.rpartition(".")[2] + ".py"
         for entry in path:
             source = os.path.join(entry, leaf)
             if os.path.isfile(source):
-                return None if extension_allowed(source) else importlib.util.spec_from_file_location(fullname, source)
+                if _extension_beside(source) is None or extension_allowed(source):
+                    return None
+                return importlib.util.spec_from_file_location(fullname, source)
         return None
 
 
@@ -109,11 +102,24 @@ def install() -> None:
 
 
 def compiled() -> dict[str, bool]:
-    """For each accelerated module: True when its compiled build runs (imports it). The entry
-    ``newscrawl.convert._cwalk`` says whether the tree walk reads libxml2's nodes directly."""
+    """For each newscrawl module built as an extension: True when the compiled build runs.
+
+    Imports them. A module written for the compiler alone (``_cwalk``, no ``.py``) counts as
+    running when the modules that use it imported it (not when plain Python is forced).
+    """
+    with_source, compiler_only = [], []
+    for path in sorted(_PACKAGE.rglob("*")):
+        # This interpreter's suffixes, most specific first; another Python's build has a dotted stem.
+        suffix = next((x for x in importlib.machinery.EXTENSION_SUFFIXES if path.name.endswith(x)), "")
+        stem = path.name[: -len(suffix)]
+        if not suffix or not stem.isidentifier():
+            continue
+        name = ".".join((*path.relative_to(_PACKAGE.parent).parts[:-1], stem))
+        (with_source if path.with_name(stem + ".py").is_file() else compiler_only).append(name)
     out = {}
-    for name in ACCELERATED:
+    for name in with_source:
         module = importlib.import_module(name)
         out[name] = not (getattr(module, "__file__", "") or "").endswith(".py")
-    out[CWALK] = importlib.import_module("newscrawl.convert.htmlblocks").C_WALKER
+    for name in compiler_only:
+        out[name] = name in sys.modules
     return out

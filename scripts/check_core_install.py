@@ -120,7 +120,7 @@ def check(work: Path) -> list[str]:
     # The compiled build is optional: a compiler that fails leaves a working plain-Python install.
     compiler = shutil.which("cc") or shutil.which("gcc")
     fast = forms(python, elsewhere)
-    if compiler and not all(fast.values()):
+    if compiler and not (fast and all(fast.values())):
         problems.append(f"a C compiler is here ({compiler}) but the install runs plain Python: {fast}")
     env = dict(os.environ, CC="false")
     env.pop("NEWSCRAWL_PURE_PYTHON", None)
