@@ -1,9 +1,10 @@
-"""Optional Cython build of the conversion's hot modules (the rest of the metadata: pyproject.toml).
+"""Optional Cython build of ``newscrawl/convert/_cwalk.pyx`` (the rest of the metadata: pyproject.toml).
 
-The modules are plain Python, compiled unchanged (Cython's pure-Python mode): a build without
-Cython, without a C compiler, or with ``NEWSCRAWL_PURE_PYTHON`` set installs the ``.py`` files
-alone and everything works, only slower. Extensions are ``optional``: a compiler error is a
-warning, not a failed install. See ``newscrawl/_accelerate.py`` for how the choice is made at import.
+``_cwalk`` is the one module written for the compiler: the conversion's tree walk over libxml2's
+nodes (see its docstring). Everything else is plain Python. A build without Cython, without lxml's
+headers, without a C compiler, or with ``NEWSCRAWL_PURE_PYTHON`` set installs no extension and
+``htmlblocks`` runs its own Python walk: same output, only slower. The extension is ``optional``:
+a compiler error is a warning, not a failed install.
 """
 
 from __future__ import annotations
@@ -13,18 +14,6 @@ import sys
 
 from setuptools import setup
 
-# The conversion's per-element code: the tree walk, the text step, the Markdown rendering, the
-# front matter and the Tencent page extraction (the last two: 1.7% fewer instructions per page).
-MODULES = (
-    "newscrawl/convert/htmlblocks.py",
-    "newscrawl/convert/markdown.py",
-    "newscrawl/convert/normalize.py",
-    "newscrawl/convert/text.py",
-    "newscrawl/convert/frontmatter.py",
-    "newscrawl/sites/qq/page.py",
-)
-
-# Written for Cython (not plain Python): the tree walk over libxml2's nodes, replacing htmlblocks._walk.
 CWALK = "newscrawl.convert._cwalk"
 
 
@@ -32,32 +21,22 @@ def extensions() -> list:
     if os.environ.get("NEWSCRAWL_PURE_PYTHON", "") not in ("", "0"):
         return []
     try:
+        import lxml
         from Cython.Build import cythonize
         from setuptools import Extension
-    except ImportError:
-        print("newscrawl: Cython not available; installing the pure-Python modules", file=sys.stderr)
+    except ImportError as exc:
+        print(f"newscrawl: {exc.name} not available at build time; no compiled walker", file=sys.stderr)
         return []
-    modules = [Extension(path[: -len(".py")].replace("/", "."), [path]) for path in MODULES]
-    try:  # the walker over libxml2's nodes needs lxml's C API headers
-        import lxml
-
-        modules.append(Extension(CWALK, [CWALK.replace(".", "/") + ".pyx"], include_dirs=lxml.get_include()))
-    except ImportError:
-        print("newscrawl: lxml not importable at build time; no compiled walker", file=sys.stderr)
+    # lxml's C API headers (lxml.includes.etreepublic); no linking against libxml2 is needed.
+    walker = Extension(CWALK, [CWALK.replace(".", "/") + ".pyx"], include_dirs=lxml.get_include())
     try:
-        # annotation_typing off: type hints stay hints (a str | None argument must not become a C check).
-        built = cythonize(
-            modules,
-            language_level=3,
-            quiet=True,
-            build_dir="build/cython",  # the generated C stays out of the source tree
-            compiler_directives={"annotation_typing": False},
-        )
-    except Exception as exc:  # Cython failing on a module must not fail the install
-        print(f"newscrawl: Cython failed ({exc}); installing the pure-Python modules", file=sys.stderr)
+        # The generated C stays out of the source tree.
+        built = cythonize([walker], language_level=3, quiet=True, build_dir="build/cython")
+    except Exception as exc:  # Cython failing must not fail the install
+        print(f"newscrawl: Cython failed ({exc}); no compiled walker", file=sys.stderr)
         return []
-    for extension in built:  # set here: cythonize() does not carry it over from the templates
-        extension.optional = True  # a compiler error is a warning; the .py is installed anyway
+    for extension in built:  # set here: cythonize() does not carry it over from the template
+        extension.optional = True  # a compiler error is a warning; the Python walk is used
     return built
 
 
