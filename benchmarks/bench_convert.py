@@ -19,7 +19,8 @@ times; a peer runs as many documents as fit in ``--budget`` seconds (at least 50
 those while the budget lasts. A ratio against a peer compares newscrawl on the very documents the
 peer got through. Peers that are not installed print "not installed"; the exit status is 0 whatever
 the numbers (no timing asserts: CI should run ``--smoke`` only to keep this working). The header says
-whether newscrawl's hot modules ran compiled (Cython) or as plain Python (``NEWSCRAWL_PURE_PYTHON=1``).
+which tree walk newscrawl ran: the compiled one (Cython, ``_cwalk``) or plain Python
+(``NEWSCRAWL_PURE_PYTHON=1``, or no compiled build).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ if str(ROOT) not in sys.path:  # `python benchmarks/bench_convert.py` puts bench
 import lxml.html  # noqa: E402
 from scrapy.settings import Settings  # noqa: E402
 
-from newscrawl.convert import compiled  # noqa: E402
+from newscrawl.convert import htmlblocks  # noqa: E402
 from newscrawl.convert.converter import Converter  # noqa: E402
 from newscrawl.convert.normalize import ArticleDropped  # noqa: E402
 from newscrawl.sites.qq.page import Unavailable, decode_html  # noqa: E402
@@ -336,16 +337,9 @@ def ratios(results: dict[str, dict[str, Result | None]]) -> dict[str, list[dict]
     return out
 
 
-def compiled_label() -> str:
-    """Which form of the hot conversion modules ran: the Cython build or plain Python."""
-    forms = compiled()
-    count = sum(forms.values())
-    if not forms:
-        return "plain Python (no compiled build)"
-    if count == len(forms):
-        return f"compiled (Cython), {count} of {count}"
-    pure = ", ".join(name.rsplit(".", 1)[1] for name, fast in forms.items() if not fast)
-    return f"compiled (Cython) {count} of {len(forms)}; plain Python: {pure}" if count else "plain Python"
+def walker_label() -> str:
+    """Which tree walk ran: the compiled one or plain Python."""
+    return "compiled (Cython, _cwalk)" if htmlblocks.WALKER == "cython" else "plain Python"
 
 
 def fmt_rate(result: Result | None, installed: bool) -> str:
@@ -364,7 +358,7 @@ def report(results, versions, table, inputs, args, wall: float) -> None:
         f"{versions.get('lxml')}, markdownify {versions.get('markdownify')}, trafilatura "
         f"{versions.get('trafilatura')}, gne {versions.get('gne')}"
     )
-    print(f"newscrawl's hot modules: {compiled_label()}")
+    print(f"newscrawl's tree walk: {walker_label()}")
     print(f"repeat {args.repeat}, peer budget {args.budget:g} s per input set, wall {wall:.1f} s")
     for name in SETS:
         docs = inputs[name]
@@ -421,7 +415,7 @@ def to_json(results, versions, table, args, wall: float) -> str:
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "versions": versions,
-        "compiled": compiled(),
+        "walker": htmlblocks.WALKER,
         "docs_per_s": {
             name: {
                 s: (

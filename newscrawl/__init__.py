@@ -6,8 +6,3 @@ replay, downloaded images, the manifest), ``scaleout`` (several workers on Redis
 """
 
 __version__ = "0.1.0"
-
-# Before any submodule import: the switch between compiled and plain-Python conversion modules.
-from newscrawl import _accelerate  # noqa: E402
-
-_accelerate.install()

@@ -1,18 +1,15 @@
-"""The optional compiled (Cython) build of the hot modules writes exactly what the .py modules write.
+"""The optional compiled walker (``_cwalk``) writes exactly what the Python walk writes.
 
-That build is the .py modules compiled unchanged, plus ``_cwalk``, a walker over libxml2's nodes
-written for the compiler that replaces ``htmlblocks._walk``: the comparison below covers both.
-
-The goldens (test_corpus, test_pages, ...) run in whichever form this process imported; here the
-same pages are converted both ways, in this process and in a subprocess forced to plain Python
-(``NEWSCRAWL_PURE_PYTHON=1``), and every output must be the same bytes. Where the build can
-compile (Cython and a C compiler here), this process must run the compiled build: a build that
-silently fell back would otherwise leave the comparison comparing Python with itself.
+``newscrawl/convert/_cwalk.pyx`` is ``htmlblocks._walk`` written for Cython over libxml2's nodes;
+htmlblocks uses it when it is built, unless ``NEWSCRAWL_PURE_PYTHON`` is set. The goldens
+(test_corpus, test_pages, ...) run with whichever walk this process imported; here the same pages
+are converted both ways, in a subprocess each, and every output must be the same bytes. Where a
+C compiler is here, the default run must use the compiled walker: a build that silently fell back
+would otherwise leave the comparison comparing Python with itself.
 """
 
 from __future__ import annotations
 
-import importlib.machinery
 import json
 import os
 import shutil
@@ -23,25 +20,23 @@ from pathlib import Path
 
 import pytest
 
-from newscrawl import _accelerate
-from newscrawl.convert import compiled
+from newscrawl.convert import htmlblocks
 
 ROOT = Path(__file__).resolve().parent.parent
 
 # Converts the dom, data and page-fixture sets and nested markup around the walk's depth limit;
-# prints one JSON object: which modules ran compiled, and each output's SHA-256.
+# prints one JSON object: which walk ran, and each output's SHA-256.
 SCRIPT = r"""
 import hashlib, json, logging, sys
 sys.path.insert(0, sys.argv[1])
 logging.disable(logging.CRITICAL)
 from benchmarks.bench_convert import build_inputs, make_newscrawl
-from newscrawl.convert import compiled
-from newscrawl.convert.htmlblocks import MAX_DEPTH, TooDeep, html_to_blocks
+from newscrawl.convert.htmlblocks import MAX_DEPTH, WALKER, TooDeep, html_to_blocks
 from newscrawl.convert.markdown import render_blocks
 
 inputs = build_inputs()
 convert = make_newscrawl()
-out = {"compiled": compiled(), "outputs": {}}
+out = {"walker": WALKER, "outputs": {}}
 for name in ("dom", "data", "pages"):
     for n, doc in enumerate(inputs[name]):
         text = convert(doc) or ""
@@ -60,9 +55,9 @@ print(json.dumps(out))
 
 
 def _start(pure: bool) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if k != _accelerate.PURE_ENV}
+    env = {k: v for k, v in os.environ.items() if k != htmlblocks.PURE_ENV}
     if pure:
-        env[_accelerate.PURE_ENV] = "1"
+        env[htmlblocks.PURE_ENV] = "1"
     return subprocess.Popen(
         [sys.executable, "-c", SCRIPT, str(ROOT)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -75,24 +70,28 @@ def _result(process: subprocess.Popen) -> dict:
 
 
 def _can_compile() -> bool:
-    """A C compiler is here (the build fetches Cython itself: pyproject.toml's build requires)."""
+    """A C compiler is here (the build fetches Cython and lxml itself: pyproject.toml's build requires)."""
     compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
     return shutil.which(compiler) is not None
 
 
+def _forced() -> bool:
+    return os.environ.get(htmlblocks.PURE_ENV, "") not in ("", "0")
+
+
 def test_compiled_and_pure_python_write_the_same_bytes():
-    if _accelerate.pure_forced():
-        pytest.skip(f"{_accelerate.PURE_ENV} is set: both runs would be plain Python")
+    if _forced():
+        pytest.skip(f"{htmlblocks.PURE_ENV} is set: both runs would be plain Python")
     started = _start(pure=False), _start(pure=True)  # side by side: two cores
     fast, pure = (_result(process) for process in started)
-    assert not any(pure["compiled"].values()), pure["compiled"]
+    assert pure["walker"] == "python"
     if _can_compile():
-        assert fast["compiled"] and all(fast["compiled"].values()), (
-            f"a C compiler is here, yet {fast['compiled']}: build with `pip install -e .` (scripts/setup), "
-            f"or set {_accelerate.PURE_ENV}=1 to test plain Python alone"
+        assert fast["walker"] == "cython", (
+            f"a C compiler is here, yet the Python walk ran: build with `pip install -e .` (scripts/setup), "
+            f"or set {htmlblocks.PURE_ENV}=1 to test plain Python alone"
         )
-    elif not any(fast["compiled"].values()):
-        pytest.skip("no compiled build on this machine: nothing to compare")
+    elif fast["walker"] != "cython":
+        pytest.skip("no compiled walker on this machine: nothing to compare")
     assert len(fast["outputs"]) == 775 * 2 + len(list((ROOT / "tests/fixtures/sites/qq").glob("*/page.html"))) + 8
     differ = [key for key, value in fast["outputs"].items() if pure["outputs"][key] != value]
     assert differ == []
@@ -102,48 +101,37 @@ def test_compiled_and_pure_python_write_the_same_bytes():
     assert all("深**x**" in value for value in deep.values() if value != "TooDeep")
 
 
-def test_this_process_reports_its_form():
-    forms = compiled()
-    assert all(name.startswith("newscrawl.") for name in forms)
-    forced = _accelerate.pure_forced()
-    assert not (forced and any(forms.values()))
+def test_this_process_reports_its_walker():
+    assert htmlblocks.WALKER in ("cython", "python")
+    assert (htmlblocks.WALKER == "cython") == (htmlblocks._walk.__module__ == "newscrawl.convert._cwalk")
+    if _forced():
+        assert htmlblocks.WALKER == "python"
 
 
 @pytest.fixture
-def fake_module(tmp_path, monkeypatch):
-    """A package folder with ``fast.py`` and an (empty) extension file beside it."""
-    source = tmp_path / "fast.py"
-    source.write_text("X = 1\n")
-    extension = tmp_path / ("fast" + importlib.machinery.EXTENSION_SUFFIXES[0])
-    extension.write_bytes(b"")
-    monkeypatch.setattr(_accelerate, "_CHECKOUT", True)
-    monkeypatch.setattr(_accelerate, "_warned", False)
-    monkeypatch.delenv(_accelerate.PURE_ENV, raising=False)
-    return source, extension
+def checkout(tmp_path):
+    """A source checkout's layout: pyproject.toml, the .pyx and a built extension beside it."""
+    (tmp_path / "pyproject.toml").write_text("")
+    folder = tmp_path / "newscrawl" / "convert"
+    folder.mkdir(parents=True)
+    source, built = folder / "_cwalk.pyx", folder / "_cwalk.so"
+    source.write_text("")
+    built.write_bytes(b"")
+    return source, built
 
 
-def test_a_current_extension_is_left_to_the_normal_import(fake_module):
-    source, extension = fake_module
+def test_a_current_build_is_used(checkout):
+    source, built = checkout
     os.utime(source, (1_000, 1_000))
-    os.utime(extension, (2_000, 2_000))
-    assert _accelerate._SourceFinder().find_spec("newscrawl.fast", [str(source.parent)]) is None
+    os.utime(built, (2_000, 2_000))
+    assert not htmlblocks._stale(source, built)
 
 
-def test_a_stale_extension_is_not_run(fake_module):
-    source, extension = fake_module
+def test_a_build_older_than_its_source_is_not_run(checkout, tmp_path):
+    source, built = checkout
     os.utime(source, (2_000, 2_000))
-    os.utime(extension, (1_000, 1_000))
-    with pytest.warns(RuntimeWarning, match="older than its source"):
-        spec = _accelerate._SourceFinder().find_spec("newscrawl.fast", [str(source.parent)])
-    assert spec is not None and spec.origin == str(source)
-
-
-def test_pure_python_forced_by_the_environment(fake_module, monkeypatch):
-    source, extension = fake_module
-    os.utime(source, (1_000, 1_000))
-    os.utime(extension, (2_000, 2_000))
-    monkeypatch.setenv(_accelerate.PURE_ENV, "1")
-    spec = _accelerate._SourceFinder().find_spec("newscrawl.fast", [str(source.parent)])
-    assert spec is not None and spec.origin == str(source)
-    monkeypatch.setenv(_accelerate.PURE_ENV, "0")
-    assert _accelerate._SourceFinder().find_spec("newscrawl.fast", [str(source.parent)]) is None
+    os.utime(built, (1_000, 1_000))
+    assert htmlblocks._stale(source, built)
+    # Installed (no pyproject.toml above the package): file times say nothing, the build is used.
+    (tmp_path / "pyproject.toml").unlink()
+    assert not htmlblocks._stale(source, built)

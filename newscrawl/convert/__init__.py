@@ -3,9 +3,4 @@
 ``article`` (the data model), ``htmlblocks`` (the shared HTML walker), ``markdown``,
 ``frontmatter`` and ``document`` (the file text), ``text``, ``dates`` and ``images``
 (normalization rules), ``converter`` (the ``Converter`` that runs them for a page).
-``compiled()`` says which of the hot modules run compiled (see ``newscrawl._accelerate``).
 """
-
-from newscrawl._accelerate import compiled
-
-__all__ = ["compiled"]

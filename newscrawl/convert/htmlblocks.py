@@ -12,12 +12,14 @@ the site's :class:`~newscrawl.sites.base.Markup`, carried by the builder through
 
 from __future__ import annotations
 
+import os
 import re
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from lxml import etree
 
-from newscrawl._accelerate import extension_allowed
 from newscrawl.convert.article import (
     Block,
     Code,
@@ -425,13 +427,46 @@ def html_to_blocks(html: str, markup: Markup = PLAIN_MARKUP) -> list[Block]:
     return convert_element(root, markup) if root is not None else []
 
 
-# The compiled walker (optional, newscrawl/convert/_cwalk.pyx: the same walk over libxml2's nodes,
-# without a Python object per element) replaces ``_walk`` unless plain Python is asked for.
-C_WALKER = False
-if extension_allowed(str(Path(__file__).with_name("_cwalk.pyx"))):
-    try:
-        from newscrawl.convert._cwalk import walk as _walk  # noqa: F811
+# Which walk runs: "cython", the optional compiled walker (newscrawl/convert/_cwalk.pyx: the same
+# walk over libxml2's nodes, without a Python object per element), or "python" (``_walk`` above).
+# Plain Python when NEWSCRAWL_PURE_PYTHON is set (the tests convert the corpus both ways and
+# compare), when the extension is not built (no C compiler: the install skips it), or when it is
+# stale. Chosen once, here; bench_convert prints it.
+PURE_ENV = "NEWSCRAWL_PURE_PYTHON"
+WALKER = "python"
 
-        C_WALKER = True
-    except ImportError:  # not built: no compiler, or lxml's headers missing at build time
-        pass
+
+def _stale(source: Path, built: Path) -> bool:
+    """In a source checkout (an editable install), is the built walker older than its ``.pyx``?
+
+    The ``.pyx`` may be edited or checked out after the last build, and stale compiled code must
+    not run. Never for an installed package: pip writes its files in any order, so their times
+    say nothing.
+    """
+    checkout = (source.parents[2] / "pyproject.toml").is_file()
+    return checkout and source.is_file() and source.stat().st_mtime > built.stat().st_mtime
+
+
+def _compiled_walk() -> Callable[..., None] | None:
+    """``_cwalk.walk`` when it may run, else None."""
+    if os.environ.get(PURE_ENV, "") not in ("", "0"):
+        return None
+    try:
+        from newscrawl.convert import _cwalk
+    except ImportError:
+        return None
+    if _stale(Path(__file__).with_name("_cwalk.pyx"), Path(_cwalk.__file__)):
+        warnings.warn(
+            f"newscrawl: {_cwalk.__file__} is older than _cwalk.pyx; running the Python walk "
+            "(rebuild with `pip install -e .` or scripts/setup)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return None
+    return _cwalk.walk
+
+
+_fast = _compiled_walk()
+if _fast is not None:
+    _walk = _fast  # the other functions look ``_walk`` up at call time
+    WALKER = "cython"
