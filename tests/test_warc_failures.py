@@ -257,3 +257,23 @@ def test_the_magic_is_found_across_read_edges(at):
     assert view.find(MAGIC, 0, len(data)) == at
     assert view.find(MAGIC, at + 1, len(data)) == -1
     assert view[at : at + 3] == MAGIC
+
+
+def test_members_of_every_size_are_read_whole_across_steps_and_windows():
+    """Members from a few bytes to several CHUNKs (inflated in growing steps, from views of the read window),
+    laid across BLOCK edges, come back whole with their exact spans, as the test's own splitter sees them."""
+    import gzip
+    import random
+
+    from newscrawl.archive.read import FIRST, Member, iter_members
+
+    rng = random.Random(15)
+    sizes = [0, 1, FIRST - 40, FIRST, FIRST + 1, 3 * FIRST, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 7]
+    sizes += [rng.randrange(0, 4 * CHUNK) for _ in range(40)]
+    data = b"".join(
+        gzip.compress(b"WARC/1.1\r\nWARC-Type: resource\r\n\r\n" + rng.randbytes(size), mtime=0) for size in sizes
+    )
+    assert len(data) > 2 * BLOCK
+    read = list(iter_members(BytesIO(data)))
+    assert all(isinstance(item, Member) for item in read)
+    assert [(m.start, m.end, m.data) for m in read] == gzip_members(data)
