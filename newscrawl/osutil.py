@@ -42,32 +42,38 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-_MADE_DIRS: set[Path] = set()  # folders this process made or found: one mkdir each, not one per file
+_MADE_DIRS: set[str] = set()  # folders this process made or found: one mkdir each, not one per file
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 
 
-def write_atomic(path: Path, data: bytes, fsync: bool = False) -> None:
+def write_atomic(path: str | Path, data: bytes, fsync: bool = False) -> None:
     """Write ``data`` to ``path`` through a temporary file and an atomic rename.
 
     The temporary file sits in the target's folder (a rename never crosses file systems)
     and is named ``.<name>.<host-pidns>@<pid>.<random>.tmp`` so a later run can tell an
-    orphan from a live writer's file. Created with mode 0644 (less the umask).
+    orphan from a live writer's file. Created with mode 0644 (less the umask). Works on
+    the path as a string: the writer calls it once per article, and ``Path`` arithmetic
+    cost more than the four system calls.
     """
-    parent = path.parent
+    head, slash, name = os.fspath(path).rpartition("/")
+    parent = head or slash or "."  # "/x": "/"; "x": the working directory
     if parent not in _MADE_DIRS:
-        parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(parent, exist_ok=True)
         _MADE_DIRS.add(parent)
-    tmp = parent / f".{path.name}.{HOST_AND_NAMESPACE}@{os.getpid()}.{os.urandom(5).hex()}{TMP_SUFFIX}"
+    tmp = f"{head}{slash}.{name}.{HOST_AND_NAMESPACE}@{os.getpid()}.{os.urandom(5).hex()}{TMP_SUFFIX}"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        fd = os.open(tmp, _CREATE, 0o644)
     except FileNotFoundError:  # the folder went away during the run
         _MADE_DIRS.discard(parent)
-        parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        os.makedirs(parent, exist_ok=True)
+        fd = os.open(tmp, _CREATE, 0o644)
     try:
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            written = os.write(fd, data)
+            if written < len(data):  # a short write (a full disk, a signal): the rest, piece by piece
+                view = memoryview(data)[written:]
+                while view:
+                    view = view[os.write(fd, view) :]
             if fsync:
                 os.fsync(fd)
         finally:

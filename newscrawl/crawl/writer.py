@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import re
+import string
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -136,6 +137,10 @@ class WriterPipeline(ArticlePipeline):
         self.output_dir = Path(settings.get("OUTPUT_DIR", "output"))
         self.template = settings.get("OUTPUT_PATH_TEMPLATE")
         self.fsync = settings.getbool("WRITE_FSYNC")
+        # (working directory, lang, source) -> the resolved root as a path prefix ("/out/"), or
+        # "" when the template's paths are not plain strings (then each one goes through Path).
+        self._prefixes: dict[tuple[str, str, str], str] = {}
+        self._cwd_free = "/" if self.output_dir.is_absolute() else ""  # no getcwd() per article then
 
     def open_spider(self, spider=None) -> None:
         self.output_dir.mkdir(parents=True, exist_ok=True)
@@ -146,19 +151,51 @@ class WriterPipeline(ArticlePipeline):
     def path_for(self, article: Article) -> Path:
         return article_path(self.output_dir, self.template, article.id, article.lang, article.source)
 
+    def target(self, article: Article) -> tuple[str, str]:
+        """(path, path relative to the output folder) of an article's file, as strings: what
+        ``path_for`` and ``relative_to`` give, without building ``Path`` objects per article.
+
+        The checks are ``article_path``'s: the id per article, the language, source and template
+        once per (working directory, language, source). A template whose fields are plain
+        ``{id}``/``{lang}``/``{source}`` and whose probe path is already normal (no ``//``, ``.``
+        part or trailing ``/``) gives normal paths for every id (ids, languages and sources are
+        single tokens of ``[0-9A-Za-z_-]``), so the string join equals ``root / relative``.
+        """
+        article_id, lang, source = article.id, article.lang, article.source
+        if not _SAFE_ID.match(article_id):
+            raise UnsafePath(f"unsafe article id {article_id!r}")
+        key = (self._cwd_free or os.getcwd(), lang, source)
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            path = self.path_for(article)  # every check, and the template's once per key
+            relative = self.template.format(id=article_id, lang=lang, source=source)
+            root = resolved_dir(self.output_dir)
+            plain = _plain_template(self.template) and str(Path(relative)) == relative and relative[:1] != "/"
+            prefix = self._prefixes[key] = os.path.join(str(root), "") if plain else ""
+            if not plain:
+                return str(path), str(path.relative_to(root))
+        if not prefix:
+            path = self.path_for(article)
+            return str(path), str(path.relative_to(resolved_dir(self.output_dir)))
+        relative = self.template.format(id=article_id, lang=lang, source=source)
+        return prefix + relative, relative
+
     def process_article(self, article: Article) -> Article:
         try:
-            path = self.path_for(article)
+            path, relative = self.target(article)
         except UnsafePath as exc:
             logger.error("Refusing to write %s: %s", article.url, exc)
             raise ArticleDropped("unsafe_path", str(exc)) from exc
         data = article.markdown.encode("utf-8")
         article.sha256 = hashlib.sha256(data).hexdigest()
-        try:
-            old = path.read_bytes()
+        try:  # os.open first: a missing file (the common case) costs one failed system call
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             old = None
-        article.path = str(path.relative_to(resolved_dir(self.output_dir)))
+        else:
+            with open(fd, "rb") as handle:
+                old = handle.read()
+        article.path = relative
         if old == data:
             article.status = "unchanged"
             self.inc("articles/unchanged")
@@ -168,3 +205,17 @@ class WriterPipeline(ArticlePipeline):
         self.inc(f"articles/{article.status}")
         logger.debug("Wrote %s", path)
         return article
+
+
+@functools.lru_cache(maxsize=64)
+def _plain_template(template: str) -> bool:
+    """Whether the template's fields are all bare ``{id}``, ``{lang}`` or ``{source}`` (no
+    conversion, format spec, index or attribute that could put a ``/`` or ``.`` in a path)."""
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError:
+        return False
+    return all(
+        name is None or (name in ("id", "lang", "source") and not spec and conversion is None)
+        for _, name, spec, conversion in fields
+    )

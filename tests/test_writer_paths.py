@@ -1,0 +1,56 @@
+"""The writer's string paths (``WriterPipeline.target``) are exactly the ``Path`` route's, for any template."""
+
+from __future__ import annotations
+
+import pytest
+from scrapy.settings import Settings
+
+from newscrawl.convert.article import Article
+from newscrawl.crawl.writer import UnsafePath, WriterPipeline
+from newscrawl.osutil import write_atomic
+
+TEMPLATES = [
+    "{lang}/news/{source}/{id}.{lang}.md",  # the default: the string route
+    "{id}.md",
+    "a/../{source}/{id}.md",  # kept as written, as Path keeps it
+    "./{lang}//{id}.md",  # not normal: Path normalizes it, so the Path route
+    "{lang}/{id:_>20}.md",  # a format spec: the Path route
+    "{lang}/{id!s}/index.md",
+]
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+@pytest.mark.parametrize("relative_output", [False, True])
+def test_string_paths_equal_the_path_route(tmp_path, monkeypatch, template, relative_output):
+    monkeypatch.chdir(tmp_path)
+    output = "out" if relative_output else str(tmp_path / "out")
+    writer = WriterPipeline(Settings({"OUTPUT_DIR": output, "OUTPUT_PATH_TEMPLATE": template}))
+    for article_id, lang, source in [("20250101A0000100", "zh-CN", "qq"), ("b_2-x", "en", "qq"), ("c", "zh-CN", "q")]:
+        article = Article(id=article_id, url="u", lang=lang, source=source, markdown="x\n")
+        path = writer.path_for(article)
+        for _ in range(2):  # the first call fills the cache, the second uses it
+            assert writer.target(article) == (str(path), str(path.relative_to((tmp_path / "out").resolve())))
+        writer.process_article(article)
+        assert article.path == str(path.relative_to((tmp_path / "out").resolve())) and path.read_text() == "x\n"
+
+
+def test_string_paths_keep_every_refusal(tmp_path):
+    writer = WriterPipeline(Settings({"OUTPUT_DIR": str(tmp_path), "OUTPUT_PATH_TEMPLATE": "{lang}/{id}.md"}))
+    writer.target(Article(id="a1", url="u", lang="zh-CN", source="qq"))  # the key is cached now
+    for bad in [{"id": "../a"}, {"lang": "../zh"}, {"source": "Q/Q"}, {"id": "a1", "lang": "zh-CN/.."}]:
+        fields = {"id": "a1", "lang": "zh-CN", "source": "qq", **bad}
+        with pytest.raises(UnsafePath):
+            writer.target(Article(url="u", **fields))
+    leaving = WriterPipeline(Settings({"OUTPUT_DIR": str(tmp_path), "OUTPUT_PATH_TEMPLATE": "/{id}.md"}))
+    with pytest.raises(UnsafePath):
+        leaving.target(Article(id="a1", url="u", lang="zh-CN", source="qq"))
+
+
+def test_write_atomic_takes_strings_and_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_atomic("here.md", b"1")
+    write_atomic(str(tmp_path / "a" / "b" / "c.md"), b"2")
+    write_atomic(tmp_path / "p" / "q.md", b"3")
+    write_atomic(tmp_path / "p" / "q.md", b"4")
+    files = {str(p.relative_to(tmp_path)): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert files == {"here.md": b"1", "a/b/c.md": b"2", "p/q.md": b"4"}
