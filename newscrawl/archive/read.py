@@ -9,6 +9,11 @@ next member: the next ``1f 8b 08`` after the damaged member's *start* whose firs
 inflate to ``WARC/``. The search starts there, not where zlib gave up, because a damaged
 deflate stream can run on into the following members before zlib notices.
 
+Members are inflated with zlib-ng when it is installed (a dependency: the same deflate
+format, output and error messages as zlib, checked on every single-byte flip of a member,
+and about 1.6x faster; rebuild inflates every member once to index it and every article
+again to convert it), else with the standard zlib.
+
 Cost stays linear in the file: the magic search is one forward pass, each
 candidate gets a bounded trial inflate (:data:`PROBE` bytes), and each member is inflated
 once (a damaged one up to where zlib gives up). Uncompressed ``.warc`` files have no
@@ -27,9 +32,16 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
+
+try:
+    from zlib_ng import zlib_ng as _zlib
+except ImportError:  # pragma: no cover - zlib-ng is a dependency; the standard zlib inflates the same
+    _zlib = zlib
 from warcio.limitreader import LimitReader
 
 MAGIC = b"\x1f\x8b\x08"  # gzip ID1 ID2 and CM=deflate: how every member of a .warc.gz starts
+GZIP = zlib.MAX_WBITS | 16  # wbits of a gzip member
+ZLIB_ERRORS = (zlib.error, _zlib.error)  # what either library raises on bad deflate data
 PROBE = 4096  # compressed bytes a candidate member gets to inflate to "WARC/"
 CHUNK = 1 << 16  # compressed bytes inflated per step (at most)
 # The first step of a member, doubled at each further step up to CHUNK: most members are a
@@ -75,6 +87,11 @@ class Damage:
             self.end,
             "nothing readable after them" if self.to_end else "reading resumed at the next record",
         )
+
+
+def inflater_for_gzip() -> Any:
+    """A decompressor of one gzip member (``zlib.decompressobj``'s interface)."""
+    return _zlib.decompressobj(GZIP)
 
 
 class _Bad(Exception):
@@ -140,7 +157,7 @@ class FileView:
 
 def _inflate(view: FileView, start: int, stop: int) -> tuple[int, bytes]:
     """(end, inflated bytes) of the gzip member at ``start``; raises _Bad when it is not whole."""
-    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    inflater = inflater_for_gzip()
     out: list[bytes] = []
     pos = start
     step = FIRST
@@ -154,7 +171,7 @@ def _inflate(view: FileView, start: int, stop: int) -> tuple[int, bytes]:
                 return pos + len(chunk) - len(inflater.unused_data), out[0] if len(out) == 1 else b"".join(out)
             pos += len(chunk)
             step = min(step * 2, CHUNK)
-    except zlib.error as exc:
+    except ZLIB_ERRORS as exc:
         raise _Bad(f"gzip: {exc}", b"".join(out)) from None
     raise _Bad("gzip member cut short", b"".join(out))
 
@@ -164,12 +181,12 @@ def _salvage_head(view: FileView, start: int, stop: int) -> bytes:
 
     Fed in small pieces, so the output before the error is kept (one big piece loses it).
     """
-    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    inflater = inflater_for_gzip()
     out = b""
     for pos in range(start, min(start + PROBE * 4, stop), 256):
         try:
             out += inflater.decompress(view[pos : min(pos + 256, stop)], PROBE - len(out))
-        except zlib.error:
+        except ZLIB_ERRORS:
             break
         if len(out) >= PROBE or inflater.eof or inflater.unconsumed_tail:
             break
@@ -177,10 +194,10 @@ def _salvage_head(view: FileView, start: int, stop: int) -> bytes:
 
 
 def _is_record_start(view: FileView, pos: int, stop: int) -> bool:
-    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    inflater = inflater_for_gzip()
     try:
         head = inflater.decompress(view[pos : min(pos + PROBE, stop)], 8)
-    except zlib.error:
+    except ZLIB_ERRORS:
         return False
     return head.startswith(b"WARC/")
 

@@ -37,7 +37,6 @@ import multiprocessing
 import os
 import sys
 import time
-import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -52,6 +51,7 @@ from newscrawl.archive.read import (
     Damage,
     complete_length,
     describe,
+    inflater_for_gzip,
     iter_members,
     iter_records,
     record_starts,
@@ -345,7 +345,7 @@ def read_response(entry: Entry) -> tuple[list[bytes], bytes]:
             _handles.pop(next(iter(_handles))).close()
         handle = _handles[entry.path] = open(entry.path, "rb")  # noqa: SIM115 - kept open on purpose
     member = os.pread(handle.fileno(), entry.end - entry.start, entry.start)  # no seek: no shared offset
-    data = zlib.decompressobj(zlib.MAX_WBITS | 16).decompress(member)
+    data = inflater_for_gzip().decompress(member)
     if entry.block is not None:  # found while indexing: no header to read again
         block = data[entry.block[0] : entry.block[1]]
         lines, body_at = _http_head(block)
