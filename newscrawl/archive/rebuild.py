@@ -43,9 +43,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlparse
 
-from newscrawl.archive.index import ServedInOrder
+# Imported here, not in the functions that use them: an import statement in a function runs
+# the import machinery at each call (a module's failed ``__path__`` lookup formats an
+# AttributeError), and the plan and the workers call these once or more per article.
+from scrapy.exceptions import DontCloseSpider, DropItem, IgnoreRequest
+from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+from w3lib.url import safe_url_string
+
+from newscrawl.archive.index import ServedInOrder, request_key
 from newscrawl.archive.read import (
     OPEN_SUFFIX,
     Damage,
@@ -405,7 +414,7 @@ class ArchiveIndex(ServedInOrder):
     """
 
     def __init__(self, files: list[FileIndex], classify: Callable[[Any, str, str, bytes], Any]) -> None:
-        from newscrawl.archive.index import Capture, _parse_fields, request_key
+        from newscrawl.archive.index import Capture, _parse_fields
 
         super().__init__()
         self.damaged: list[tuple[str, Damage]] = []
@@ -520,8 +529,9 @@ class Planner:
         drain: Callable[[], None],
         chunk: int = 64,
     ) -> None:
-        from newscrawl.archive.replay import WarcReplayMiddleware
+        from newscrawl.archive.replay import NotArchived, WarcReplayMiddleware
 
+        self.not_archived = NotArchived
         self.sink = sink
         self.drain = drain
         self.chunk = chunk
@@ -558,8 +568,6 @@ class Planner:
 
     def run(self) -> int:
         """Plan the whole replay, handing tasks to ``sink`` in chunks as they come; returns their number."""
-        from scrapy.exceptions import DontCloseSpider
-
         self.queue.extend(_drive(self.spider.start()))
         while True:
             while self.queue:
@@ -586,8 +594,6 @@ class Planner:
 
     def _seen_before(self, request: Any) -> bool:
         """Scrapy's duplicate filter: a request (not ``dont_filter``) asked before is dropped."""
-        from newscrawl.archive.index import request_key
-
         if request.dont_filter:
             return False
         key = request_key(request.method, request.url, request.body)
@@ -597,13 +603,6 @@ class Planner:
         return False
 
     def handle(self, request: Any) -> None:
-        from scrapy.exceptions import IgnoreRequest
-        from scrapy.http import Response
-        from scrapy.spidermiddlewares.httperror import HttpError
-        from twisted.python.failure import Failure
-
-        from newscrawl.archive.replay import NotArchived
-
         stats = self.stats
         if self._seen_before(request):
             stats.inc_value("dupefilter/filtered")
@@ -618,7 +617,7 @@ class Planner:
             if stored is None:
                 stats.inc_value("newscrawl/replay/missing")
                 logger.warning("Not in the WARC archive: %s %s", method, url)
-                exc: Exception = NotArchived(f"not in the WARC archive: {method} {url}")
+                exc: Exception = self.not_archived(f"not in the WARC archive: {method} {url}")
                 break
             stats.inc_value("newscrawl/replay/served")
             status = stored.status
@@ -665,10 +664,6 @@ class Planner:
 
     def _redirect_target(self, stored: Stored, url: str, method: str) -> tuple[str, str] | None:
         """(URL, method) Scrapy's redirect middlewares send this response's request on to, or None."""
-        from urllib.parse import urlparse
-
-        from w3lib.url import safe_url_string
-
         entry = stored.entry
         if stored.status in REDIRECTS and entry.location and self.redirect_enabled:
             raw = entry.location.encode("latin-1")
@@ -698,8 +693,6 @@ class Planner:
             self.planned.add(article_id)
             self.pending.append(Task(stored.entry, url, article_id, bool(redirects), request.meta.get("feed") or {}))
             return
-        from scrapy.http import TextResponse
-
         lines, raw = read_response(stored.entry)
         body, content_type = decoded_body(lines, raw)
         headers = {"Content-Type": content_type} if content_type else {}
@@ -743,8 +736,9 @@ class Converter:
     def __init__(self, settings: Any, site: str) -> None:
         from scrapy.utils.misc import load_object
 
-        from newscrawl.crawl.pipelines import ArticlePipeline
+        from newscrawl.crawl.pipelines import ArticlePipeline, extract_failed
 
+        self.extract_failed = extract_failed
         self.decode_html, self.extract, self.unavailable = page_functions(site, settings)
 
         self.counts = Counts()
@@ -757,10 +751,6 @@ class Converter:
 
     def convert(self, task: Task) -> tuple[str, str] | None:
         """Convert and write one article; returns (id, reason) when it is to be marked gone."""
-        from scrapy.exceptions import DropItem
-
-        from newscrawl.crawl.pipelines import extract_failed
-
         stats = self.counts
         article_id = task.article_id
         try:
@@ -773,7 +763,7 @@ class Converter:
             self.log.warning("Skipped %s (%s): %s", article_id, exc.reason, exc.detail)
             return article_id, exc.reason
         except Exception as exc:  # noqa: BLE001 - one bad page must never stop the rebuild
-            extract_failed(stats, self.log, article_id, task.url, exc)
+            self.extract_failed(stats, self.log, article_id, task.url, exc)
             return None
         article.feed = task.feed
         stats.inc_value(f"newscrawl/template/{article.template or 'none'}")
