@@ -239,3 +239,30 @@ def test_an_uncompressed_warc_rebuilds_as_it_replays(tmp_path):
     assert len(folder_files(tmp_path / "replay")) == 6
     assert folder_files(tmp_path / "rebuilt") == folder_files(tmp_path / "replay")
     assert summary(rebuilt.stderr) == summary(replay.stderr)
+
+
+def test_the_index_classifies_when_asked_with_the_same_answers():
+    """Kinds are worked out for what the sweep reads and, at the first URL form not archived, for all
+    responses in archive order (an id's first response wins), as the up-front classification did."""
+    from newscrawl.archive.rebuild import ArchiveIndex, Entry, FileIndex
+
+    def entry(uri: str, status: int = 200) -> Entry:
+        return Entry("x.warc.gz", 0, 1, uri, status, "", uri, "", "info")
+
+    index = FileIndex("x.warc.gz", infos={"info": b"newscrawl-spider: qq\r\nnewscrawl-settings: {}\r\n"})
+    uris = ["https://a/rain/a/ID1", "https://b/rain/a/ID1", "https://a/rain/a/ID2", "https://a/other"]
+    index.responses = [entry(uri) for uri in uris]
+    asked: list[str] = []
+
+    def classify(capture, method, uri, body):
+        asked.append(uri)
+        return ("article", {"id": uri.rsplit("/", 1)[1]}) if "/rain/a/" in uri else None
+
+    archive = ArchiveIndex([index], classify)
+    assert asked == [] and archive.next_for("GET", uris[2], b"", "ID2").uri == uris[2] and asked == []
+    assert [(s.uri, s.kind, s.details) for s in archive.unserved()][-1] == (uris[3], "", {})
+    assert asked == [uris[0], uris[1], uris[3]]  # the unserved ones only
+    assert archive.next_for("GET", "https://c/rain/a/ID1", b"", "ID1").uri == uris[0]  # by id: the first
+    assert sorted(asked) == sorted(uris)  # every response classified once, no more
+    assert archive.by_article == {"ID1": ("GET", uris[0], ""), "ID2": ("GET", uris[2], "")}
+    assert archive.next_for("GET", "https://c/rain/a/ID3", b"", "ID3") is None

@@ -404,13 +404,17 @@ class Stored:
     body: bytes
     kind: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    capture: Any = None  # the capture that archived it, until its kind and details are worked out
 
 
 class ArchiveIndex(ServedInOrder):
     """The archive's responses by request key, served as :class:`newscrawl.archive.index.ReplayIndex` serves them.
 
     The same serving class, so replay's own sweep (``WarcReplayMiddleware.spider_idle``) runs
-    on it unchanged.
+    on it unchanged. What each response's site recognizes in it (kind, details) is only read
+    for the responses the sweep looks at (``unserved``) and, for an article request whose URL
+    form was not archived, to find it by id (``by_article``): it is worked out then, not for
+    every response up front (the site's ``classify`` cost ~10 us per archived response).
     """
 
     def __init__(self, files: list[FileIndex], classify: Callable[[Any, str, str, bytes], Any]) -> None:
@@ -419,6 +423,8 @@ class ArchiveIndex(ServedInOrder):
         super().__init__()
         self.damaged: list[tuple[str, Damage]] = []
         self.first_capture: Any = None
+        self.classify = classify
+        self.archived: list[Stored] | None = []  # in archive order, until by_article is filled
         for index in files:
             self.damaged.extend((index.path, damage) for damage in index.damaged)
             captures = {rid: Capture.from_fields(_parse_fields(payload)) for rid, payload in index.infos.items()}
@@ -433,17 +439,37 @@ class ArchiveIndex(ServedInOrder):
                         b"",
                     )
                 )
-                stored = Stored(entry, entry.uri, entry.status, method, body)
-                key = request_key(method, entry.uri, body)
-                self.by_key.setdefault(key, []).append(stored)
-                capture = captures.get(entry.warcinfo)
-                recognized = classify(capture, method, entry.uri, body) if capture else None
-                if recognized:
-                    stored.kind, stored.details = recognized
-                    if stored.kind == "article":
-                        self.by_article.setdefault(stored.details["id"], key)
+                stored = Stored(entry, entry.uri, entry.status, method, body, capture=captures.get(entry.warcinfo))
+                self.by_key.setdefault(request_key(method, entry.uri, body), []).append(stored)
+                self.archived.append(stored)
                 # Matched: the record ids are not needed again (memory per archived response).
                 entry.record_id = entry.concurrent_to = entry.warcinfo = ""
+
+    def classified(self, stored: Stored) -> Stored:
+        """``stored`` with its kind and details (what its capture's site recognizes), worked out once."""
+        capture = stored.capture
+        if capture is not None:
+            stored.capture = None
+            recognized = self.classify(capture, stored.method, stored.uri, stored.body)
+            if recognized:
+                stored.kind, stored.details = recognized
+        return stored
+
+    def _fill_by_article(self) -> None:
+        """Every response classified, ``by_article`` filled in archive order (an id's first response wins)."""
+        archived, self.archived = self.archived, None
+        for stored in archived or ():
+            if self.classified(stored).kind == "article":
+                self.by_article.setdefault(stored.details["id"], request_key(stored.method, stored.uri, stored.body))
+
+    def next_for(self, method: str, url: str, body: bytes, article_id: str | None) -> Any:
+        if article_id and self.archived is not None and request_key(method, url, body) not in self.by_key:
+            self._fill_by_article()  # the first request whose URL form was not archived
+        return super().next_for(method, url, body, article_id)
+
+    def unserved(self) -> Iterator[Any]:
+        for stored in super().unserved():
+            yield self.classified(stored)
 
 
 @dataclass(slots=True)
