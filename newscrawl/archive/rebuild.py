@@ -355,10 +355,12 @@ def read_response(entry: Entry) -> tuple[list[bytes], bytes]:
         handle = _handles[entry.path] = open(entry.path, "rb")  # noqa: SIM115 - kept open on purpose
     member = os.pread(handle.fileno(), entry.end - entry.start, entry.start)  # no seek: no shared offset
     data = inflater_for_gzip().decompress(member)
-    if entry.block is not None:  # found while indexing: no header to read again
-        block = data[entry.block[0] : entry.block[1]]
-        lines, body_at = _http_head(block)
-        return lines, block[body_at:]
+    if entry.block is not None:  # found while indexing: no header to read again; no copy of the block
+        start, end = entry.block
+        head_end = data.find(b"\r\n\r\n", start, end)
+        if head_end < 0:
+            return data[start:end].split(b"\r\n"), b""
+        return data[start:head_end].split(b"\r\n"), data[head_end + 4 : end]
     for headers, block_start, block_end in _records(data):
         if headers.get(b"warc-type") == b"response":
             lines, body_at = _http_head(data[block_start:block_end])
@@ -366,12 +368,17 @@ def read_response(entry: Entry) -> tuple[list[bytes], bytes]:
     raise ValueError(f"no response record at {entry.path}:{entry.start}")
 
 
+_BODY_HEADERS = frozenset({b"transfer-encoding", b"content-encoding", b"content-type"})
+
+
 def decoded_body(lines: list[bytes], body: bytes) -> tuple[bytes, str | None]:
     """The body as Scrapy's middlewares hand it to the spider (de-chunked, decompressed), and its Content-Type."""
     headers: dict[bytes, list[bytes]] = {}
-    for line in lines[1:]:
+    for line in lines[1:]:  # only the three headers read below are kept
         name, _, value = line.partition(b":")
-        headers.setdefault(name.strip().lower(), []).append(value.strip())
+        name = name.strip().lower()
+        if name in _BODY_HEADERS:
+            headers.setdefault(name, []).append(value.strip())
     if b"chunked" in b",".join(headers.get(b"transfer-encoding", [])).lower():
         from io import BytesIO
 
