@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from scrapy.http import HtmlResponse, Request
 
-from newscrawl.archive.read import BLOCK, CHUNK, MAGIC, Damage, FileView, iter_records
+from newscrawl.archive.gzipview import BLOCK, CHUNK, FileView
+from newscrawl.archive.read import MAGIC, Damage, iter_records
 from newscrawl.warc import complete_length, exchange_records, finish_orphans, warcinfo_record
 from tests.crawlrun import folder_files, run_crawl, written_ids
 from tests.mockserver import MockQQServer

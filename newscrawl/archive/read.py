@@ -9,11 +9,6 @@ next member: the next ``1f 8b 08`` after the damaged member's *start* whose firs
 inflate to ``WARC/``. The search starts there, not where zlib gave up, because a damaged
 deflate stream can run on into the following members before zlib notices.
 
-Members are inflated with zlib-ng when it is installed (a dependency: the same deflate
-format, output and error messages as zlib, checked on every single-byte flip of a member,
-and about 1.6x faster; rebuild inflates every member once to index it and every article
-again to convert it), else with the standard zlib.
-
 Cost stays linear in the file: the magic search is one forward pass, each
 candidate gets a bounded trial inflate (:data:`PROBE` bytes), and each member is inflated
 once (a damaged one up to where zlib gives up). Uncompressed ``.warc`` files have no
@@ -25,30 +20,22 @@ from __future__ import annotations
 import io
 import logging
 import os
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
-
-try:
-    from zlib_ng import zlib_ng as _zlib
-except ImportError:  # pragma: no cover - zlib-ng is a dependency; the standard zlib inflates the same
-    _zlib = zlib
 from warcio.limitreader import LimitReader
 
+from newscrawl.archive.gzipview import CHUNK, ZLIB_ERRORS, FileView, inflater_for_gzip
+
 MAGIC = b"\x1f\x8b\x08"  # gzip ID1 ID2 and CM=deflate: how every member of a .warc.gz starts
-GZIP = zlib.MAX_WBITS | 16  # wbits of a gzip member
-ZLIB_ERRORS = (zlib.error, _zlib.error)  # what either library raises on bad deflate data
 PROBE = 4096  # compressed bytes a candidate member gets to inflate to "WARC/"
-CHUNK = 1 << 16  # compressed bytes inflated per step (at most)
 # The first step of a member, doubled at each further step up to CHUNK: most members are a
 # few KB, and zlib copies the input past a member's end into ``unused_data`` (whole CHUNK
 # steps copied ~60 KB per member, and a ~60 KB slice of the file before that).
 FIRST = 1 << 12
-BLOCK = 1 << 20  # bytes read from the file at a time
 OPEN_SUFFIX = ".open"
 
 
@@ -89,70 +76,11 @@ class Damage:
         )
 
 
-def inflater_for_gzip() -> Any:
-    """A decompressor of one gzip member (``zlib.decompressobj``'s interface)."""
-    return _zlib.decompressobj(GZIP)
-
-
 class _Bad(Exception):
     def __init__(self, reason: str, partial: bytes) -> None:
         super().__init__(reason)
         self.reason = reason
         self.partial = partial
-
-
-class FileView:
-    """A file's bytes by slice and ``find``, read as needed: files up to WARC_MAX_SIZE stay on disk.
-
-    Plain reads, not mmap: another crawl may truncate a killed capture's ``.open`` file
-    (finishing it) while a replay reads it, and a mapped page past the new end would kill
-    the reader with SIGBUS; a read just comes back short.
-    """
-
-    def __init__(self, handle: BinaryIO) -> None:
-        self.handle = handle
-        handle.seek(0, io.SEEK_END)
-        self.size = handle.tell()
-        # One window of the file, read ahead: members are a few KB, reads are of BLOCK bytes.
-        self.window_start, self.window = 0, b""
-        self.view = memoryview(self.window)
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __getitem__(self, piece: slice) -> bytes:
-        start, stop = piece.start, min(piece.stop, self.size)
-        if stop <= start:
-            return b""
-        offset = start - self.window_start
-        if offset < 0 or stop - self.window_start > len(self.window):
-            self.handle.seek(start)
-            self.window_start, self.window = start, self.handle.read(max(stop - start, BLOCK))
-            offset = 0
-        return self.window[offset : offset + stop - start]
-
-    def memory(self, start: int, stop: int) -> memoryview:
-        """``self[start:stop]`` without a copy: a view of the window."""
-        stop = min(stop, self.size)
-        if stop <= start:
-            return memoryview(b"")
-        if start < self.window_start or stop - self.window_start > len(self.window):
-            self[start:stop]  # reads the window from ``start``
-        if self.view.obj is not self.window:
-            self.view = memoryview(self.window)
-        offset = start - self.window_start
-        return self.view[offset : offset + stop - start]
-
-    def find(self, sub: bytes, start: int, stop: int) -> int:
-        while start < stop:
-            block = self[start : min(start + CHUNK, stop)]
-            found = block.find(sub)
-            if found >= 0:
-                return start + found
-            if start + len(block) >= stop or len(block) < len(sub):
-                return -1
-            start += len(block) - (len(sub) - 1)  # a match across the blocks' edge
-        return -1
 
 
 def _inflate(view: FileView, start: int, stop: int) -> tuple[int, bytes]:
