@@ -266,3 +266,21 @@ def test_the_index_classifies_when_asked_with_the_same_answers():
     assert sorted(asked) == sorted(uris)  # every response classified once, no more
     assert archive.by_article == {"ID1": ("GET", uris[0], ""), "ID2": ("GET", uris[2], "")}
     assert archive.next_for("GET", "https://c/rain/a/ID3", b"", "ID3") is None
+
+
+def test_responses_kept_from_the_index_pass_read_as_the_file_does(monkeypatch):
+    """rebuild -j 1 keeps inflated responses up to its budget (REBUILD_KEEP_MB): each is read once from
+    memory, then its memory is freed; what is read is what a read from the file gives."""
+    from newscrawl.archive import rebuild
+
+    sample = str(REPO / "samples" / "qq-sample.warc.gz")
+    plain = rebuild.index_file(sample)
+    monkeypatch.setattr(rebuild._kept, "left", 3 * max(e.block[1] - e.block[0] for e in plain.responses))
+    kept = rebuild.index_file(sample)
+    assert [e.data is not None for e in kept.responses].count(True) >= 3
+    assert any(e.data is None for e in kept.responses)  # past the budget: read again from the file
+    for with_data, without in zip(kept.responses, plain.responses, strict=True):
+        had = with_data.data is not None
+        assert rebuild.read_response(with_data) == rebuild.read_response(without)
+        assert with_data.data is None  # freed once read (a second read goes to the file)
+        assert not had or rebuild.read_response(with_data) == rebuild.read_response(without)

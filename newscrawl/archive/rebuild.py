@@ -92,6 +92,7 @@ class Entry:
     body: bytes = b""  # the request's body (the channel feed's POST)
     refresh: tuple[float, str] | None = None  # an HTML page's meta refresh (interval, URL), as Scrapy reads it
     block: tuple[int, int] | None = None  # where the HTTP block is in the inflated member (read again by offset)
+    data: bytes | None = None  # the HTTP block itself, kept from the index pass (REBUILD_KEEP_MB), read once
 
 
 @dataclass(slots=True)
@@ -290,9 +291,22 @@ def index_piece(piece: Piece) -> FileIndex:
             data = item.data
             for headers, block_start, block_end in parsed:
                 index.records += 1
-                span = (block_start, block_end)
-                _index_record(index, item.start, item.end, headers, data[block_start:block_end], span)
+                block = data[block_start:block_end]
+                responses = len(index.responses)
+                _index_record(index, item.start, item.end, headers, block, (block_start, block_end))
+                if _kept.left >= len(block) and len(index.responses) > responses:
+                    index.responses[-1].data = block  # no second inflate to convert it
+                    _kept.left -= len(block)
     return index
+
+
+class _Kept:
+    """Bytes of inflated response blocks the index pass may still keep (rebuild -j 1: REBUILD_KEEP_MB)."""
+
+    left = 0
+
+
+_kept = _Kept()
 
 
 def index_file(name: str, ignore_tags: tuple[str, ...] = ()) -> FileIndex:
@@ -338,6 +352,10 @@ _handles: dict[str, Any] = {}
 
 def read_response(entry: Entry) -> tuple[list[bytes], bytes]:
     """(status line + header lines, body as stored) of an archived response."""
+    if entry.data is not None:  # kept from the index pass: used once, then its memory is freed
+        block, entry.data = entry.data, None
+        lines, body_at = _http_head(block)
+        return lines, block[body_at:]
     if entry.end < 0:  # uncompressed: warcio reads it, as replay does
         from warcio.archiveiterator import ArchiveIterator
 
@@ -1041,6 +1059,8 @@ def _rebuild(settings: Any, location: str, files: list[Path], pools: Pools, prog
 
     started, cpu_started = time.monotonic(), time.process_time()
     slices = pieces(files, pools.index is not None, tuple(settings.getlist("METAREFRESH_IGNORE_TAGS")))
+    # One process indexes and converts: it may keep what it inflated (other jobs' workers index apart).
+    _kept.left = max(0, settings.getint("REBUILD_KEEP_MB")) << 20 if pools.index is None else 0
     indexed = pools.index.imap(index_piece, slices) if pools.index else map(index_piece, slices)
     indexes: list[FileIndex] = []
     for index in merge(indexed):
