@@ -54,3 +54,18 @@ def test_write_atomic_takes_strings_and_paths(tmp_path, monkeypatch):
     write_atomic(tmp_path / "p" / "q.md", b"4")
     files = {str(p.relative_to(tmp_path)): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     assert files == {"here.md": b"1", "a/b/c.md": b"2", "p/q.md": b"4"}
+
+
+def test_a_writer_told_its_folder_was_empty_reads_only_what_it_wrote(tmp_path):
+    """rebuild -j 1 into an empty folder: no read for a path it has not written; its own files are read
+    again, so a second write of an article is still unchanged or updated."""
+    writer = WriterPipeline(Settings({"OUTPUT_DIR": str(tmp_path), "OUTPUT_PATH_TEMPLATE": "{lang}/{id}.md"}))
+    writer.open_spider()
+    writer.written_here = set()
+
+    def write(markdown: str) -> str:
+        article = Article(id="a1", url="u", lang="zh-CN", source="qq", markdown=markdown)
+        return writer.process_article(article).status
+
+    assert [write("x\n"), write("x\n"), write("y\n")] == ["written", "unchanged", "updated"]
+    assert (tmp_path / "zh-CN" / "a1.md").read_text() == "y\n"

@@ -1120,7 +1120,13 @@ def _rebuild(settings: Any, location: str, files: list[Path], pools: Pools, prog
         while waiting:
             collect(waiting.popleft().get())
 
-    planned = Planner(crawler, spider, index, sink, drain, chunk=64 if pool else 256).run()
+    planner = Planner(crawler, spider, index, sink, drain, chunk=64 if pool else 256)
+    if pool is None and planner.empty_output and _converter is not None:
+        # One process writes into a folder that held no file: only what it wrote can be there.
+        for pipeline in _converter.pipelines:
+            if isinstance(pipeline, WriterPipeline):
+                pipeline.written_here = set()
+    planned = planner.run()
     logger.info("Rebuild plan: %d articles (%.2f s)", planned, time.monotonic() - started)
     drain()
     progress.close()

@@ -141,6 +141,9 @@ class WriterPipeline(ArticlePipeline):
         # "" when the template's paths are not plain strings (then each one goes through Path).
         self._prefixes: dict[tuple[str, str, str], str] = {}
         self._cwd_free = "/" if self.output_dir.is_absolute() else ""  # no getcwd() per article then
+        # Set (to an empty set) by a single-process rebuild into a folder that held no file:
+        # the hashes of the paths this writer wrote; any other path needs no read of an old file.
+        self.written_here: set[int] | None = None
 
     def open_spider(self, spider=None) -> None:
         self.output_dir.mkdir(parents=True, exist_ok=True)
@@ -188,19 +191,25 @@ class WriterPipeline(ArticlePipeline):
             raise ArticleDropped("unsafe_path", str(exc)) from exc
         data = article.markdown.encode("utf-8")
         article.sha256 = hashlib.sha256(data).hexdigest()
-        try:  # os.open first: a missing file (the common case) costs one failed system call
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            old = None
+        written_here = self.written_here
+        if written_here is not None and hash(path) not in written_here:
+            old = None  # a folder that was empty, and no file of ours there yet
         else:
-            with open(fd, "rb") as handle:
-                old = handle.read()
+            try:  # os.open first: a missing file (the common case) costs one failed system call
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                old = None
+            else:
+                with open(fd, "rb") as handle:
+                    old = handle.read()
         article.path = relative
         if old == data:
             article.status = "unchanged"
             self.inc("articles/unchanged")
             return article
         write_atomic(path, data, self.fsync)
+        if written_here is not None:
+            written_here.add(hash(path))
         article.status = "written" if old is None else "updated"
         self.inc(f"articles/{article.status}")
         logger.debug("Wrote %s", path)
