@@ -482,15 +482,25 @@ class ArchiveIndex(ServedInOrder):
 
     def _fill_by_article(self) -> None:
         """Every response classified, ``by_article`` filled in archive order (an id's first response wins)."""
-        archived, self.archived = self.archived, None
+        archived, self.archived = self.archived, None  # once
         for stored in archived or ():
             if self.classified(stored).kind == "article":
                 self.by_article.setdefault(stored.details["id"], request_key(stored.method, stored.uri, stored.body))
 
     def next_for(self, method: str, url: str, body: bytes, article_id: str | None) -> Any:
-        if article_id and self.archived is not None and request_key(method, url, body) not in self.by_key:
-            self._fill_by_article()  # the first request whose URL form was not archived
-        return super().next_for(method, url, body, article_id)
+        """ServedInOrder's, with ``by_article`` filled at the first article request not archived as asked."""
+        key = request_key(method, url, body)
+        if key not in self.by_key:
+            if not article_id:
+                return None
+            self._fill_by_article()
+            key = self.by_article.get(article_id)
+            if key is None:
+                return None
+        used = self.used.get(key, 0)
+        self.used[key] = used + 1
+        entries = self.by_key[key]
+        return entries[min(used, len(entries) - 1)]
 
     def unserved(self) -> Iterator[Any]:
         for stored in super().unserved():
