@@ -279,3 +279,28 @@ def test_a_revision_the_disk_refuses_is_a_write_error_not_a_traceback(tmp_path, 
         "newscrawl/failed/write_error/ENOTDIR"
     ]
     assert "Failed 20250208A07Y6400 (write_error" in caplog.text
+
+
+def test_a_file_that_is_no_warc_is_a_bad_argument_for_replay_and_rebuild(tmp_path, capsys):
+    from newscrawl.archive.files import NotAWarcFile, warc_files
+    from newscrawl.archive.rebuild import run
+
+    page = tmp_path / "page.warc.gz"
+    page.write_text("<html>an HTML page saved under a WARC name</html>")
+    with pytest.raises(NotAWarcFile, match="is not a WARC file"):
+        warc_files(page)
+    assert warc_files(SAMPLE) == [SAMPLE]  # gzip, and an empty capture file, stay archives
+    (tmp_path / "killed.warc.gz.open").write_bytes(b"")
+    assert warc_files(tmp_path / "killed.warc.gz.open") == [tmp_path / "killed.warc.gz.open"]
+    assert run([str(page), "--output", str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.md"))
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1", "two"])
+def test_rebuild_jobs_must_be_a_whole_number_of_processes(tmp_path, capsys, jobs):
+    from newscrawl.archive.rebuild import run
+
+    with pytest.raises(SystemExit) as exit_info:
+        run([str(SAMPLE), "--output", str(tmp_path / "out"), "--jobs", jobs])
+    assert exit_info.value.code == 2
+    assert "argument --jobs/-j:" in capsys.readouterr().err

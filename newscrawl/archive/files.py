@@ -157,6 +157,18 @@ class WarcFileWriter:
         self.serial += 1
 
 
+class NotAWarcFile(FileNotFoundError):
+    """A file given as an archive that is no WARC file at all (a typo'd path, an HTML page)."""
+
+
+def _starts_like_warc(path: Path) -> bool:
+    """Gzip (records compressed one per member, damage handled when read), or a plain
+    ``WARC/`` record, or empty (a capture killed before its first record)."""
+    with path.open("rb") as handle:
+        head = handle.read(5)
+    return not head or head[:2] == b"\x1f\x8b" or head == b"WARC/"
+
+
 def warc_files(location: str | os.PathLike) -> list[Path]:
     """The WARC files at ``location`` (a file, or a folder searched recursively), by name.
 
@@ -164,6 +176,10 @@ def warc_files(location: str | os.PathLike) -> list[Path]:
     """
     path = Path(location)
     if path.is_file():
+        if not _starts_like_warc(path):
+            # A FileNotFoundError, as the callers report it: a bad argument (exit 2), not an
+            # archive whose every record is damaged (exit 7) or whose feeds are missing (exit 4).
+            raise NotAWarcFile(f"{path} is not a WARC file (neither gzip nor a WARC/ record at its start)")
         return [path]
     if not path.is_dir():
         raise FileNotFoundError(f"no WARC file or folder at {path}")

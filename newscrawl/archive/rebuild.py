@@ -924,9 +924,20 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("archives", nargs="+", metavar="ARCHIVE", help="WARC file or folder (searched recursively)")
     parser.add_argument("--output", "-o", required=True, metavar="DIR", help="the content folder (OUTPUT_DIR)")
-    parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1, metavar="N", help="processes")
+    parser.add_argument("--jobs", "-j", type=_jobs, default=os.cpu_count() or 1, metavar="N", help="processes")
     parser.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE", help="a setting")
     return parser.parse_args(argv)
+
+
+def _jobs(value: str) -> int:
+    """--jobs: a whole number of processes, at least 1 (0 or -1 is a mistake, not "all")."""
+    try:
+        jobs = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {value!r}") from None
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {jobs}")
+    return jobs
 
 
 def _settings(options: argparse.Namespace) -> Any:
@@ -978,7 +989,7 @@ def run(argv: list[str]) -> int:
         for problem in problems:
             logger.error("newscrawl: %s", problem)
         return 2
-    jobs = max(1, options.jobs)
+    jobs = options.jobs
     progress = Progress(settings.getfloat("PROGRESS_INTERVAL"))
     progress.files_total = len(files)
     pools = Pools(jobs)
