@@ -47,14 +47,17 @@ def extract_failed(stats: Any, log: Any, article_id: str, url: str, exc: BaseExc
     log.debug("Traceback of the extract_error of %s", article_id, exc_info=exc)
 
 
-def write_failed(stats: Any, log: Any, article_id: str, exc: BaseException) -> None:
-    """Count and log an article file that could not be written:
-    ``newscrawl/failed/write_error/<errno name or type>``, one ERROR line, the traceback at DEBUG."""
-    code = getattr(exc, "errno", None)
-    name = errno.errorcode.get(code, type(exc).__name__) if isinstance(code, int) else type(exc).__name__
-    stats.inc_value(f"newscrawl/failed/write_error/{name}")
-    log.error("Failed %s (write_error: %s)", article_id, _short(exc))
-    log.debug("Traceback of the write_error of %s", article_id, exc_info=exc)
+def write_failed(stats: Any, log: Any, article_id: str, exc: BaseException) -> ArticleFailed:
+    """An article file the disk refused: counted (with stats) as
+    ``newscrawl/failed/write_error/<errno name or type>``, one ERROR line, the traceback at
+    DEBUG; returns the DropItem to raise (``raise write_failed(...) from exc``)."""
+    if stats is not None:
+        code = getattr(exc, "errno", None)
+        name = errno.errorcode.get(code, type(exc).__name__) if isinstance(code, int) else type(exc).__name__
+        stats.inc_value(f"newscrawl/failed/write_error/{name}")
+        log.error("Failed %s (write_error: %s)", article_id, _short(exc))
+        log.debug("Traceback of the write_error of %s", article_id, exc_info=exc)
+    return ArticleFailed(f"write_error: {type(exc).__name__}")
 
 
 def _short(exc: BaseException, limit: int = 200) -> str:
@@ -90,9 +93,7 @@ class ArticlePipeline(ArticleStep):
                 # The disk's failure, not the page's (full, read-only, a folder where the file
                 # goes): counted as write_error, which fails the run (exit 8), never a
                 # traceback that leaves the article in no counter.
-                if self.stats is not None:
-                    write_failed(self.stats, logger, item.id, exc)
-                raise ArticleFailed(f"write_error: {type(exc).__name__}") from exc
+                raise write_failed(self.stats, logger, item.id, exc) from exc
             # One article that breaks a normalization step is a counted failure of that
             # article (extract_error), never a traceback that leaves it in no counter.
             if self.stats is not None:

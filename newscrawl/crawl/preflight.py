@@ -88,19 +88,26 @@ def _redis_names() -> set[str]:
     return {name for name in dir(redis_defaults) if name.isupper()}
 
 
-def unknown_names(settings: Any) -> tuple[list[str], list[str]]:
+def _given(settings: Any) -> list[str]:
+    """The names set with ``-s`` (only those are checked: the project's own values are known good)."""
+    cmdline = SETTINGS_PRIORITIES["cmdline"]
+    return [name for name in list(settings) if settings.getpriority(name) == cmdline]
+
+
+def unknown_names(
+    settings: Any, given: list[str] | None = None, defaults: dict[str, Any] | None = None
+) -> tuple[list[str], list[str]]:
     """(problems, notes) of ``-s`` names no component knows. A name close to a known one
     (``OUTPT_DIR``) is a typo that would silently fall back to the default: exit 2 with the
     name meant. Any other unknown name (your own component's setting) gets a note line."""
     import difflib
 
-    cmdline = SETTINGS_PRIORITIES["cmdline"]
-    given = [name for name in list(settings) if settings.getpriority(name) == cmdline]
+    given = _given(settings) if given is None else given
     problems: list[str] = []
     notes: list[str] = []
     if not given:
         return problems, notes
-    known = set(_defaults(settings)) | INTERNAL
+    known = set(_defaults(settings) if defaults is None else defaults) | INTERNAL
     unknown = [name for name in given if name not in known]
     if unknown:
         known |= _redis_names()
@@ -115,14 +122,15 @@ def unknown_names(settings: Any) -> tuple[list[str], list[str]]:
     return problems, notes
 
 
-def typed_problems(settings: Any) -> list[str]:
+def typed_problems(settings: Any, given: list[str] | None = None, defaults: dict[str, Any] | None = None) -> list[str]:
     """Values given with ``-s`` that do not read as their setting's type (a number, on/off,
     a JSON object): Scrapy would raise mid-crawl, with a traceback, on the first use."""
-    defaults = _defaults(settings)
-    cmdline = SETTINGS_PRIORITIES["cmdline"]
+    given = _given(settings) if given is None else given
+    if given and defaults is None:
+        defaults = _defaults(settings)
     found = []
-    for name in list(settings):
-        if settings.getpriority(name) != cmdline or name in BOOLEAN:
+    for name in given:
+        if name in BOOLEAN:  # setting_problems says these, with the project's words
             continue
         value = settings.get(name)
         if not isinstance(value, str):
@@ -188,11 +196,19 @@ def output_dir_problem(settings: Any) -> str | None:
     return None
 
 
-def problems(settings: Any) -> list[str]:
-    """Everything that stops a run before it starts (empty: go ahead)."""
-    unknown, _ = unknown_names(settings)
-    found = unknown + setting_problems(settings) + typed_problems(settings)
+def check(settings: Any) -> tuple[list[str], list[str]]:
+    """(problems, notes): everything that stops a run before it starts (empty: go ahead),
+    and the note lines of unknown setting names that do not."""
+    given = _given(settings)
+    defaults = _defaults(settings) if given else {}
+    unknown, notes = unknown_names(settings, given, defaults)
+    found = unknown + setting_problems(settings) + typed_problems(settings, given, defaults)
     for problem in (output_dir_problem(settings), output_template_problem(settings)):
         if problem:
             found.append(problem)
-    return found
+    return found, notes
+
+
+def problems(settings: Any) -> list[str]:
+    """What stops a run before it starts (``check`` without the notes)."""
+    return check(settings)[0]

@@ -47,7 +47,7 @@ from scrapy.settings import BaseSettings
 
 from newscrawl.convert.article import Article
 from newscrawl.convert.dates import format_date, parse_datetime
-from newscrawl.crawl.pipelines import ArticleFailed, write_failed
+from newscrawl.crawl.pipelines import write_failed
 from newscrawl.crawl.writer import UnsafePath, article_path
 from newscrawl.osutil import write_atomic
 
@@ -563,9 +563,7 @@ class RevisitPipeline:
             if isinstance(item, Article) and item.markdown:
                 return self.compare(item)
         except OSError as exc:  # a revision or a deletion mark the disk refused: the writer's rule
-            if self.stats is not None:
-                write_failed(self.stats, logger, item.id, exc)
-            raise ArticleFailed(f"write_error: {type(exc).__name__}") from exc
+            raise write_failed(self.stats, logger, item.id, exc) from exc
         return item
 
     def _keep_revision(self, source: str, article_id: str, when: datetime, old: bytes) -> Path:

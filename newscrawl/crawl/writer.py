@@ -170,18 +170,20 @@ class WriterPipeline(ArticlePipeline):
         key = (self._cwd_free or os.getcwd(), lang, source)
         prefix = self._prefixes.get(key)
         if prefix is None:
-            path = self.path_for(article)  # every check, and the template's once per key
-            relative = self.template.format(id=article_id, lang=lang, source=source)
-            root = resolved_dir(self.output_dir)
-            plain = _plain_template(self.template) and str(Path(relative)) == relative and relative[:1] != "/"
-            prefix = self._prefixes[key] = os.path.join(str(root), "") if plain else ""
-            if not plain:
-                return str(path), str(path.relative_to(root))
-        if not prefix:
+            prefix = self._prefixes[key] = self._prefix(article)
+        if not prefix:  # a template whose paths are not plain strings: through Path
             path = self.path_for(article)
             return str(path), str(path.relative_to(resolved_dir(self.output_dir)))
         relative = self.template.format(id=article_id, lang=lang, source=source)
         return prefix + relative, relative
+
+    def _prefix(self, article: Article) -> str:
+        """The resolved root as a path prefix (``"/out/"``) when the template's paths are plain
+        strings, else ``""``. Runs every check of ``article_path`` (raises UnsafePath)."""
+        self.path_for(article)
+        relative = self.template.format(id=article.id, lang=article.lang, source=article.source)
+        plain = _plain_template(self.template) and str(Path(relative)) == relative and relative[:1] != "/"
+        return os.path.join(str(resolved_dir(self.output_dir)), "") if plain else ""
 
     def process_article(self, article: Article) -> Article:
         try:

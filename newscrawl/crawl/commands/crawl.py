@@ -29,9 +29,9 @@ class Command(ScrapyCrawl):
         if problem:  # an install problem, not a bad value: exit 1, as Scrapy's "could not start"
             print(f"newscrawl: {problem}", file=sys.stderr)
             raise SystemExit(1)
-        for note in preflight.unknown_names(self.settings)[1]:
+        problems, notes = preflight.check(self.settings)
+        for note in notes:
             print(f"newscrawl: {note}", file=sys.stderr)
-        problems = preflight.problems(self.settings)
         if problems:
             for problem in problems:
                 print(f"newscrawl: {problem}", file=sys.stderr)
