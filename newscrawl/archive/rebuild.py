@@ -961,7 +961,7 @@ def _configure_logging(settings: Any) -> None:
 
 
 def run(argv: list[str]) -> int:
-    """The ``rebuild`` command; returns the exit status (the crawl's table: 0 ok, 2 bad arguments, …, 7 damaged)."""
+    """The ``rebuild`` command; returns the exit status (the crawl's table: 0 ok, 2 bad arguments, … 9)."""
     options = _arguments(argv)
     try:
         settings = _settings(options)
