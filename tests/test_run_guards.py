@@ -289,6 +289,11 @@ def test_a_silent_host_gets_the_feeds_verdict_with_short_robots_and_feed_timeout
     assert len(robots) == 1 + settings.getint("ROBOTSTXT_RETRY_TIMES") == 1
     assert len(feeds) == 1 + settings.getint("QQ_FEED_RETRY_TIMES")
     assert "took longer than 1.0 seconds" in result.stderr
+    # The robots.txt timeout: one line and a count in the summary, never a traceback.
+    assert f"robots.txt of {host.url.split('//')[1]} could not be fetched (DownloadTimeoutError" in result.stderr
+    assert "crawling without its rules" in result.stderr
+    assert "robots_failed=DownloadTimeoutError:1 " in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def spider_settings():

@@ -130,6 +130,13 @@ def summary_line(values: dict, code: int, message: str, replay: bool = False) ->
     # Exceptions a callback raised (Scrapy's spider_exceptions/<type>), when there were any.
     exceptions = _sum(values, "spider_exceptions/")
     errors = f"errors={_fmt(exceptions)} " if exceptions else ""
+    # robots.txt fetches that failed (the crawl went on without rules), by exception class name:
+    # Scrapy's keys are "robotstxt/exception_count/<class 'module.Name'>".
+    robots = {}
+    for key, value in _sum(values, "robotstxt/exception_count/").items():
+        name = key.rsplit(".", 1)[-1].rstrip("'>")
+        robots[name] = robots.get(name, 0) + value
+    robots_failed = f"robots_failed={_fmt(robots)} " if robots else ""
     return (
         f"newscrawl summary: found={values.get('newscrawl/articles/found', 0)} "
         f"fetched={values.get('newscrawl/articles/fetched', 0)} "
@@ -139,7 +146,7 @@ def summary_line(values: dict, code: int, message: str, replay: bool = False) ->
         f"skipped={_fmt(skipped)} dropped={_fmt(dropped)} "
         f"failed={_fmt(_by_reason(_sum(values, 'newscrawl/failed/')))} "
         f"feeds_failed={_fmt(_sum(values, 'newscrawl/feeds/failed/'))} "
-        f"{replayed}{revisited}{errors}"
+        f"{replayed}{revisited}{errors}{robots_failed}"
         f"status={'ok' if code == 0 else 'FAILED: ' + message}"
     )
 

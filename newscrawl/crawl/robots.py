@@ -5,13 +5,47 @@ default) before the first request to a host, so against a host that accepts conn
 and never answers, two minutes passed before the feeds themselves were even tried. This
 downloader middleware gives robots.txt requests their own timeout and retry count
 (ROBOTSTXT_TIMEOUT, ROBOTSTXT_RETRY_TIMES). A robots.txt that cannot be fetched means
-"no rules", as in Scrapy; the failure is logged by Scrapy's RobotsTxtMiddleware.
+"no rules", as in Scrapy. Scrapy's RobotsTxtMiddleware logs that failure as an ERROR with
+a traceback and counts it in ``robotstxt/exception_count/<type>``; here it becomes one
+WARNING line that says what happens next (the summary line shows the count as
+``robots_failed=``), because a dead host's robots.txt is an expected, handled event, not
+a bug, and a cron log's tracebacks must each mean something went wrong in the code.
 """
 
 from __future__ import annotations
 
+import logging
+from urllib.parse import urlsplit
+
 from scrapy import Request
 from scrapy.exceptions import NotConfigured
+
+# Scrapy's logger for RobotsTxtMiddleware (its module's name).
+ROBOTS_LOGGER = "scrapy.downloadermiddlewares.robotstxt"
+
+
+class RobotsFailureLine(logging.Filter):
+    """Scrapy's "Error downloading <request>: <exception>" + traceback for a robots.txt that
+    could not be fetched -> one WARNING line naming the host's robots.txt and the error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and record.msg == "Error downloading %(request)s: %(f_exception)s":
+            args = record.args if isinstance(record.args, dict) else {}
+            exc = args.get("f_exception")
+            # The request that needed the rules: its host's robots.txt is the one that failed.
+            host = urlsplit(getattr(args.get("request"), "url", "")).netloc or "?"
+            record.msg = "robots.txt of %s could not be fetched (%s: %s); crawling without its rules"
+            record.args = (host, type(exc).__name__, exc)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def install_failure_line() -> None:
+    """Add the filter to Scrapy's robots.txt logger once per process."""
+    log = logging.getLogger(ROBOTS_LOGGER)
+    if not any(isinstance(f, RobotsFailureLine) for f in log.filters):
+        log.addFilter(RobotsFailureLine())
 
 
 class RobotsTxtLimits:
@@ -26,6 +60,7 @@ class RobotsTxtLimits:
         settings = crawler.settings
         if not settings.getbool("ROBOTSTXT_OBEY"):
             raise NotConfigured
+        install_failure_line()
         return cls(settings.getfloat("ROBOTSTXT_TIMEOUT"), settings.getint("ROBOTSTXT_RETRY_TIMES"))
 
     def process_request(self, request: Request) -> None:
