@@ -71,14 +71,16 @@ def article_path(out: Path, article_id: str) -> Path:
     return out / "zh-CN" / "news" / "qq" / f"{article_id}.zh-CN.md"
 
 
-def test_a_file_the_disk_refuses_is_a_counted_write_error_and_exit_8(tmp_path):
+@pytest.mark.parametrize("force", ["1", None])
+def test_a_file_the_disk_refuses_is_a_counted_write_error_and_exit_8(tmp_path, force):
     out = tmp_path / "out"
     with MockQQServer(articles=6) as mock:
         ids = mock.ids("writable")[:4]
         blocked = article_path(out, ids[1])
         blocked.mkdir(parents=True)  # a folder where the article's file goes: EISDIR
-        # force: without it the folder would read as the article's existing file.
-        result = run_crawl_in_process(out, mock.url, {}, ids=",".join(ids), force="1")
+        # Without force too: a folder is no archived article (it used to count as skipped_existing).
+        extra = {"force": force} if force else {}
+        result = run_crawl_in_process(out, mock.url, {}, ids=",".join(ids), **extra)
     assert result.returncode == 8, result.stderr[-3000:]
     line = summary_of(result.stderr)
     assert "written=3 " in line and "failed=write_error:1 " in line and "status=FAILED: article files" in line

@@ -87,14 +87,16 @@ def existing_article_file(
 ) -> Path | None:
     """The file of an already archived article under any of its id forms, or None.
 
-    One ``stat`` per form, no directory scan: cheap on a folder of 100,000 articles.
+    One ``stat`` per form, no directory scan: cheap on a folder of 100,000 articles. Only a
+    file counts: a folder (or anything else) at an article's path is no archived article, so
+    the article is fetched and the writer reports the path it cannot write (``write_error``).
     """
     for article_id in ids:
         try:
             path = article_path(Path(output_dir), template, article_id, lang, source)
         except UnsafePath:
             continue
-        if os.path.exists(path):
+        if os.path.isfile(path):
             return path
     return None
 
