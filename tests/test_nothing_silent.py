@@ -306,3 +306,38 @@ def test_rebuild_jobs_must_be_a_whole_number_of_processes(tmp_path, capsys, jobs
         run([str(SAMPLE), "--output", str(tmp_path / "out"), "--jobs", jobs])
     assert exit_info.value.code == 2
     assert "argument --jobs/-j:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["STATS_FILE", "STATE_FILE", "LOG_FILE", "WARC_DIR"])
+def test_a_file_or_folder_the_run_cannot_write_is_found_before_the_run(tmp_path, name):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("a file where a folder must be")
+    bad = preflight.problems(cmdline_settings(**{name: str(blocker / "x.json"), "OUTPUT_DIR": str(tmp_path / "o")}))
+    assert len(bad) == 1 and bad[0].startswith(f"{name} {blocker / 'x.json'} cannot be created or written: "), bad
+    if name != "WARC_DIR":  # a folder where the file goes
+        (tmp_path / "d").mkdir()
+        bad = preflight.problems(cmdline_settings(**{name: str(tmp_path / "d"), "OUTPUT_DIR": str(tmp_path / "o")}))
+        assert len(bad) == 1 and "is a folder" in bad[0], bad
+    good = preflight.problems(
+        cmdline_settings(**{name: str(tmp_path / "new" / "x"), "OUTPUT_DIR": str(tmp_path / "o")})
+    )
+    folder = tmp_path / "new" / "x" if name == "WARC_DIR" else tmp_path / "new"
+    assert good == [] and not list(folder.iterdir())  # created, and the probe file is gone again
+
+
+def test_a_stats_file_that_fails_at_the_end_is_one_line_and_exit_8(tmp_path, monkeypatch):
+    from newscrawl.crawl import extensions
+
+    def full_disk(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(extensions, "write_atomic", full_disk)
+    with MockQQServer(articles=3) as mock:
+        ids = mock.ids("writable")[:2]
+        result = run_crawl_in_process(
+            tmp_path / "out", mock.url, {"STATS_FILE": str(tmp_path / "s.json")}, ids=",".join(ids)
+        )
+    assert result.returncode == 8, result.stderr[-3000:]
+    assert "written=2 " in summary_of(result.stderr)
+    assert f"STATS_FILE {tmp_path / 's.json'} could not be written: [Errno 28]" in result.stderr
+    assert "Traceback" not in result.stderr and "Error caught on signal handler" not in result.stderr

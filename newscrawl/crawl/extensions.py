@@ -40,7 +40,15 @@ class StatsFile:
     def spider_closed(self, spider, reason: str) -> None:
         data = {key: _jsonable(value) for key, value in self.stats.get_stats().items()}
         data["finish_reason"] = reason
-        write_atomic(self.path, json.dumps(data, indent=1, sort_keys=True).encode("utf-8"))
+        try:
+            write_atomic(self.path, json.dumps(data, indent=1, sort_keys=True).encode("utf-8"))
+        except OSError as exc:
+            # After the summary (RunSummary runs first, so the file holds its verdict): one line, and
+            # the run's exit status says a file could not be written (8) if it said nothing worse.
+            logger.error("STATS_FILE %s could not be written: %s; the run exits with status 8", self.path, exc)
+            if not self.stats.get_value("newscrawl/exit_code"):
+                self.stats.set_value("newscrawl/exit_code", 8)
+                self.stats.set_value("newscrawl/verdict", f"the stats file could not be written ({exc})")
 
 
 def _sum(stats: dict, prefix: str) -> dict[str, int]:

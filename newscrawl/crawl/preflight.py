@@ -179,6 +179,14 @@ def output_template_problem(settings: Any) -> str | None:
     return None
 
 
+def _probe(folder: Path) -> None:
+    """Create ``folder`` if missing, then create and remove a file in it (raises OSError)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, probe = tempfile.mkstemp(prefix=".newscrawl-probe-", suffix=".tmp", dir=folder)
+    os.close(fd)
+    os.unlink(probe)
+
+
 def output_dir_problem(settings: Any) -> str | None:
     """Why OUTPUT_DIR cannot take the run's files (created if missing), or None.
 
@@ -187,13 +195,40 @@ def output_dir_problem(settings: Any) -> str | None:
     """
     folder = Path(settings.get("OUTPUT_DIR") or "output")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".newscrawl-probe-", suffix=".tmp", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
+        _probe(folder)
     except OSError as exc:
         return f"OUTPUT_DIR {folder} cannot be created or written: {exc}"
     return None
+
+
+# Files a run writes besides the articles, each named by a setting ("" = off): a path that cannot
+# be written would otherwise fail at its first use, mid-run or at the very end, after the summary
+# (a STATS_FILE cron reads, the STATE_FILE of gone articles) or as a traceback (LOG_FILE).
+FILE_SETTINGS = ("STATS_FILE", "STATE_FILE", "LOG_FILE")
+# Folders a run writes into ("" = off).
+FOLDER_SETTINGS = ("WARC_DIR",)
+
+
+def file_problems(settings: Any) -> list[str]:
+    """Why a file or folder the run writes (FILE_SETTINGS, FOLDER_SETTINGS) cannot be written."""
+    found = []
+    for name in FILE_SETTINGS + FOLDER_SETTINGS:
+        value = settings.get(name)
+        if not value or not isinstance(value, (str, os.PathLike)):
+            continue
+        path = Path(value)
+        try:
+            if name in FOLDER_SETTINGS:
+                _probe(path)
+                continue
+            if path.is_dir():
+                raise IsADirectoryError(f"{path} is a folder")
+            if path.exists() and not os.access(path, os.W_OK):
+                raise PermissionError(f"{path} is not writable")
+            _probe(path.parent)
+        except OSError as exc:
+            found.append(f"{name} {value} cannot be created or written: {exc}")
+    return found
 
 
 def check(settings: Any) -> tuple[list[str], list[str]]:
@@ -202,7 +237,7 @@ def check(settings: Any) -> tuple[list[str], list[str]]:
     given = _given(settings)
     defaults = _defaults(settings) if given else {}
     unknown, notes = unknown_names(settings, given, defaults)
-    found = unknown + setting_problems(settings) + typed_problems(settings, given, defaults)
+    found = unknown + setting_problems(settings) + typed_problems(settings, given, defaults) + file_problems(settings)
     for problem in (output_dir_problem(settings), output_template_problem(settings)):
         if problem:
             found.append(problem)
