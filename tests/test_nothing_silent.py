@@ -308,7 +308,7 @@ def test_rebuild_jobs_must_be_a_whole_number_of_processes(tmp_path, capsys, jobs
     assert "argument --jobs/-j:" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["STATS_FILE", "STATE_FILE", "LOG_FILE", "WARC_DIR"])
+@pytest.mark.parametrize("name", ["STATS_FILE", "STATE_FILE", "LOG_FILE", "MANIFEST", "WARC_DIR"])
 def test_a_file_or_folder_the_run_cannot_write_is_found_before_the_run(tmp_path, name):
     blocker = tmp_path / "a-file"
     blocker.write_text("a file where a folder must be")

@@ -204,7 +204,7 @@ def output_dir_problem(settings: Any) -> str | None:
 # Files a run writes besides the articles, each named by a setting ("" = off): a path that cannot
 # be written would otherwise fail at its first use, mid-run or at the very end, after the summary
 # (a STATS_FILE cron reads, the STATE_FILE of gone articles) or as a traceback (LOG_FILE).
-FILE_SETTINGS = ("STATS_FILE", "STATE_FILE", "LOG_FILE")
+FILE_SETTINGS = ("STATS_FILE", "STATE_FILE", "LOG_FILE", "MANIFEST")
 # Folders a run writes into ("" = off).
 FOLDER_SETTINGS = ("WARC_DIR",)
 
@@ -216,6 +216,8 @@ def file_problems(settings: Any) -> list[str]:
         value = settings.get(name)
         if not value or not isinstance(value, (str, os.PathLike)):
             continue
+        if name == "MANIFEST" and ("://" in str(value) or "%(" in str(value)):
+            continue  # a feed URI or a URI template: Scrapy's feed storage checks those itself
         path = Path(value)
         try:
             if name in FOLDER_SETTINGS:
