@@ -202,11 +202,13 @@ FAIL_RATIO = 0.5
 # The fewest article fetches a run needs before FAIL_RATIO can fail it.
 FAIL_MIN_ARTICLES = 4
 # Progress lines, run summary and verdict, stats file; Scrapy's page-counting LogStats off;
-# the cycle collector tuned while the crawl runs (startup's objects frozen, fewer passes).
+# the cycle collector tuned while the crawl runs (startup's objects frozen, fewer passes);
+# every traceback logged at ERROR counted (it fails the run: exit status 9).
 EXTENSIONS = {
     "scrapy.extensions.logstats.LogStats": None,
     "newscrawl.crawl.extensions.LogLevelAtSource": 0,
     "newscrawl.crawl.extensions.CrawlGarbageCollection": 0,
+    "newscrawl.crawl.extensions.LoggedErrorCount": 0,
     "newscrawl.crawl.extensions.ArticleProgress": 500,
     "newscrawl.crawl.extensions.RunSummary": 510,
     "newscrawl.crawl.extensions.StatsFile": 520,

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from scrapy import signals
 from scrapy.exceptions import DropItem
 from scrapy.settings import Settings
 from scrapy.statscollectors import MemoryStatsCollector
@@ -338,6 +339,39 @@ def test_a_stats_file_that_fails_at_the_end_is_one_line_and_exit_8(tmp_path, mon
             tmp_path / "out", mock.url, {"STATS_FILE": str(tmp_path / "s.json")}, ids=",".join(ids)
         )
     assert result.returncode == 8, result.stderr[-3000:]
-    assert "written=2 " in summary_of(result.stderr)
+    assert result.stats["newscrawl/articles/written"] == 2
     assert f"STATS_FILE {tmp_path / 's.json'} could not be written: [Errno 28]" in result.stderr
     assert "Traceback" not in result.stderr and "Error caught on signal handler" not in result.stderr
+
+
+class RaisingExtension:
+    """An extension outside newscrawl's own with a bug in its spider_opened handler: Scrapy logs
+    the traceback and goes on."""
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        ext = cls()
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        return ext
+
+    def spider_opened(self, spider):
+        raise KeyError("a bug in someone's extension")
+
+
+def test_a_traceback_nothing_else_counts_fails_the_run_with_exit_9(tmp_path):
+    extensions = {**project_settings_module.EXTENSIONS, f"{__name__}.RaisingExtension": 100}
+    with MockQQServer(articles=3) as mock:
+        ids = mock.ids("writable")[:2]
+        result = run_crawl_in_process(tmp_path / "out", mock.url, {"EXTENSIONS": extensions}, ids=",".join(ids))
+    line = summary_of(result.stderr)
+    assert result.returncode == 9, result.stderr[-3000:]
+    assert "written=2 " in line and "tracebacks=KeyError:1 " in line and "status=FAILED: unexpected errors" in line
+    assert result.stats["newscrawl/tracebacks/KeyError"] == 1
+
+
+def test_a_good_run_logs_no_traceback_and_counts_none(tmp_path):
+    with MockQQServer(articles=3) as mock:
+        ids = mock.ids("writable")[:2]
+        result = run_crawl_in_process(tmp_path / "out", mock.url, {}, ids=",".join(ids))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not [key for key in result.stats if key.startswith("newscrawl/tracebacks/")]

@@ -102,7 +102,13 @@ def verdict(stats: dict, finish_reason: str, settings) -> tuple[int, str]:
     if exports_lost:
         return 8, f"the manifest could not be stored ({exports_lost} feed exports failed, see the log)"
     # A traceback nothing expected (a callback or a pipeline raised): the run did less than asked.
-    unexpected = sum(_sum(stats, "spider_exceptions/").values()) + item_errors
+    # Every traceback logged at ERROR is counted (LoggedErrorCount), so one nothing else counts (a
+    # signal handler's, a start request's, an extension's) fails the run too; those of callbacks
+    # and pipelines are among them.
+    unexpected = max(
+        sum(_sum(stats, "spider_exceptions/").values()) + item_errors,
+        sum(_sum(stats, "newscrawl/tracebacks/").values()),
+    )
     if unexpected:
         return 9, f"unexpected errors ({unexpected} tracebacks in the log)"
     # Last: the replay did all it could, but the archive lost records (each named in the log).
@@ -145,6 +151,10 @@ def summary_line(values: dict, code: int, message: str, replay: bool = False) ->
         name = key.rsplit(".", 1)[-1].rstrip("'>")
         robots[name] = robots.get(name, 0) + value
     robots_failed = f"robots_failed={_fmt(robots)} " if robots else ""
+    # Tracebacks logged at ERROR (LoggedErrorCount) beyond the callbacks' and pipelines' own counts.
+    tracebacks = _sum(values, "newscrawl/tracebacks/")
+    counted = sum(exceptions.values()) + sum(_sum(values, "newscrawl/failed/item_error/").values())
+    traced = f"tracebacks={_fmt(tracebacks)} " if sum(tracebacks.values()) > counted else ""
     return (
         f"newscrawl summary: found={values.get('newscrawl/articles/found', 0)} "
         f"fetched={values.get('newscrawl/articles/fetched', 0)} "
@@ -154,9 +164,43 @@ def summary_line(values: dict, code: int, message: str, replay: bool = False) ->
         f"skipped={_fmt(skipped)} dropped={_fmt(dropped)} "
         f"failed={_fmt(_by_reason(_sum(values, 'newscrawl/failed/')))} "
         f"feeds_failed={_fmt(_sum(values, 'newscrawl/feeds/failed/'))} "
-        f"{replayed}{revisited}{errors}{robots_failed}"
+        f"{replayed}{revisited}{errors}{robots_failed}{traced}"
         f"status={'ok' if code == 0 else 'FAILED: ' + message}"
     )
+
+
+class LoggedErrorCount(logging.Handler):
+    """Counts every log record at ERROR or above that carries a traceback, by exception type
+    (``newscrawl/tracebacks/<Type>``), from engine start to engine stop.
+
+    Callbacks' and pipelines' exceptions have counters of their own (``spider_exceptions``,
+    ``item_error``); this one catches the rest: a signal handler, a start request, a middleware
+    or an extension that raised, which Scrapy logs and goes on. The summary shows them
+    (``tracebacks=``) and the verdict makes them exit status 9, so no traceback in a cron log
+    goes with ``status=ok``. Expected failures (a fetch, a write, a robots.txt) are one line
+    each, without a traceback, and counted where they happen. (Counted per process: one crawl
+    per process, as the ``crawl`` command runs it.)
+    """
+
+    def __init__(self, stats) -> None:
+        super().__init__(logging.ERROR)
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        ext = cls(crawler.stats)
+        # From now (before the spider opens) until the engine has stopped (after every closer).
+        logging.root.addHandler(ext)
+        crawler.signals.connect(ext.engine_stopped, signal=signals.engine_stopped)
+        return ext
+
+    def engine_stopped(self) -> None:
+        logging.root.removeHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info
+        if exc and exc[0] is not None:
+            self.stats.inc_value(f"newscrawl/tracebacks/{exc[0].__name__}")
 
 
 class LogLevelAtSource:
