@@ -99,8 +99,13 @@ BODY_HTML = {row["id"]: row["body_html"] for row in bodies()}
 def hugo_corpus(tmp_path_factory: pytest.TempPathFactory) -> HugoCorpus:
     """The corpus written to a content folder and built once by Hugo (fails if Hugo is missing)."""
     root = tmp_path_factory.mktemp("hugo")
-    logging.getLogger("newscrawl").setLevel(logging.ERROR)  # the 5 empty bodies log a warning each
-    content = write_corpus(root / "content")
+    log = logging.getLogger("newscrawl")
+    level = log.level
+    log.setLevel(logging.ERROR)  # the 5 empty bodies log a warning each
+    try:
+        content = write_corpus(root / "content")
+    finally:
+        log.setLevel(level)  # later tests read newscrawl's INFO lines (the summary)
     build = build_site(content.root, root / "site")
     pages = build.pages()
     print(
