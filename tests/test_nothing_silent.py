@@ -374,4 +374,6 @@ def test_a_good_run_logs_no_traceback_and_counts_none(tmp_path):
         ids = mock.ids("writable")[:2]
         result = run_crawl_in_process(tmp_path / "out", mock.url, {}, ids=",".join(ids))
     assert result.returncode == 0, result.stderr[-3000:]
+    line = summary_of(result.stderr)
+    assert "written=2 " in line and "tracebacks=" not in line and line.endswith("status=ok")
     assert not [key for key in result.stats if key.startswith("newscrawl/tracebacks/")]
