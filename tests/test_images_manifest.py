@@ -140,6 +140,7 @@ def test_written_pages_link_local_copies_and_the_failing_image_keeps_its_url(arc
     assert first.stat("newscrawl/images/downloaded") == len(images) - 1
     assert first.stat("newscrawl/images/failed") == 1
     assert first.stat("newscrawl/images/failed/http_404") == 1
+    assert "images_failed=http_404:1 " in first.stderr and "status=ok" in first.stderr  # shown, not a failure
     # Each image fetched once although some are both a thumbnail and a body image, or shared.
     assert archive.first_hits and set(archive.first_hits.values()) == {1}, archive.first_hits
     assert len(archive.first_hits) == len(images)

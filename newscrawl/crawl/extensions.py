@@ -151,6 +151,9 @@ def summary_line(values: dict, code: int, message: str, replay: bool = False) ->
         name = key.rsplit(".", 1)[-1].rstrip("'>")
         robots[name] = robots.get(name, 0) + value
     robots_failed = f"robots_failed={_fmt(robots)} " if robots else ""
+    # Images IMAGES_DOWNLOAD could not store (their articles keep the remote URL), by reason.
+    images = _sum(values, "newscrawl/images/failed/")
+    images_failed = f"images_failed={_fmt(images)} " if images else ""
     # Tracebacks logged at ERROR (LoggedErrorCount) beyond the callbacks' and pipelines' own counts.
     tracebacks = _sum(values, "newscrawl/tracebacks/")
     counted = sum(exceptions.values()) + sum(_sum(values, "newscrawl/failed/item_error/").values())
@@ -164,7 +167,7 @@ def summary_line(values: dict, code: int, message: str, replay: bool = False) ->
         f"skipped={_fmt(skipped)} dropped={_fmt(dropped)} "
         f"failed={_fmt(_by_reason(_sum(values, 'newscrawl/failed/')))} "
         f"feeds_failed={_fmt(_sum(values, 'newscrawl/feeds/failed/'))} "
-        f"{replayed}{revisited}{errors}{robots_failed}{traced}"
+        f"{replayed}{revisited}{images_failed}{errors}{robots_failed}{traced}"
         f"status={'ok' if code == 0 else 'FAILED: ' + message}"
     )
 
