@@ -244,13 +244,25 @@ def test_fail_ratio_zero_fails_a_run_on_any_failed_article():
     assert verdict(one_failed, "finished", Settings({"FAIL_MIN_ARTICLES": 4, "FAIL_RATIO": 0.5}))[0] == 0
 
 
-@pytest.mark.parametrize("name", ["ids", "urls"])
-def test_an_empty_list_of_ids_or_urls_is_a_bad_argument_not_a_discovery_run(name):
+@pytest.mark.parametrize("name", ["ids", "urls", "channels", "authors"])
+def test_an_empty_list_of_what_to_fetch_is_a_bad_argument_not_a_discovery_run(name):
     from newscrawl.sites.qq.spider import QQSpider
 
     spider = QQSpider(**{name: " , "})
-    assert spider.bad_args == [f"{name}= is empty (leave -a {name} out to discover through the feeds)"]
+    assert spider.bad_args == [f"{name}= is empty (leave -a {name} out to discover through the default feeds)"]
     assert QQSpider().bad_args == [] and QQSpider(ids="20250208A07Y6400").bad_args == []
+    assert QQSpider(channels="news_news_top", authors="8QIf3nxc64AYuDfe").bad_args == []
+
+
+@pytest.mark.parametrize("name", ["force", "hot"])
+def test_an_on_off_argument_that_is_neither_is_a_bad_argument(name):
+    from newscrawl.sites.qq.spider import QQSpider
+
+    assert QQSpider(**{name: "ture"}).bad_args == [
+        f"{name}=ture is not on or off; use 1, 0, true, false, yes, no, on or off"
+    ]
+    for value in ("1", "0", "true", "False", " yes ", "no", "on", "OFF", ""):
+        assert QQSpider(**{name: value}).bad_args == [], value
 
 
 def test_a_misspelt_setting_name_is_found_before_the_run_and_an_unknown_one_is_noted():

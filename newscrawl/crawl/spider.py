@@ -43,6 +43,7 @@ from newscrawl.sites import get_site, registry
 from newscrawl.sites.base import FeedError, FeedItem, Site, Unavailable, split_arg
 
 TRUE = {"1", "true", "yes", "on"}
+FALSE = {"0", "false", "no", "off"}
 # ``-a`` names accepted and ignored: scrapyd adds ``_job`` to every run it schedules.
 IGNORED_ARGUMENTS = frozenset({"_job"})
 # Feed settings the core reads under the site's prefix (``<PREFIX>FEED_TIMEOUT``), with these defaults.
@@ -53,6 +54,13 @@ def flag(value: Any, default: bool) -> bool:
     if value is None or value == "":
         return default
     return str(value).strip().lower() in TRUE
+
+
+def flag_problem(name: str, value: Any) -> str | None:
+    """Why ``-a name=value`` is no on/off value, or None (a misspelt ``hot=ture`` must not read as off)."""
+    if value is None or value == "" or str(value).strip().lower() in TRUE | FALSE:
+        return None
+    return f"{name}={value} is not on or off; use 1, 0, true, false, yes, no, on or off"
 
 
 class ArticleSpider(scrapy.Spider):
@@ -90,10 +98,16 @@ class ArticleSpider(scrapy.Spider):
                     self.requested.append(article_id)
                 else:
                     self.bad_args.append(value)
-        # "-a ids=$IDS" with an empty $IDS must not turn into a whole discovery run.
-        for name, value in (("urls", urls), ("ids", ids)):
+        # "-a ids=$IDS" with an empty $IDS must not turn into a whole discovery run; nor an empty
+        # list of what the site's discovery should fetch (channels, authors) into the default one.
+        listed = (("urls", urls), ("ids", ids), *((n, self.site_args[n]) for n in self.site.selection_arguments))
+        for name, value in listed:
             if value is not None and not split_arg(value):
-                self.bad_args.append(f"{name}= is empty (leave -a {name} out to discover through the feeds)")
+                self.bad_args.append(f"{name}= is empty (leave -a {name} out to discover through the default feeds)")
+        for name, value in (("force", force), *((n, self.site_args.get(n)) for n in self.site.flag_arguments)):
+            problem = flag_problem(name, value)
+            if problem:
+                self.bad_args.append(problem)
         # With nothing named, discover through the site's default feeds.
         self.explicit = bool(urls or ids or any(self.site_args.get(n) for n in self.site.selection_arguments))
         self.limit = int(limit) if limit and str(limit).isdigit() else None

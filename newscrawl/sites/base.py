@@ -150,6 +150,8 @@ class Site:
     arguments: ClassVar[tuple[str, ...]] = ()
     #: Those of ``arguments`` that name what to fetch (given any, default discovery is off).
     selection_arguments: ClassVar[tuple[str, ...]] = ()
+    #: Those of ``arguments`` that are on/off flags (``1``/``0``, ``true``/``false``, ...).
+    flag_arguments: ClassVar[tuple[str, ...]] = ()
     #: Settings prefix of the site: a replay takes these settings from the capture.
     settings_prefix: ClassVar[str] = ""
     #: The site's settings and their defaults, applied at "default" priority by its spider.

@@ -62,6 +62,7 @@ class QQSite(Site):
     image_referer = "https://new.qq.com/"
     arguments = ("channels", "hot", "authors")
     selection_arguments = ("channels", "authors")
+    flag_arguments = ("hot",)
     settings_prefix = "QQ_"
     default_settings = qq_settings.defaults()
     article_url_setting = "QQ_ARTICLE_URL"
