@@ -174,7 +174,7 @@ def summary_line(values: dict, code: int, message: str, replay: bool = False) ->
 
 class LoggedErrorCount(logging.Handler):
     """Counts every log record at ERROR or above that carries a traceback, by exception type
-    (``newscrawl/tracebacks/<Type>``), from engine start to engine stop.
+    (``newscrawl/tracebacks/<Type>``), from the crawler's start until its engine has stopped.
 
     Callbacks' and pipelines' exceptions have counters of their own (``spider_exceptions``,
     ``item_error``); this one catches the rest: a signal handler, a start request, a middleware

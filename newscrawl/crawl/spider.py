@@ -100,7 +100,7 @@ class ArticleSpider(scrapy.Spider):
                     self.bad_args.append(value)
         # "-a ids=$IDS" with an empty $IDS must not turn into a whole discovery run; nor an empty
         # list of what the site's discovery should fetch (channels, authors) into the default one.
-        listed = (("urls", urls), ("ids", ids), *((n, self.site_args[n]) for n in self.site.selection_arguments))
+        listed = (("urls", urls), ("ids", ids), *((n, self.site_args.get(n)) for n in self.site.selection_arguments))
         for name, value in listed:
             if value is not None and not split_arg(value):
                 self.bad_args.append(f"{name}= is empty (leave -a {name} out to discover through the default feeds)")
