@@ -33,6 +33,8 @@ import_lxml__etree()
 from newscrawl.convert import htmlblocks as _hb
 from newscrawl.convert.article import Heading, Paragraph, Span
 
+_Paragraph, _Heading = Paragraph, Heading
+
 cdef dict _KIND = _hb._KIND
 cdef int _SKIP = _hb._SKIP
 cdef int _BLOCK = _hb._BLOCK
@@ -83,6 +85,349 @@ cdef bint _special_div(tree.xmlNode* c_node, object markup) except -1:
         return True
     cls = _get(c_node, "class")
     return bool(cls and _has_class(cls, markup.subhead_classes))
+
+
+# ---- paragraph Markdown (markdown.render_inline / render_blocks) -----------------------------
+#
+# ``markdown.render_inline`` builds a paragraph from many small strings (an escape regex, a
+# translate and a join per span, a Span per merge). Here a paragraph is written character by
+# character into one UCS-4 buffer and becomes one string at the end. The rules are the Python
+# module's, one for one (each function names its original); the tests render the corpus and
+# hostile span lists both ways and compare. Rare parts (code spans, link URLs, the Unicode
+# category of a non-ASCII edge character) call the Python functions.
+
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
+from cpython.unicode cimport (
+    PyUnicode_FromKindAndData,
+    Py_UNICODE_ISALNUM,
+    Py_UNICODE_ISDECIMAL,
+    Py_UNICODE_ISDIGIT,
+    Py_UNICODE_ISSPACE,
+)
+
+import unicodedata as _unicodedata
+
+from newscrawl.convert.article import ImageBlock as _ImageBlock
+
+cdef int _KIND4 = 4  # PyUnicode_4BYTE_KIND
+cdef Py_ssize_t _STACK = 256
+cdef object _md = None  # newscrawl.convert.markdown, bound by use_markdown()
+
+
+def use_markdown(module):
+    """Called by ``markdown`` once it is loaded: the Python helpers for the rare parts."""
+    global _md
+    _md = module
+
+
+cdef struct _Buf:
+    Py_UCS4* data
+    Py_ssize_t n
+    Py_ssize_t cap
+    Py_UCS4* stack
+
+
+cdef int _grow(_Buf* b, Py_ssize_t need) except -1:
+    cdef Py_ssize_t cap = b.cap * 2
+    cdef Py_UCS4* data
+    while cap < b.n + need:
+        cap *= 2
+    if b.data == b.stack:
+        data = <Py_UCS4*>PyMem_Malloc(cap * sizeof(Py_UCS4))
+        if data == NULL:
+            raise MemoryError()
+        for i in range(b.n):
+            data[i] = b.data[i]
+    else:
+        data = <Py_UCS4*>PyMem_Realloc(b.data, cap * sizeof(Py_UCS4))
+        if data == NULL:
+            raise MemoryError()
+    b.data = data
+    b.cap = cap
+    return 0
+
+
+cdef inline int _put(_Buf* b, Py_UCS4 c) except -1:
+    if b.n >= b.cap:
+        _grow(b, 1)
+    b.data[b.n] = c
+    b.n += 1
+    return 0
+
+
+cdef int _puts(_Buf* b, str s) except -1:
+    cdef Py_UCS4 c
+    if b.n + len(s) > b.cap:
+        _grow(b, len(s))
+    for c in s:
+        b.data[b.n] = c
+        b.n += 1
+    return 0
+
+
+cdef int _insert(_Buf* b, Py_ssize_t at, Py_UCS4 c) except -1:
+    """Insert ``c`` before position ``at``."""
+    cdef Py_ssize_t i
+    _put(b, 0)
+    i = b.n - 1
+    while i > at:
+        b.data[i] = b.data[i - 1]
+        i -= 1
+    b.data[at] = c
+    return 0
+
+
+cdef inline bint _special(Py_UCS4 c):
+    """One of the characters ``markdown._ESCAPE`` prefixes with a backslash."""
+    return (
+        c == 0x5C or c == 0x60 or c == 0x2A or c == 0x5F or c == 0x5B or c == 0x5D
+        or c == 0x3C or c == 0x3E or c == 0x7C or c == 0x7E or c == 0x23
+    )
+
+
+cdef inline bint _ascii_alnum(Py_UCS4 c):
+    return (0x30 <= c <= 0x39) or (0x41 <= c <= 0x5A) or (0x61 <= c <= 0x7A)
+
+
+cdef int _escape_into(_Buf* b, str t, Py_ssize_t a, Py_ssize_t z) except -1:
+    """``markdown.escape(t[a:z])`` appended to ``b``.
+
+    The escape set, then ``&`` before an entity-like name (``&`` + 1-32 ASCII letters or digits
+    + ``;``: ``#`` is always escaped first, so ``&#...`` never matches), then every ``-`` or ``.``
+    that follows the same character in the slice.
+    """
+    cdef Py_ssize_t i, j
+    cdef Py_UCS4 c, prev = 0
+    if b.n + (z - a) * 2 > b.cap:
+        _grow(b, (z - a) * 2)
+    for i in range(a, z):
+        c = t[i]
+        if _special(c):
+            b.data[b.n] = 0x5C
+            b.n += 1
+        elif c == 0x26:  # &
+            j = i + 1
+            while j < z and j - i <= 33 and _ascii_alnum(t[j]):
+                j += 1
+            if 1 <= j - i - 1 <= 32 and j < z and t[j] == 0x3B:
+                b.data[b.n] = 0x5C
+                b.n += 1
+        elif (c == 0x2D or c == 0x2E) and prev == c:  # - .
+            b.data[b.n] = 0x5C
+            b.n += 1
+        b.data[b.n] = c
+        b.n += 1
+        prev = c
+    return 0
+
+
+cdef bint _is_edge(Py_UCS4 c) except -1:
+    """``markdown._is_edge``: whitespace or Unicode punctuation/symbol."""
+    if Py_UNICODE_ISSPACE(c):
+        return True
+    if Py_UNICODE_ISALNUM(c):
+        return False
+    if c < 128:  # ASCII: printable non-alphanumerics are all P* or S*, controls are Cc
+        return 0x21 <= c <= 0x7E
+    return _unicodedata.category(chr(c))[0] in "PS"
+
+
+cdef int _emphasis_into(_Buf* b, str t, str marker, long before, long after) except -1:
+    """``markdown._emphasis``; ``before``/``after`` are -1 at a line edge."""
+    cdef Py_ssize_t size = len(t), start = 0, end = len(t)
+    while start < end and Py_UNICODE_ISSPACE(t[start]):
+        start += 1
+    while end > start and Py_UNICODE_ISSPACE(t[end - 1]):
+        end -= 1
+    if start < end and start == 0 and before >= 0 and not _is_edge(<Py_UCS4>before) and _is_edge(t[0]):
+        while start < end and _is_edge(t[start]):
+            start += 1
+    if start < end and end == size and after >= 0 and not _is_edge(<Py_UCS4>after) and _is_edge(t[end - 1]):
+        while end > start and _is_edge(t[end - 1]):
+            end -= 1
+    if start == end:
+        return _escape_into(b, t, 0, size)
+    _escape_into(b, t, 0, start)
+    _puts(b, marker)
+    _escape_into(b, t, start, end)
+    _puts(b, marker)
+    _escape_into(b, t, end, size)
+    return 0
+
+
+cdef int _styled_into(_Buf* b, str t, object span, bint heading, long before, long after) except -1:
+    """``markdown._styled``."""
+    if span.code:
+        if t.strip():
+            return _puts(b, _md._code_span(t))
+        return _escape_into(b, t, 0, len(t))
+    if heading or not (span.bold or span.italic):
+        return _escape_into(b, t, 0, len(t))
+    marker = "***" if span.bold and span.italic else "**" if span.bold else "*"
+    return _emphasis_into(b, t, marker, before, after)
+
+
+cdef inline bint _same(object x, object y) except -1:
+    return x is y or x == y
+
+
+cdef inline long _first(list texts, list styles, Py_ssize_t i):
+    """``markdown._first_char``: -1 for none."""
+    if i >= len(texts):
+        return -1
+    if (<object>styles[i]).href is not None:
+        return 0x5B  # [
+    t = <str>texts[i]
+    return <long>(<Py_UCS4>t[0]) if t else -1
+
+
+cdef int _line_start(_Buf* b) except -1:
+    """``markdown._line_start`` on the finished paragraph."""
+    cdef Py_UCS4 c
+    cdef Py_ssize_t k = 0
+    if b.n == 0:
+        return 0
+    c = b.data[0]
+    if c == 0x2D or c == 0x2B or c == 0x3D or c == 0x3A:  # - + = :
+        return _insert(b, 0, 0x5C)
+    if not Py_UNICODE_ISDIGIT(c):
+        return 0
+    while k < b.n and k < 10 and Py_UNICODE_ISDECIMAL(b.data[k]):  # the pattern's \d
+        k += 1
+    if 1 <= k <= 9 and k < b.n and (b.data[k] == 0x2E or b.data[k] == 0x29):  # . )
+        _insert(b, k, 0x5C)
+    return 0
+
+
+cdef str _render(list spans, bint heading):
+    cdef Py_UCS4 stack[256]
+    cdef _Buf b
+    cdef Py_ssize_t i, n, count, part, label, group_start
+    cdef long before, after
+    cdef list texts, styles
+    b.data = stack
+    b.stack = stack
+    b.n = 0
+    b.cap = _STACK
+    try:
+        if len(spans) == 1:
+            span = spans[0]
+            if span.href is None and not (span.bold or span.italic or span.code):
+                t = <str>span.text
+                _escape_into(&b, t, 0, len(t))
+                _line_start(&b)
+                return PyUnicode_FromKindAndData(_KIND4, b.data, b.n)
+        # markdown._merge: neighbouring spans of one style become one text (the later span's style).
+        texts = []
+        styles = []
+        for span in spans:
+            t = span.text
+            if not t:
+                continue
+            if styles:
+                last = styles[-1]
+                if (
+                    _same(last.bold, span.bold)
+                    and _same(last.italic, span.italic)
+                    and _same(last.code, span.code)
+                    and _same(last.href, span.href)
+                ):
+                    texts[-1] = texts[-1] + t
+                    styles[-1] = span
+                    continue
+            texts.append(t)
+            styles.append(span)
+        count = len(texts)
+        part = -1  # where the last part (``out[-1]``) starts in the buffer; -1: none yet
+        i = 0
+        while i < count:
+            span = styles[i]
+            t = <str>texts[i]
+            href = span.href
+            if href is None:
+                before = <long>b.data[b.n - 1] if part >= 0 and b.n > part else -1
+                part = b.n
+                if span.bold or span.italic or span.code:
+                    _styled_into(&b, t, span, heading, before, _first(texts, styles, i + 1))
+                else:
+                    _escape_into(&b, t, 0, len(t))
+                i += 1
+                continue
+            # A link: the group of neighbouring spans with this href is its label.
+            if part >= 0 and b.n > part and b.data[b.n - 1] == 0x21 and not (
+                b.n - 1 > part and b.data[b.n - 2] == 0x5C
+            ):
+                bang = True  # out[-1] ends with an unescaped "!": "![" would start an image
+            else:
+                bang = False
+            group_start = b.n
+            _put(&b, 0x5B)  # [
+            label = b.n
+            n = i
+            while i < count and _same((<object>styles[i]).href, href):
+                before = <long>b.data[b.n - 1] if i > n else -1
+                if i > n and b.n == label:
+                    before = -1
+                if i + 1 < count and _same((<object>styles[i + 1]).href, href):
+                    after = <long>(<Py_UCS4>(<str>texts[i + 1])[0])  # merged texts are never empty
+                else:
+                    after = -1
+                _styled_into(&b, <str>texts[i], styles[i], heading, before, after)
+                i += 1
+            if _blank(&b, label):
+                # A label of whitespace only is kept as text, without the link.
+                for k in range(label, b.n):
+                    b.data[k - 1] = b.data[k]
+                b.n -= 1
+                part = group_start
+                continue
+            if bang:
+                _insert(&b, group_start - 1, 0x5C)
+                group_start += 1
+            url = "https:" + href if href.startswith("//") else href
+            _puts(&b, "](")
+            _puts(&b, _md.escape_url(url))
+            _put(&b, 0x29)  # )
+            part = group_start
+        _line_start(&b)
+        return PyUnicode_FromKindAndData(_KIND4, b.data, b.n)
+    finally:
+        if b.data != b.stack:
+            PyMem_Free(b.data)
+
+
+cdef bint _blank(_Buf* b, Py_ssize_t start):
+    """``not label.strip()`` for the buffer from ``start``."""
+    cdef Py_ssize_t k
+    for k in range(start, b.n):
+        if not Py_UNICODE_ISSPACE(b.data[k]):
+            return False
+    return True
+
+
+def render_inline(list spans, bint heading=False):
+    """``markdown.render_inline``, compiled."""
+    return _render(spans, heading)
+
+
+def render_blocks(list blocks):
+    """``markdown.render_blocks``, compiled: paragraphs and headings here, other blocks by
+    ``markdown.render_block`` (which comes back here for the blocks inside lists and quotes)."""
+    cdef list parts = []
+    render_block = _md.render_block
+    for block in blocks:
+        cls = type(block)
+        if cls is _Paragraph:
+            text = _render(block.spans, False)
+        elif cls is _Heading:
+            text = _render(block.spans, True)
+            if text:
+                text = "#" * block.level + " " + text
+        else:
+            text = render_block(block)
+        if text:
+            parts.append(text)
+    return "\n\n".join(parts)
 
 
 def walk(_Element el not None, b, tuple style, int depth):

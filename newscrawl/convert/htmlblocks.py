@@ -15,8 +15,8 @@ from __future__ import annotations
 import os
 import re
 import warnings
-from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 from lxml import etree
 
@@ -447,8 +447,8 @@ def _stale(source: Path, built: Path) -> bool:
     return checkout and source.is_file() and source.stat().st_mtime > built.stat().st_mtime
 
 
-def _compiled_walk() -> Callable[..., None] | None:
-    """``_cwalk.walk`` when it may run, else None."""
+def _compiled_module() -> ModuleType | None:
+    """The ``_cwalk`` extension when it may run, else None."""
     if os.environ.get(PURE_ENV, "") not in ("", "0"):
         return None
     try:
@@ -463,10 +463,12 @@ def _compiled_walk() -> Callable[..., None] | None:
             stacklevel=2,
         )
         return None
-    return _cwalk.walk
+    return _cwalk
 
 
-_fast = _compiled_walk()
-if _fast is not None:
-    _walk = _fast  # the other functions look ``_walk`` up at call time
+# The compiled module, or None: markdown.py and normalize.py take their compiled paragraph
+# rendering and text normalization from it too, so one choice covers the whole conversion.
+COMPILED = _compiled_module()
+if COMPILED is not None:
+    _walk = COMPILED.walk  # the other functions look ``_walk`` up at call time
     WALKER = "cython"

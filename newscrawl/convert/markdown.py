@@ -9,6 +9,7 @@ only http(s) URLs become links.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from urllib.parse import quote
 
@@ -291,3 +292,22 @@ def render_blocks(blocks: list[Block]) -> str:
         if text:
             parts.append(text)
     return "\n\n".join(parts)
+
+
+# The compiled paragraph renderer (newscrawl/convert/_cwalk.pyx), when the compiled walker runs:
+# the same rules, written over a character buffer. The Python functions stay the reference
+# (``python_render_inline``/``python_render_blocks``); the tests compare both on the corpus and
+# on hostile span lists.
+python_render_inline, python_render_blocks = render_inline, render_blocks
+
+
+def _use_compiled() -> None:
+    global render_inline, render_blocks
+    from newscrawl.convert.htmlblocks import COMPILED
+
+    if COMPILED is not None:
+        COMPILED.use_markdown(sys.modules[__name__])
+        render_inline, render_blocks = COMPILED.render_inline, COMPILED.render_blocks
+
+
+_use_compiled()
