@@ -430,6 +430,109 @@ def render_blocks(list blocks):
     return "\n\n".join(parts)
 
 
+# ---- paragraph text (normalize._normalize_spans / normalize_blocks) ----------------------------
+#
+# The text step's paragraph loop, compiled: the whitespace collapse (``" ".join(text.split())``)
+# is one scan that returns the span's own string when nothing changes (most spans); the rare
+# characters to clean go through ``text.clean_chars`` as before.
+
+from newscrawl.convert import text as _textnorm
+
+cdef object _clean_chars = _textnorm.clean_chars
+cdef object _py_normalize_spans = None  # normalize's Python functions, bound by use_normalize()
+cdef object _py_normalize_blocks = None
+
+
+def use_normalize(normalize_spans, normalize_blocks):
+    """Called by ``normalize`` once it is loaded: its Python functions, for the blocks that
+    are not plain paragraphs or headings."""
+    global _py_normalize_spans, _py_normalize_blocks
+    _py_normalize_spans, _py_normalize_blocks = normalize_spans, normalize_blocks
+
+
+cdef str _collapse(str t):
+    """``" ".join(t.split())``: ``t`` itself when it has no edge or repeated whitespace, and
+    no whitespace other than single ASCII spaces."""
+    cdef Py_ssize_t n = len(t), a = 0, z = len(t), i
+    cdef Py_UCS4 c
+    cdef bint prev_space = False
+    cdef list words
+    while a < z and Py_UNICODE_ISSPACE(t[a]):
+        a += 1
+    while z > a and Py_UNICODE_ISSPACE(t[z - 1]):
+        z -= 1
+    if a == z:
+        return ""
+    for i in range(a, z):
+        c = t[i]
+        if c == 0x20:
+            if prev_space:
+                break
+            prev_space = True
+        elif Py_UNICODE_ISSPACE(c):
+            break
+        else:
+            prev_space = False
+    else:
+        return t if a == 0 and z == n else t[a:z]
+    words = t.split()
+    return " ".join(words) if len(words) > 1 else words[0]
+
+
+cdef object _norm_spans(object spans):
+    """``normalize._normalize_spans``."""
+    cdef list out
+    cdef bint pending = False
+    if type(spans) is not list:
+        return _py_normalize_spans(spans)
+    if len(<list>spans) == 1:  # the common case: one run that is already clean
+        t = (<list>spans)[0].text
+        if (
+            type(t) is str and t and t[0] != " " and t[-1] != " " and "  " not in t
+            and (<str>t).isprintable() and "&" not in t
+        ):
+            return spans
+    out = []
+    for span in <list>spans:
+        t = span.text
+        if not (type(t) is str and (<str>t).isprintable() and "&" not in t):
+            t = _clean_chars(t)
+        body = _collapse(t)
+        if not body:
+            pending = pending or (bool(t) and bool(out))
+            continue
+        if out and (pending or t[0] == " "):
+            if span.bold or span.italic or span.code or span.href:
+                out.append(Span(" ", href=span.href if span.href == out[-1].href else None))
+            else:
+                body = " " + body
+        span.text = body  # spans belong to this article: normalize in place
+        out.append(span)
+        pending = t[-1] == " "
+    return out
+
+
+def normalize_spans(spans):
+    """``normalize._normalize_spans``, compiled."""
+    return _norm_spans(spans)
+
+
+def normalize_blocks(blocks):
+    """``normalize.normalize_blocks``, compiled for paragraphs and headings; every other block
+    goes through the Python function (which comes back here for lists and quotes)."""
+    cdef list out = []
+    for block in blocks:
+        cls = type(block)
+        if cls is _Paragraph or cls is _Heading:
+            spans = _norm_spans(block.spans)
+            block.spans = spans
+            if spans:
+                out.append(block)
+        else:
+            out.extend(_py_normalize_blocks([block]))
+    return out
+
+
 def walk(_Element el not None, b, tuple style, int depth):
     """``htmlblocks._walk(el, b, style, depth)``."""
     _walk(el._doc, el._c_node, b, style, depth)

@@ -157,6 +157,23 @@ def normalize_blocks(blocks: list) -> list:
     return out
 
 
+# The compiled paragraph loop (newscrawl/convert/_cwalk.pyx), when the compiled walker runs; the
+# Python functions stay the reference (``python_normalize_blocks``) and the pure path.
+python_normalize_spans, python_normalize_blocks = _normalize_spans, normalize_blocks
+
+
+def _use_compiled() -> None:
+    global _normalize_spans, normalize_blocks
+    from newscrawl.convert.htmlblocks import COMPILED
+
+    if COMPILED is not None:
+        COMPILED.use_normalize(python_normalize_spans, python_normalize_blocks)
+        _normalize_spans, normalize_blocks = COMPILED.normalize_spans, COMPILED.normalize_blocks
+
+
+_use_compiled()
+
+
 class TextStep(ArticleStep):
     """NBSP, U+3000, zero-width and control characters, stray entities, whitespace runs.
 
