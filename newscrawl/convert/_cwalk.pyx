@@ -102,6 +102,7 @@ from cpython.unicode cimport (
     Py_UNICODE_ISALNUM,
     Py_UNICODE_ISDECIMAL,
     Py_UNICODE_ISDIGIT,
+    Py_UNICODE_ISPRINTABLE,
     Py_UNICODE_ISSPACE,
 )
 
@@ -479,36 +480,87 @@ cdef str _collapse(str t):
     return " ".join(words) if len(words) > 1 else words[0]
 
 
+# What ``text._TABLE`` does to each BMP character: 0 keep, 1 a space, 2 drop (built from the
+# table itself, so the two cannot disagree; every character it changes is in the BMP).
+cdef unsigned char _CLEAN[0x10000]
+for _code, _to in _textnorm._TABLE.items():
+    assert _code < 0x10000
+    _CLEAN[_code] = 1 if _to == " " else 2
+
+
+cdef inline bint _printable(Py_UCS4 c):
+    """``c.isprintable()``, without the table lookup for ASCII and the common CJK block."""
+    if c < 0x7F:
+        return c >= 0x20
+    if 0x4E00 <= c <= 0x9FA5:  # CJK ideographs of Unicode 1.1: all letters (Lo)
+        return True
+    return Py_UNICODE_ISPRINTABLE(c)
+
+
+cdef str _clean(str t):
+    """``text.clean_chars(t)``: the table applied here when the text has no escape sequence,
+    joiner or ``&`` (what ``text._translate`` and the entity pass look for), else the Python
+    function."""
+    cdef Py_UCS4 c
+    cdef Py_UCS4 stack[256]
+    cdef _Buf b
+    cdef unsigned char to
+    cdef bint plain = True
+    for c in t:
+        if not _printable(c):
+            plain = False
+            if c == 0x1B or c == 0x9B or c == 0x200D:
+                return _clean_chars(t)
+        elif c == 0x26:
+            return _clean_chars(t)
+    if plain:
+        return t
+    b.data = stack
+    b.stack = stack
+    b.n = 0
+    b.cap = _STACK
+    try:
+        if len(t) > b.cap:
+            _grow(&b, len(t))
+        for c in t:
+            to = _CLEAN[c] if c < 0x10000 else 0
+            if to == 0:
+                b.data[b.n] = c
+                b.n += 1
+            elif to == 1:
+                b.data[b.n] = 0x20
+                b.n += 1
+        return PyUnicode_FromKindAndData(_KIND4, b.data, b.n)
+    finally:
+        if b.data != b.stack:
+            PyMem_Free(b.data)
+
+
 cdef object _norm_spans(object spans):
     """``normalize._normalize_spans``."""
     cdef list out
     cdef bint pending = False
+    cdef str t
     if type(spans) is not list:
         return _py_normalize_spans(spans)
-    if len(<list>spans) == 1:  # the common case: one run that is already clean
-        t = (<list>spans)[0].text
-        if (
-            type(t) is str and t and t[0] != " " and t[-1] != " " and "  " not in t
-            and (<str>t).isprintable() and "&" not in t
-        ):
-            return spans
     out = []
     for span in <list>spans:
-        t = span.text
-        if not (type(t) is str and (<str>t).isprintable() and "&" not in t):
-            t = _clean_chars(t)
+        raw = span.text
+        t = _clean(raw) if type(raw) is str else _clean_chars(raw)
         body = _collapse(t)
+        if body is raw and len(<list>spans) == 1 and body:  # the common case: one run that is already clean
+            return spans
         if not body:
             pending = pending or (bool(t) and bool(out))
             continue
-        if out and (pending or t[0] == " "):
+        if out and (pending or t[0] == u" "):
             if span.bold or span.italic or span.code or span.href:
                 out.append(Span(" ", href=span.href if span.href == out[-1].href else None))
             else:
                 body = " " + body
         span.text = body  # spans belong to this article: normalize in place
         out.append(span)
-        pending = t[-1] == " "
+        pending = t[len(t) - 1] == u" "
     return out
 
 
