@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from newscrawl.convert import htmlblocks
+from newscrawl.convert import htmlblocks, markdown, normalize
+from newscrawl.convert.article import Heading, Image, ImageBlock, ListBlock, Paragraph, Quote, Span, Table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +38,7 @@ from newscrawl.convert.markdown import render_blocks
 
 inputs = build_inputs()
 convert = make_newscrawl()
+from newscrawl.convert.normalize import normalize_blocks
 out = {"walker": WALKER, "outputs": {}}
 for name in ("dom", "data", "pages"):
     for n, doc in enumerate(inputs[name]):
@@ -50,8 +53,36 @@ for shape, (open_tag, calls) in shapes.items():
         except TooDeep:
             result = "TooDeep"
         out["outputs"][f"deep/{shape}/{levels}"] = result
+# Hostile fragments through the walk, the text step and the renderer.
+for n, html in enumerate(json.loads(sys.argv[2])):
+    out["outputs"][f"hostile/{n}"] = render_blocks(normalize_blocks(html_to_blocks(html)))
 print(json.dumps(out))
 """
+
+# Markup that takes the rare paths of the walk, the text step and the renderer: emphasis beside
+# CJK and ASCII punctuation, links (grouped, styled, after "!", blank), entities and stray "&",
+# control and bidi characters, terminal escapes, emoji joiners, whitespace runs across spans,
+# line starts, headings, lists, quotes and table cells.
+HOSTILE = [
+    "<p><b>DeepSeek：</b>传统<i>“引号”</i>后<strong>！</strong></p>",
+    "<p>前<b> 空格 </b>后<b>。</b>x<em>，逗号</em>y<b><i>粗斜</i></b>z</p>",
+    "<p>wow!<a href='https://a.example/(x) y'>链接</a>!<a href='//b.example/?q=[1]'><b>粗</b>文</a></p>",
+    "<p>a<a href='https://a.example/'>  </a>b<a href='https://a.example/'>x</a><a href='https://a.example/'>y</a></p>",
+    "<p>&amp;amp; &amp;nbsp;x &amp;#123; &amp;abc; &amp;" + "a" * 33 + "; a&b c&d;</p>",
+    "<p>ctl\x01\x7f\x85 bidi\u202e\u2066x\u00ad\u200b\ufeff end</p>",
+    "<p>esc\x1b[31mred\x1b[0m \x1b]0;title\x07 \x9b1m</p>",
+    "<p>\U0001f468\u200d\U0001f469\u200d\U0001f467 \U0001f3f3\ufe0f\u200d\U0001f308 a\u200db</p>",
+    "<p>  lead<span>  mid  </span><b>  bold  </b>\u3000\u00a0<i> it </i>  tail  </p>",
+    "<p>1. one</p><p>12) two</p><p>1234567890. ten</p><p>\u0661. arabic</p><p>\u00b2. sup</p>",
+    "<p>- dash</p><p>+ plus</p><p>= eq</p><p>: colon</p><p># hash</p><p>> gt</p>",
+    "<p>a--b---c...d. .e \\ ` * _ [ ] < > | ~ #</p>",
+    "<h2><b>粗</b>标题：<a href='https://h.example/'>链</a></h2><h3>  </h3><h4>&amp;nbsp;</h4>",
+    "<ul><li><b>项：</b>一</li><li><p>二<i>斜</i></p></li></ul><blockquote><p><b>引：</b>文</p></blockquote>",
+    "<table><tr><td><b>格：</b>文<img src='https://inews.gtimg.com/x/0'>后</td><td>a|b&amp;nbsp;</td></tr></table>",
+    "<p><code>`tick`</code> <code>  </code> <tt>x</tt>y<kbd>k</kbd></p>",
+    "<p><b>a</b><b>b</b><span>c</span><span>d</span><i></i><b> </b><i>e</i></p>",
+    "<p><b>“</b>引<b>”</b> <i>(</i>x<i>)</i> <b>!?</b>好</p>",
+]
 
 
 def _start(pure: bool) -> subprocess.Popen:
@@ -59,7 +90,11 @@ def _start(pure: bool) -> subprocess.Popen:
     if pure:
         env[htmlblocks.PURE_ENV] = "1"
     return subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, str(ROOT)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", SCRIPT, str(ROOT), json.dumps(HOSTILE)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -92,7 +127,8 @@ def test_compiled_and_pure_python_write_the_same_bytes():
         )
     elif fast["walker"] != "cython":
         pytest.skip("no compiled walker on this machine: nothing to compare")
-    assert len(fast["outputs"]) == 775 * 2 + len(list((ROOT / "tests/fixtures/sites/qq").glob("*/page.html"))) + 8
+    pages = len(list((ROOT / "tests/fixtures/sites/qq").glob("*/page.html")))
+    assert len(fast["outputs"]) == 775 * 2 + pages + 8 + len(HOSTILE)
     differ = [key for key, value in fast["outputs"].items() if pure["outputs"][key] != value]
     assert differ == []
     # The depth cases do what they say: under the limit converts, over it is TooDeep, both ways.
@@ -135,3 +171,122 @@ def test_a_build_older_than_its_source_is_not_run(checkout, tmp_path):
     # Installed (no pyproject.toml above the package): file times say nothing, the build is used.
     (tmp_path / "pyproject.toml").unlink()
     assert not htmlblocks._stale(source, built)
+
+
+# ---- the compiled paragraph functions against their Python originals, in this process -----------
+
+# Pieces the random spans are made of: what each rule of escape, emphasis, merge, links, line
+# starts and the cleaning table looks at, beside plain CJK and ASCII text.
+PIECES = [
+    *"ab 1２-.&#;*_[]<>|~\\`!:+=)（）：，。、“”字",
+    "  ",
+    "\u3000",
+    "\u00a0",
+    "\t\n",
+    "\u200b",
+    "\u200d",
+    "\u00ad",
+    "\u202e",
+    "\x01",
+    "\x85",
+    "\x1b[31m",
+    "\x9b1m",
+    "\x1b]0;t\x07",
+    "\U0001f468\u200d\U0001f469",
+    "\ufe0f",
+    "\ue000",
+    "&amp;",
+    "&amp;nbsp;",
+    "&x1;",
+    "&#12;",
+    "&" + "a" * 32 + ";",
+    "&" + "a" * 33 + ";",
+    "12.",
+    "1)",
+    "1234567890.",
+    "~**",
+    "\u0661.",
+    "\u00b2)",
+    "--",
+    "...",
+    "é",
+    "\U0001d400",
+]
+HREFS = [None, None, None, "https://a.example/x y", "//b.example/(1)", "http://c.example/"]
+
+
+def _random_spans(rng: random.Random) -> list[Span]:
+    return [
+        Span(
+            "".join(rng.choice(PIECES) for _ in range(rng.randint(0, 5))),
+            rng.random() < 0.3,
+            rng.random() < 0.2,
+            rng.random() < 0.08,
+            rng.choice(HREFS),
+        )
+        for _ in range(rng.randint(1, 5))
+    ]
+
+
+def _copy(spans: list[Span]) -> list[Span]:
+    return [Span(s.text, s.bold, s.italic, s.code, s.href) for s in spans]
+
+
+@pytest.fixture
+def compiled():
+    if htmlblocks.COMPILED is None:
+        pytest.skip("no compiled module in this process")
+    return htmlblocks.COMPILED
+
+
+def test_compiled_render_inline_matches_python_on_hostile_spans(compiled):
+    rng = random.Random(15)
+    seen = {"**": 0, "](": 0, "\\&": 0, "\\-": 0, "\\!": 0}
+    for _ in range(3000):
+        spans = _random_spans(rng)
+        for heading in (False, True):
+            expected = markdown.python_render_inline(_copy(spans), heading)
+            assert compiled.render_inline(_copy(spans), heading) == expected, (spans, heading)
+            for mark in seen:
+                seen[mark] += mark in expected
+    assert all(seen.values()), seen  # the cases reach emphasis, links, entities, runs, "!["
+
+
+def test_compiled_normalize_blocks_matches_python_on_hostile_spans(compiled):
+    rng = random.Random(16)
+
+    def body(spans: list[Span]) -> list:
+        return [
+            Paragraph(_copy(spans)),
+            Heading(3, _copy(spans)),
+            ListBlock(False, [[Paragraph(_copy(spans))]]),
+            Quote([Paragraph(_copy(spans))]),
+            Table([[_copy(spans)]]),
+        ]
+
+    dropped = 0
+    for _ in range(2000):
+        spans = _random_spans(rng)
+        expected = normalize.python_normalize_blocks(body(spans))
+        assert compiled.normalize_blocks(body(spans)) == expected, spans
+        dropped += len(expected) < 5
+    assert dropped  # some paragraphs come out empty and are dropped
+
+
+def test_compiled_render_blocks_matches_python(compiled):
+    rng = random.Random(17)
+    for _ in range(500):
+        blocks = normalize.python_normalize_blocks(
+            [
+                Paragraph(_random_spans(rng)),
+                Heading(2, _random_spans(rng)),
+                ImageBlock(Image("https://i.example/a b.jpg")),
+            ]
+        )
+        assert compiled.render_blocks(blocks) == markdown.python_render_blocks(blocks)
+
+
+def test_the_conversion_uses_the_compiled_functions_when_built(compiled):
+    assert markdown.render_blocks is compiled.render_blocks
+    assert markdown.render_inline is compiled.render_inline
+    assert normalize.normalize_blocks is compiled.normalize_blocks
