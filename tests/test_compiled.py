@@ -290,3 +290,19 @@ def test_the_conversion_uses_the_compiled_functions_when_built(compiled):
     assert markdown.render_blocks is compiled.render_blocks
     assert markdown.render_inline is compiled.render_inline
     assert normalize.normalize_blocks is compiled.normalize_blocks
+    assert markdown.escape is compiled.escape and markdown.escape_url is compiled.escape_url
+
+
+def test_compiled_escapes_match_python(compiled):
+    rng = random.Random(18)
+    pieces = [*PIECES, *"%()\"'{}^ é", "%zz", "\x00", "\x7f", "\U0001f600", "\ud800"]
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        assert compiled.escape(text) == markdown.python_escape(text), text
+        try:
+            expected = markdown.python_escape_url(text)
+        except UnicodeEncodeError:  # a lone surrogate: the same error both ways
+            with pytest.raises(UnicodeEncodeError):
+                compiled.escape_url(text)
+        else:
+            assert compiled.escape_url(text) == expected, text

@@ -387,7 +387,7 @@ cdef str _render(list spans, bint heading):
                 group_start += 1
             url = "https:" + href if href.startswith("//") else href
             _puts(&b, "](")
-            _puts(&b, _md.escape_url(url))
+            _puts(&b, _escape_url(url))
             _put(&b, 0x29)  # )
             part = group_start
         _line_start(&b)
@@ -404,6 +404,60 @@ cdef bint _blank(_Buf* b, Py_ssize_t start):
         if not Py_UNICODE_ISSPACE(b.data[k]):
             return False
     return True
+
+
+cdef inline bint _url_safe(Py_UCS4 c):
+    """ASCII that ``markdown.escape_url`` keeps: ``quote``'s always-safe set plus its ``safe``."""
+    return _ascii_alnum(c) or (c < 128 and (<str>"_.-~!#$%&'*+,/:;=?@[]").find(chr(c)) >= 0)
+
+
+cdef str _escape_url(str url):
+    """``markdown.escape_url`` (``urllib.parse.quote`` of the UTF-8 bytes, upper-case hex)."""
+    cdef Py_UCS4 c
+    cdef bint plain = True
+    cdef bytes raw
+    cdef unsigned char byte
+    cdef list out
+    for c in url:
+        if 0xD800 <= c <= 0xDFFF:
+            return _md.python_escape_url(url)  # a lone surrogate: quote's own error
+        if not _url_safe(c):
+            plain = False
+    if plain:
+        return url
+    out = []
+    for c in url:
+        if _url_safe(c):
+            out.append(chr(c))
+        else:
+            raw = chr(c).encode("utf-8")
+            for byte in raw:
+                out.append(_HEX[byte])
+    return "".join(out)
+
+
+cdef list _HEX = ["%%%02X" % n for n in range(256)]
+
+
+def escape_url(str url):
+    """``markdown.escape_url``, compiled."""
+    return _escape_url(url)
+
+
+def escape(str text):
+    """``markdown.escape``, compiled."""
+    cdef Py_UCS4 stack[256]
+    cdef _Buf b
+    b.data = stack
+    b.stack = stack
+    b.n = 0
+    b.cap = _STACK
+    try:
+        _escape_into(&b, text, 0, len(text))
+        return PyUnicode_FromKindAndData(_KIND4, b.data, b.n)
+    finally:
+        if b.data != b.stack:
+            PyMem_Free(b.data)
 
 
 def render_inline(list spans, bint heading=False):
@@ -424,6 +478,8 @@ def render_blocks(list blocks):
             text = _render(block.spans, True)
             if text:
                 text = "#" * block.level + " " + text
+        elif cls is _ImageBlock:
+            text = "![" + _md.IMAGE_ALT + "](" + _escape_url(block.image.src) + ")"
         else:
             text = render_block(block)
         if text:

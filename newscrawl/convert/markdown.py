@@ -299,15 +299,17 @@ def render_blocks(blocks: list[Block]) -> str:
 # (``python_render_inline``/``python_render_blocks``); the tests compare both on the corpus and
 # on hostile span lists.
 python_render_inline, python_render_blocks = render_inline, render_blocks
+python_escape, python_escape_url = escape, escape_url
 
 
 def _use_compiled() -> None:
-    global render_inline, render_blocks
+    global render_inline, render_blocks, escape, escape_url
     from newscrawl.convert.htmlblocks import COMPILED
 
     if COMPILED is not None:
         COMPILED.use_markdown(sys.modules[__name__])
         render_inline, render_blocks = COMPILED.render_inline, COMPILED.render_blocks
+        escape, escape_url = COMPILED.escape, COMPILED.escape_url
 
 
 _use_compiled()
