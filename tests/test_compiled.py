@@ -306,3 +306,7 @@ def test_compiled_escapes_match_python(compiled):
                 compiled.escape_url(text)
         else:
             assert compiled.escape_url(text) == expected, text
+
+
+def test_compiled_whitespace_test_is_str_isspace(compiled):
+    assert compiled._isspace_differs() == []

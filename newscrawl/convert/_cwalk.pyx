@@ -98,7 +98,10 @@ cdef bint _special_div(tree.xmlNode* c_node, object markup) except -1:
 
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.unicode cimport (
+    PyUnicode_DATA,
     PyUnicode_FromKindAndData,
+    PyUnicode_KIND,
+    PyUnicode_READ,
     Py_UNICODE_ISALNUM,
     Py_UNICODE_ISDECIMAL,
     Py_UNICODE_ISDIGIT,
@@ -199,27 +202,49 @@ cdef int _escape_into(_Buf* b, str t, Py_ssize_t a, Py_ssize_t z) except -1:
     """
     cdef Py_ssize_t i, j
     cdef Py_UCS4 c, prev = 0
+    cdef int kind = PyUnicode_KIND(t)
+    cdef void* data = PyUnicode_DATA(t)
     if b.n + (z - a) * 2 > b.cap:
         _grow(b, (z - a) * 2)
     for i in range(a, z):
-        c = t[i]
-        if _special(c):
-            b.data[b.n] = 0x5C
-            b.n += 1
-        elif c == 0x26:  # &
-            j = i + 1
-            while j < z and j - i <= 33 and _ascii_alnum(t[j]):
-                j += 1
-            if 1 <= j - i - 1 <= 32 and j < z and t[j] == 0x3B:
+        c = PyUnicode_READ(kind, data, i)
+        if c < 0x80:
+            if _special(c):
                 b.data[b.n] = 0x5C
                 b.n += 1
-        elif (c == 0x2D or c == 0x2E) and prev == c:  # - .
-            b.data[b.n] = 0x5C
-            b.n += 1
+            elif c == 0x26:  # &
+                j = i + 1
+                while j < z and j - i <= 33 and _ascii_alnum(PyUnicode_READ(kind, data, j)):
+                    j += 1
+                if 1 <= j - i - 1 <= 32 and j < z and PyUnicode_READ(kind, data, j) == 0x3B:
+                    b.data[b.n] = 0x5C
+                    b.n += 1
+            elif (c == 0x2D or c == 0x2E) and prev == c:  # - .
+                b.data[b.n] = 0x5C
+                b.n += 1
         b.data[b.n] = c
         b.n += 1
         prev = c
     return 0
+
+
+cdef inline bint _isspace(Py_UCS4 c):
+    """``c.isspace()`` (``Py_UNICODE_ISSPACE``) without the table lookup; the tests check it
+    against ``str.isspace`` for every code point (``_isspace_differs``)."""
+    if c < 0x80:
+        return c == 0x20 or 0x09 <= c <= 0x0D or 0x1C <= c <= 0x1F
+    if c < 0x1680:
+        return c == 0x85 or c == 0xA0
+    return (
+        c == 0x1680 or 0x2000 <= c <= 0x200A or c == 0x2028 or c == 0x2029 or c == 0x202F
+        or c == 0x205F or c == 0x3000
+    )
+
+
+def _isspace_differs():
+    """Code points where ``_isspace`` and ``str.isspace`` disagree (for the tests: none)."""
+    cdef Py_UCS4 c
+    return [c for c in range(0x110000) if _isspace(c) != Py_UNICODE_ISSPACE(c)]
 
 
 cdef bint _is_edge(Py_UCS4 c) except -1:
@@ -236,15 +261,23 @@ cdef bint _is_edge(Py_UCS4 c) except -1:
 cdef int _emphasis_into(_Buf* b, str t, str marker, long before, long after) except -1:
     """``markdown._emphasis``; ``before``/``after`` are -1 at a line edge."""
     cdef Py_ssize_t size = len(t), start = 0, end = len(t)
-    while start < end and Py_UNICODE_ISSPACE(t[start]):
+    cdef int kind = PyUnicode_KIND(t)
+    cdef void* data = PyUnicode_DATA(t)
+    while start < end and _isspace(PyUnicode_READ(kind, data, start)):
         start += 1
-    while end > start and Py_UNICODE_ISSPACE(t[end - 1]):
+    while end > start and _isspace(PyUnicode_READ(kind, data, end - 1)):
         end -= 1
-    if start < end and start == 0 and before >= 0 and not _is_edge(<Py_UCS4>before) and _is_edge(t[0]):
-        while start < end and _is_edge(t[start]):
+    if (
+        start < end and start == 0 and before >= 0 and not _is_edge(<Py_UCS4>before)
+        and _is_edge(PyUnicode_READ(kind, data, 0))
+    ):
+        while start < end and _is_edge(PyUnicode_READ(kind, data, start)):
             start += 1
-    if start < end and end == size and after >= 0 and not _is_edge(<Py_UCS4>after) and _is_edge(t[end - 1]):
-        while end > start and _is_edge(t[end - 1]):
+    if (
+        start < end and end == size and after >= 0 and not _is_edge(<Py_UCS4>after)
+        and _is_edge(PyUnicode_READ(kind, data, end - 1))
+    ):
+        while end > start and _is_edge(PyUnicode_READ(kind, data, end - 1)):
             end -= 1
     if start == end:
         return _escape_into(b, t, 0, size)
@@ -401,7 +434,7 @@ cdef bint _blank(_Buf* b, Py_ssize_t start):
     """``not label.strip()`` for the buffer from ``start``."""
     cdef Py_ssize_t k
     for k in range(start, b.n):
-        if not Py_UNICODE_ISSPACE(b.data[k]):
+        if not _isspace(b.data[k]):
             return False
     return True
 
@@ -513,20 +546,22 @@ cdef str _collapse(str t):
     cdef Py_ssize_t n = len(t), a = 0, z = len(t), i
     cdef Py_UCS4 c
     cdef bint prev_space = False
+    cdef int kind = PyUnicode_KIND(t)
+    cdef void* data = PyUnicode_DATA(t)
     cdef list words
-    while a < z and Py_UNICODE_ISSPACE(t[a]):
+    while a < z and _isspace(PyUnicode_READ(kind, data, a)):
         a += 1
-    while z > a and Py_UNICODE_ISSPACE(t[z - 1]):
+    while z > a and _isspace(PyUnicode_READ(kind, data, z - 1)):
         z -= 1
     if a == z:
         return ""
     for i in range(a, z):
-        c = t[i]
+        c = PyUnicode_READ(kind, data, i)
         if c == 0x20:
             if prev_space:
                 break
             prev_space = True
-        elif Py_UNICODE_ISSPACE(c):
+        elif _isspace(c):
             break
         else:
             prev_space = False
