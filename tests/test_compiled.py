@@ -310,3 +310,15 @@ def test_compiled_escapes_match_python(compiled):
 
 def test_compiled_whitespace_test_is_str_isspace(compiled):
     assert compiled._isspace_differs() == []
+
+
+def test_compiled_builds_the_same_objects_as_the_classes(compiled):
+    # The walk fills the slotted dataclasses' slots directly (their __init__ is a Python frame).
+    fast, span, block = compiled._fast_objects("x", True, False, False, None, 0)
+    assert fast  # the classes are the plain slotted dataclasses it was written for
+    assert (span, block) == (Span("x", True, False, False, None), Paragraph([Span("x", True, False, False, None)]))
+    assert type(span) is Span and type(block) is Paragraph
+    _, span, block = compiled._fast_objects("y", False, True, True, "https://a", 3)
+    assert block == Heading(3, [Span("y", False, True, True, "https://a")]) and type(block) is Heading
+    span.text = "z"  # an ordinary object afterwards
+    assert block.spans[0].text == "z" and span.__slots__ == ("text", "bold", "italic", "code", "href")

@@ -33,7 +33,7 @@ import_lxml__etree()
 from newscrawl.convert import htmlblocks as _hb
 from newscrawl.convert.article import Heading, Paragraph, Span
 
-_Paragraph, _Heading = Paragraph, Heading
+_Paragraph, _Heading, _Span = Paragraph, Heading, Span
 
 cdef dict _KIND = _hb._KIND
 cdef int _SKIP = _hb._SKIP
@@ -676,6 +676,120 @@ def normalize_blocks(blocks):
     return out
 
 
+# ---- blocks without the dataclasses' Python __init__ -------------------------------------------
+#
+# ``Span(...)`` called from C runs the dataclass's generated ``__init__`` as a Python frame (about
+# 2,000 instructions, the walk's largest cost after libxml2). The classes have ``__slots__``, so
+# their fields are fixed offsets in the object: here a Span, Paragraph or Heading is allocated
+# and its slots filled directly, the same object ``__init__`` would make. Used only when the
+# classes are the plain slotted dataclasses this was written for (``_fast_objects``); otherwise
+# the classes are called.
+
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF
+from cpython.type cimport PyType_GenericAlloc
+
+import dataclasses as _dataclasses
+import types as _types
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDef:
+        Py_ssize_t offset
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+
+cdef object _member_descriptor = _types.MemberDescriptorType  # what __slots__ makes
+
+
+cdef Py_ssize_t _offset(type cls, str name) except -2:
+    """The slot offset of field ``name``, or -1 when it is not a plain slot."""
+    d = cls.__dict__.get(name)
+    if d is None or type(d) is not _member_descriptor:
+        return -1
+    return (<PyMemberDescrObject*><PyObject*>d).d_member.offset
+
+
+cdef bint _plain_dataclass(type cls, tuple names) except -1:
+    return (
+        _dataclasses.is_dataclass(cls)
+        and tuple(f.name for f in _dataclasses.fields(cls)) == names
+        and getattr(cls, "__slots__", None) == names
+        and not hasattr(cls, "__post_init__")
+        and cls.__new__ is object.__new__
+        and type(cls) is type
+        and all(_offset(cls, name) >= 0 for name in names)
+    )
+
+
+cdef Py_ssize_t _S_TEXT = -1, _S_BOLD = -1, _S_ITALIC = -1, _S_CODE = -1, _S_HREF = -1
+cdef Py_ssize_t _P_SPANS = -1, _H_LEVEL = -1, _H_SPANS = -1
+cdef bint _FAST = (
+    _plain_dataclass(_Span, ("text", "bold", "italic", "code", "href"))
+    and _plain_dataclass(_Paragraph, ("spans",))
+    and _plain_dataclass(_Heading, ("level", "spans"))
+)
+if _FAST:
+    _S_TEXT, _S_BOLD, _S_ITALIC = _offset(_Span, "text"), _offset(_Span, "bold"), _offset(_Span, "italic")
+    _S_CODE, _S_HREF = _offset(_Span, "code"), _offset(_Span, "href")
+    _P_SPANS, _H_LEVEL, _H_SPANS = _offset(_Paragraph, "spans"), _offset(_Heading, "level"), _offset(_Heading, "spans")
+
+
+cdef inline void _put_slot(object obj, Py_ssize_t offset, object value):
+    Py_INCREF(value)
+    (<PyObject**>((<char*><PyObject*>obj) + offset))[0] = <PyObject*>value
+
+
+cdef object _span(object text, object bold, object italic, object code, object href):
+    """``Span(text, bold, italic, code, href)``."""
+    if not _FAST:
+        return _Span(text, bold, italic, code, href)
+    obj = PyType_GenericAlloc(_Span, 0)
+    _put_slot(obj, _S_TEXT, text)
+    _put_slot(obj, _S_BOLD, bold)
+    _put_slot(obj, _S_ITALIC, italic)
+    _put_slot(obj, _S_CODE, code)
+    _put_slot(obj, _S_HREF, href)
+    return obj
+
+
+cdef object _block(object level, list spans):
+    """``Heading(level, spans) if level else Paragraph(spans)``."""
+    if not _FAST:
+        return _Heading(level, spans) if level else _Paragraph(spans)
+    if level:
+        obj = PyType_GenericAlloc(_Heading, 0)
+        _put_slot(obj, _H_LEVEL, level)
+        _put_slot(obj, _H_SPANS, spans)
+        return obj
+    obj = PyType_GenericAlloc(_Paragraph, 0)
+    _put_slot(obj, _P_SPANS, spans)
+    return obj
+
+
+def _fast_objects(text, bold, italic, code, href, level):
+    """For the tests: whether the direct path is on, and what it builds."""
+    span = _span(text, bold, italic, code, href)
+    return _FAST, span, _block(level, [span])
+
+
+cdef int _flush(object b) except -1:
+    """``htmlblocks._Builder.flush``: the common case (only spans) here, the rest by the method."""
+    cdef list inline = b.inline
+    cdef bint text = False
+    if b.in_cell:
+        return 0
+    for item in inline:
+        if type(item) is not _Span:
+            b.flush()
+            return 0
+        if not text and not item.text.isspace():
+            text = True
+    if text:
+        b.blocks.append(_block(b.heading, inline))
+    b.inline = []
+    return 0
+
+
 def walk(_Element el not None, b, tuple style, int depth):
     """``htmlblocks._walk(el, b, style, depth)``."""
     _walk(el._doc, el._c_node, b, style, depth)
@@ -708,30 +822,29 @@ cdef int _walk(_Document doc, tree.xmlNode* c_el, object b, tuple style, int dep
             inner = _style_for(tag, c_child, style, b.markup) if kind == _STYLED else style
             text = textOf(c_child)
             if text:
-                inline.append(Span(text, inner[0], inner[1], inner[2], inner[3]))
+                inline.append(_span(text, inner[0], inner[1], inner[2], inner[3]))
             if hasChild(c_child):
                 _walk(doc, c_child, b, inner, depth + 1)
                 inline = b.inline  # a nested block may have flushed
         elif kind == _BLOCK and not b.in_cell and (tag != "div" or not _special_div(c_child, b.markup)):
             if inline:
-                b.flush()
+                _flush(b)
             text = textOf(c_child)
             if not hasChild(c_child):  # a leaf block: its text is the whole paragraph
                 if text and not text.isspace():
-                    span = Span(text, bold, italic, code, href)
-                    b.blocks.append(Heading(b.heading, [span]) if b.heading else Paragraph([span]))
+                    b.blocks.append(_block(b.heading, [_span(text, bold, italic, code, href)]))
             else:
                 if text:
-                    b.inline.append(Span(text, bold, italic, code, href))
+                    b.inline.append(_span(text, bold, italic, code, href))
                 _walk(doc, c_child, b, style, depth + 1)
                 if b.inline:
-                    b.flush()
+                    _flush(b)
             inline = b.inline
         elif kind != _SKIP:
             _element(elementFactory(doc, c_child), kind, tag, b, style, depth + 1)
             inline = b.inline
         tail = tailOf(c_child)
         if tail:
-            inline.append(Span(tail, bold, italic, code, href))
+            inline.append(_span(tail, bold, italic, code, href))
         c_child = c_child.next
     return 0
