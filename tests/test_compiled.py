@@ -82,6 +82,9 @@ HOSTILE = [
     "<p><code>`tick`</code> <code>  </code> <tt>x</tt>y<kbd>k</kbd></p>",
     "<p><b>a</b><b>b</b><span>c</span><span>d</span><i></i><b> </b><i>e</i></p>",
     "<p><b>“</b>引<b>”</b> <i>(</i>x<i>)</i> <b>!?</b>好</p>",
+    "<p>a<span style='font-weight: 400; FoNt-WeIgHt :bold'>b</span>c"
+    "<span style='x:font-weight;font-weight:300'>d</span><span style='ffffont-weight:\t700'>e</span>"
+    "<font style='font-weight:bold'>f</font><span style='FONT-WEIGHT:BOLD'>g</span></p>",
 ]
 
 
@@ -322,3 +325,8 @@ def test_compiled_builds_the_same_objects_as_the_classes(compiled):
     assert block == Heading(3, [Span("y", False, True, True, "https://a")]) and type(block) is Heading
     span.text = "z"  # an ordinary object afterwards
     assert block.spans[0].text == "z" and span.__slots__ == ("text", "bold", "italic", "code", "href")
+
+
+def test_only_f_starts_a_bold_style_match():
+    # The compiled walker tries htmlblocks._BOLD_STYLE only at "f"/"F" (see _cwalk._bold_css).
+    assert [c for c in map(chr, range(0x110000)) if htmlblocks._BOLD_STYLE.match(c + "ont-weight:bold")] == ["F", "f"]
