@@ -330,3 +330,10 @@ def test_compiled_builds_the_same_objects_as_the_classes(compiled):
 def test_only_f_starts_a_bold_style_match():
     # The compiled walker tries htmlblocks._BOLD_STYLE only at "f"/"F" (see _cwalk._bold_css).
     assert [c for c in map(chr, range(0x110000)) if htmlblocks._BOLD_STYLE.match(c + "ont-weight:bold")] == ["F", "f"]
+
+
+def test_compiled_printable_shortcuts_hold():
+    # _cwalk._printable takes ASCII and U+4E00-U+9FA5 without the table; _settled relies on the
+    # ASCII space being the only printable whitespace character.
+    assert all(chr(c).isprintable() for c in range(0x4E00, 0x9FA6))
+    assert [chr(c) for c in range(0x110000) if chr(c).isspace() and chr(c).isprintable()] == [" "]

@@ -643,6 +643,29 @@ cdef str _clean(str t):
             PyMem_Free(b.data)
 
 
+cdef bint _settled(str t):
+    """One scan: nothing to clean (printable, no ``&``) and nothing to collapse (not empty, no
+    space at an edge or beside another): ``_collapse(_clean(t)) is t``."""
+    cdef Py_ssize_t i, n = len(t)
+    cdef Py_UCS4 c
+    cdef int kind = PyUnicode_KIND(t)
+    cdef void* data = PyUnicode_DATA(t)
+    cdef bint space = True  # a space at the start is an edge
+    if n == 0:
+        return False
+    for i in range(n):
+        c = PyUnicode_READ(kind, data, i)
+        if c == 0x20:
+            if space:
+                return False
+            space = True
+            continue
+        space = False
+        if c == 0x26 or not _printable(c):  # every other whitespace character is not printable
+            return False
+    return not space
+
+
 cdef object _norm_spans(object spans):
     """``normalize._normalize_spans``."""
     cdef list out
@@ -653,8 +676,11 @@ cdef object _norm_spans(object spans):
     out = []
     for span in <list>spans:
         raw = span.text
-        t = _clean(raw) if type(raw) is str else _clean_chars(raw)
-        body = _collapse(t)
+        if type(raw) is str and _settled(<str>raw):
+            t = body = raw
+        else:
+            t = _clean(raw) if type(raw) is str else _clean_chars(raw)
+            body = _collapse(t)
         if body is raw and len(<list>spans) == 1 and body:  # the common case: one run that is already clean
             return spans
         if not body:
@@ -798,8 +824,9 @@ cdef int _flush(object b) except -1:
         if type(item) is not _Span:
             b.flush()
             return 0
-        if not text and not item.text.isspace():
-            text = True
+        if not text:
+            t = item.text
+            text = not ((<str>t).isspace() if type(t) is str else t.isspace())
     if text:
         b.blocks.append(_block(b.heading, inline))
     b.inline = []
