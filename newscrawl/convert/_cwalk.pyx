@@ -11,8 +11,18 @@ widgets: the rare kinds). Paragraph text, inline styles and plain blocks, most o
 leave C until their ``Span`` is built. The logic is ``htmlblocks._walk``'s, line for line; the
 tests convert the corpus with and without this module and compare the bytes.
 
+The same module also holds the compiled forms of the paragraph text path that follows the walk:
+``normalize_blocks`` (the text step's paragraph loop), ``render_inline``/``render_blocks``,
+``escape`` and ``escape_url`` (the Markdown of paragraphs and headings). They are the Python
+functions' rules written as character loops over the string buffers, without the regexes, the
+per-span strings and the dataclasses' Python ``__init__``; the Python functions stay in their
+modules as the reference (``markdown.python_render_inline``, ``normalize.python_normalize_blocks``,
+...) and as the pure path. Nothing is cached on the blocks and nothing is normalized early: every
+step still sees and may change the same blocks, and each step's output depends only on its input.
+
 Optional: built by setup.py when Cython, lxml's headers and a C compiler are there; htmlblocks
-uses it unless ``NEWSCRAWL_PURE_PYTHON`` is set, and falls back to its own ``_walk`` otherwise.
+uses it unless ``NEWSCRAWL_PURE_PYTHON`` is set (``htmlblocks.COMPILED``: one choice for the walk,
+the text step and the renderer), and falls back to the Python functions otherwise.
 """
 
 from lxml.includes cimport tree

@@ -4,6 +4,11 @@ The only module that knows Markdown syntax. Text is escaped so nothing in it is 
 markup or raw HTML; emphasis is CJK-safe (edge punctuation moves outside the ``**``,
 because CommonMark cannot close ``**`` that follows punctuation and precedes a letter);
 only http(s) URLs become links.
+
+When the optional compiled module is built (``htmlblocks.COMPILED``), ``render_blocks``,
+``render_inline``, ``escape`` and ``escape_url`` are its versions of the functions below (see the
+end of this module); the functions here are the reference and the pure-Python path, and the
+tests compare both on the corpus and on random hostile spans.
 """
 
 from __future__ import annotations
