@@ -337,3 +337,27 @@ def test_compiled_printable_shortcuts_hold():
     # ASCII space being the only printable whitespace character.
     assert all(chr(c).isprintable() for c in range(0x4E00, 0x9FA6))
     assert [chr(c) for c in range(0x110000) if chr(c).isspace() and chr(c).isprintable()] == [" "]
+
+
+def _outcome(function, *args):
+    try:
+        return function(*args)
+    except Exception as exc:  # noqa: BLE001 - the exception's type is the outcome compared
+        return type(exc)
+
+
+def test_compiled_takes_what_a_user_step_may_leave(compiled):
+    # A step may leave spans in a tuple, or a text that is not a string: the compiled functions do
+    # what the Python ones do (the same output, or the same exception), and never crash.
+    spans = (Span("a "), Span("b", bold=True), Span(" c"))
+    assert compiled.render_inline(spans) == markdown.python_render_inline(spans) == "a **b** c"
+    blocks = [Paragraph(spans), Heading(2, spans), ImageBlock(Image("https://i.example/x y"))]
+    assert compiled.render_blocks(blocks) == markdown.python_render_blocks(blocks)
+    fresh = lambda: [Paragraph(tuple(_copy(list(spans))))]  # noqa: E731 - the step changes spans in place
+    assert compiled.normalize_blocks(fresh()) == normalize.python_normalize_blocks(fresh())
+    for bad in ([Span(None)], [Span("a"), Span(None, bold=True)], [Span(3)], None):
+        assert _outcome(compiled.render_inline, bad) == _outcome(markdown.python_render_inline, bad)
+    for bad in (None, 3, b"a b"):
+        assert _outcome(compiled.escape, bad) == _outcome(markdown.python_escape, bad)
+        assert _outcome(compiled.escape_url, bad) == _outcome(markdown.python_escape_url, bad)
+    assert _outcome(compiled.render_blocks, [ImageBlock(Image(None))]) is TypeError

@@ -359,29 +359,35 @@ cdef int _line_start(_Buf* b) except -1:
     return 0
 
 
-cdef str _render(list spans, bint heading):
+cdef object _render(object spans, bint heading):
     cdef Py_UCS4 stack[256]
     cdef _Buf b
     cdef Py_ssize_t i, n, count, part, label, group_start
     cdef long before, after
     cdef list texts, styles
+    if type(spans) is not list:
+        return _md.python_render_inline(spans, heading)  # a step may leave a tuple, say
     b.data = stack
     b.stack = stack
     b.n = 0
     b.cap = _STACK
     try:
-        if len(spans) == 1:
-            span = spans[0]
+        if len(<list>spans) == 1:
+            span = (<list>spans)[0]
             if span.href is None and not (span.bold or span.italic or span.code):
-                t = <str>span.text
+                t = span.text
+                if type(t) is not str:
+                    return _md.python_render_inline(spans, heading)  # the same error
                 _escape_into(&b, t, 0, len(t))
                 _line_start(&b)
                 return PyUnicode_FromKindAndData(_KIND4, b.data, b.n)
         # markdown._merge: neighbouring spans of one style become one text (the later span's style).
         texts = []
         styles = []
-        for span in spans:
+        for span in <list>spans:
             t = span.text
+            if type(t) is not str:
+                return _md.python_render_inline(spans, heading)
             if not t:
                 continue
             if styles:
@@ -470,14 +476,16 @@ cdef inline bint _url_safe(Py_UCS4 c):
     return _ascii_alnum(c) or (c < 128 and (<str>"_.-~!#$%&'*+,/:;=?@[]").find(chr(c)) >= 0)
 
 
-cdef str _escape_url(str url):
+cdef str _escape_url(object url):
     """``markdown.escape_url`` (``urllib.parse.quote`` of the UTF-8 bytes, upper-case hex)."""
     cdef Py_UCS4 c
     cdef bint plain = True
     cdef bytes raw
     cdef unsigned char byte
     cdef list out
-    for c in url:
+    if type(url) is not str:
+        return _md.python_escape_url(url)  # what quote does with it (bytes, or its error)
+    for c in <str>url:
         if 0xD800 <= c <= 0xDFFF:
             return _md.python_escape_url(url)  # a lone surrogate: quote's own error
         if not _url_safe(c):
@@ -485,7 +493,7 @@ cdef str _escape_url(str url):
     if plain:
         return url
     out = []
-    for c in url:
+    for c in <str>url:
         if _url_safe(c):
             out.append(chr(c))
         else:
@@ -498,28 +506,30 @@ cdef str _escape_url(str url):
 cdef list _HEX = ["%%%02X" % n for n in range(256)]
 
 
-def escape_url(str url):
+def escape_url(url):
     """``markdown.escape_url``, compiled."""
     return _escape_url(url)
 
 
-def escape(str text):
+def escape(text):
     """``markdown.escape``, compiled."""
     cdef Py_UCS4 stack[256]
     cdef _Buf b
+    if type(text) is not str:
+        return _md.python_escape(text)  # the same error
     b.data = stack
     b.stack = stack
     b.n = 0
     b.cap = _STACK
     try:
-        _escape_into(&b, text, 0, len(text))
+        _escape_into(&b, <str>text, 0, len(<str>text))
         return PyUnicode_FromKindAndData(_KIND4, b.data, b.n)
     finally:
         if b.data != b.stack:
             PyMem_Free(b.data)
 
 
-def render_inline(list spans, bint heading=False):
+def render_inline(spans, bint heading=False):
     """``markdown.render_inline``, compiled."""
     return _render(spans, heading)
 
