@@ -374,7 +374,14 @@ def test_compiled_takes_what_a_user_step_may_leave(reference):
     assert compiled.render_blocks(blocks) == markdown.python_render_blocks(blocks)
     fresh = lambda: [Paragraph(tuple(_copy(list(spans))))]  # noqa: E731 - the step changes spans in place
     assert compiled.normalize_blocks(fresh()) == normalize.python_normalize_blocks(fresh())
-    for bad in ([Span(None)], [Span("a"), Span(None, bold=True)], [Span(3)], None):
+
+    class Marked(Span):  # a step's own span class: read through getattr, not the slots
+        __slots__ = ("note",)
+
+    unset = object.__new__(Span)  # slots never filled: AttributeError both ways
+    unset.text = "x"
+    odd = ([Marked("a", True), Span("b")], [Span("a"), Marked("b", href="https://m")], [Span("a"), unset], [unset])
+    for bad in ([Span(None)], [Span("a"), Span(None, bold=True)], [Span(3)], None, *odd):
         assert _outcome(compiled.render_inline, bad) == _outcome(markdown.python_render_inline, bad)
     for bad in (None, 3, b"a b"):
         assert _outcome(compiled.escape, bad) == _outcome(markdown.python_escape, bad)

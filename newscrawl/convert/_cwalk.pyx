@@ -113,6 +113,131 @@ cdef bint _special_div(tree.xmlNode* c_node, object markup) except -1:
     return bool(cls and _has_class(cls, markup.subhead_classes))
 
 
+# ---- blocks without the dataclasses' Python __init__ -------------------------------------------
+#
+# ``Span(...)`` called from C runs the dataclass's generated ``__init__`` as a Python frame (about
+# 2,000 instructions, the walk's largest cost after libxml2). The classes have ``__slots__``, so
+# their fields are fixed offsets in the object: here a Span, Paragraph or Heading is allocated
+# and its slots filled directly, the same object ``__init__`` would make. Used only when the
+# classes are the plain slotted dataclasses this was written for (``_fast_objects``); otherwise
+# the classes are called.
+
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF
+from cpython.type cimport PyType_GenericAlloc
+
+import dataclasses as _dataclasses
+import types as _types
+
+cdef extern from "Python.h":
+    ctypedef struct PyMemberDef:
+        Py_ssize_t offset
+    ctypedef struct PyMemberDescrObject:
+        PyMemberDef* d_member
+
+cdef object _member_descriptor = _types.MemberDescriptorType  # what __slots__ makes
+
+
+cdef Py_ssize_t _offset(type cls, str name) except -2:
+    """The slot offset of field ``name``, or -1 when it is not a plain slot."""
+    d = cls.__dict__.get(name)
+    if d is None or type(d) is not _member_descriptor:
+        return -1
+    return (<PyMemberDescrObject*><PyObject*>d).d_member.offset
+
+
+cdef bint _plain_dataclass(type cls, tuple names) except -1:
+    return (
+        _dataclasses.is_dataclass(cls)
+        and tuple(f.name for f in _dataclasses.fields(cls)) == names
+        and getattr(cls, "__slots__", None) == names
+        and not hasattr(cls, "__post_init__")
+        and cls.__new__ is object.__new__
+        and type(cls) is type
+        and all(_offset(cls, name) >= 0 for name in names)
+    )
+
+
+cdef Py_ssize_t _S_TEXT = -1, _S_BOLD = -1, _S_ITALIC = -1, _S_CODE = -1, _S_HREF = -1
+cdef Py_ssize_t _P_SPANS = -1, _H_LEVEL = -1, _H_SPANS = -1
+cdef bint _FAST = (
+    _plain_dataclass(_Span, ("text", "bold", "italic", "code", "href"))
+    and _plain_dataclass(_Paragraph, ("spans",))
+    and _plain_dataclass(_Heading, ("level", "spans"))
+)
+if _FAST:
+    _S_TEXT, _S_BOLD, _S_ITALIC = _offset(_Span, "text"), _offset(_Span, "bold"), _offset(_Span, "italic")
+    _S_CODE, _S_HREF = _offset(_Span, "code"), _offset(_Span, "href")
+    _P_SPANS, _H_LEVEL, _H_SPANS = _offset(_Paragraph, "spans"), _offset(_Heading, "level"), _offset(_Heading, "spans")
+
+
+cdef inline void _put_slot(object obj, Py_ssize_t offset, object value):
+    Py_INCREF(value)
+    (<PyObject**>((<char*><PyObject*>obj) + offset))[0] = <PyObject*>value
+
+
+cdef object _span(object text, object bold, object italic, object code, object href):
+    """``Span(text, bold, italic, code, href)``."""
+    if not _FAST:
+        return _Span(text, bold, italic, code, href)
+    obj = PyType_GenericAlloc(_Span, 0)
+    _put_slot(obj, _S_TEXT, text)
+    _put_slot(obj, _S_BOLD, bold)
+    _put_slot(obj, _S_ITALIC, italic)
+    _put_slot(obj, _S_CODE, code)
+    _put_slot(obj, _S_HREF, href)
+    return obj
+
+
+cdef object _block(object level, list spans):
+    """``Heading(level, spans) if level else Paragraph(spans)``."""
+    if not _FAST:
+        return _Heading(level, spans) if level else _Paragraph(spans)
+    if level:
+        obj = PyType_GenericAlloc(_Heading, 0)
+        _put_slot(obj, _H_LEVEL, level)
+        _put_slot(obj, _H_SPANS, spans)
+        return obj
+    obj = PyType_GenericAlloc(_Paragraph, 0)
+    _put_slot(obj, _P_SPANS, spans)
+    return obj
+
+
+cdef inline object _field(object span, Py_ssize_t offset, str name):
+    """``getattr(span, name)``, read from the slot when ``span`` is a plain ``Span``."""
+    cdef PyObject* value
+    if _FAST and type(span) is _Span:
+        value = (<PyObject**>((<char*><PyObject*>span) + offset))[0]
+        if value != NULL:
+            return <object>value
+    return getattr(span, name)  # a subclass, or an unset slot: its AttributeError
+
+
+def _fast_objects(text, bold, italic, code, href, level):
+    """For the tests: whether the direct path is on, and what it builds."""
+    span = _span(text, bold, italic, code, href)
+    return _FAST, span, _block(level, [span])
+
+
+cdef int _flush(object b) except -1:
+    """``htmlblocks._Builder.flush``: the common case (only spans) here, the rest by the method."""
+    cdef list inline = b.inline
+    cdef bint text = False
+    if b.in_cell:
+        return 0
+    for item in inline:
+        if type(item) is not _Span:
+            b.flush()
+            return 0
+        if not text:
+            t = item.text
+            text = not ((<str>t).isspace() if type(t) is str else t.isspace())
+    if text:
+        b.blocks.append(_block(b.heading, inline))
+    b.inline = []
+    return 0
+
+
 # ---- paragraph Markdown (markdown.render_inline / render_blocks) -----------------------------
 #
 # ``markdown.render_inline`` builds a paragraph from many small strings (an escape regex, a
@@ -317,13 +442,14 @@ cdef int _emphasis_into(_Buf* b, str t, str marker, long before, long after) exc
 
 cdef int _styled_into(_Buf* b, str t, object span, bint heading, long before, long after) except -1:
     """``markdown._styled``."""
-    if span.code:
+    if _field(span, _S_CODE, "code"):
         if t.strip():
             return _puts(b, _md._code_span(t))
         return _escape_into(b, t, 0, len(t))
-    if heading or not (span.bold or span.italic):
+    if heading or not (_field(span, _S_BOLD, "bold") or _field(span, _S_ITALIC, "italic")):
         return _escape_into(b, t, 0, len(t))
-    marker = "***" if span.bold and span.italic else "**" if span.bold else "*"
+    bold = _field(span, _S_BOLD, "bold")
+    marker = "***" if bold and _field(span, _S_ITALIC, "italic") else "**" if bold else "*"
     return _emphasis_into(b, t, marker, before, after)
 
 
@@ -335,7 +461,7 @@ cdef inline long _first(list texts, list styles, Py_ssize_t i):
     """``markdown._first_char``: -1 for none."""
     if i >= len(texts):
         return -1
-    if (<object>styles[i]).href is not None:
+    if _field(styles[i], _S_HREF, "href") is not None:
         return 0x5B  # [
     t = <str>texts[i]
     return <long>(<Py_UCS4>t[0]) if t else -1
@@ -374,8 +500,10 @@ cdef object _render(object spans, bint heading):
     try:
         if len(<list>spans) == 1:
             span = (<list>spans)[0]
-            if span.href is None and not (span.bold or span.italic or span.code):
-                t = span.text
+            if _field(span, _S_HREF, "href") is None and not (
+                _field(span, _S_BOLD, "bold") or _field(span, _S_ITALIC, "italic") or _field(span, _S_CODE, "code")
+            ):
+                t = _field(span, _S_TEXT, "text")
                 if type(t) is not str:
                     return _md.python_render_inline(spans, heading)  # the same error
                 _escape_into(&b, t, 0, len(t))
@@ -385,7 +513,7 @@ cdef object _render(object spans, bint heading):
         texts = []
         styles = []
         for span in <list>spans:
-            t = span.text
+            t = _field(span, _S_TEXT, "text")
             if type(t) is not str:
                 return _md.python_render_inline(spans, heading)
             if not t:
@@ -393,10 +521,10 @@ cdef object _render(object spans, bint heading):
             if styles:
                 last = styles[-1]
                 if (
-                    _same(last.bold, span.bold)
-                    and _same(last.italic, span.italic)
-                    and _same(last.code, span.code)
-                    and _same(last.href, span.href)
+                    _same(_field(last, _S_BOLD, "bold"), _field(span, _S_BOLD, "bold"))
+                    and _same(_field(last, _S_ITALIC, "italic"), _field(span, _S_ITALIC, "italic"))
+                    and _same(_field(last, _S_CODE, "code"), _field(span, _S_CODE, "code"))
+                    and _same(_field(last, _S_HREF, "href"), _field(span, _S_HREF, "href"))
                 ):
                     texts[-1] = texts[-1] + t
                     styles[-1] = span
@@ -409,11 +537,11 @@ cdef object _render(object spans, bint heading):
         while i < count:
             span = styles[i]
             t = <str>texts[i]
-            href = span.href
+            href = _field(span, _S_HREF, "href")
             if href is None:
                 before = <long>b.data[b.n - 1] if part >= 0 and b.n > part else -1
                 part = b.n
-                if span.bold or span.italic or span.code:
+                if _field(span, _S_BOLD, "bold") or _field(span, _S_ITALIC, "italic") or _field(span, _S_CODE, "code"):
                     _styled_into(&b, t, span, heading, before, _first(texts, styles, i + 1))
                 else:
                     _escape_into(&b, t, 0, len(t))
@@ -430,11 +558,11 @@ cdef object _render(object spans, bint heading):
             _put(&b, 0x5B)  # [
             label = b.n
             n = i
-            while i < count and _same((<object>styles[i]).href, href):
+            while i < count and _same(_field(styles[i], _S_HREF, "href"), href):
                 before = <long>b.data[b.n - 1] if i > n else -1
                 if i > n and b.n == label:
                     before = -1
-                if i + 1 < count and _same((<object>styles[i + 1]).href, href):
+                if i + 1 < count and _same(_field(styles[i + 1], _S_HREF, "href"), href):
                     after = <long>(<Py_UCS4>(<str>texts[i + 1])[0])  # merged texts are never empty
                 else:
                     after = -1
@@ -736,121 +864,6 @@ def normalize_blocks(blocks):
         else:
             out.extend(_py_normalize_blocks([block]))
     return out
-
-
-# ---- blocks without the dataclasses' Python __init__ -------------------------------------------
-#
-# ``Span(...)`` called from C runs the dataclass's generated ``__init__`` as a Python frame (about
-# 2,000 instructions, the walk's largest cost after libxml2). The classes have ``__slots__``, so
-# their fields are fixed offsets in the object: here a Span, Paragraph or Heading is allocated
-# and its slots filled directly, the same object ``__init__`` would make. Used only when the
-# classes are the plain slotted dataclasses this was written for (``_fast_objects``); otherwise
-# the classes are called.
-
-from cpython.object cimport PyObject
-from cpython.ref cimport Py_INCREF
-from cpython.type cimport PyType_GenericAlloc
-
-import dataclasses as _dataclasses
-import types as _types
-
-cdef extern from "Python.h":
-    ctypedef struct PyMemberDef:
-        Py_ssize_t offset
-    ctypedef struct PyMemberDescrObject:
-        PyMemberDef* d_member
-
-cdef object _member_descriptor = _types.MemberDescriptorType  # what __slots__ makes
-
-
-cdef Py_ssize_t _offset(type cls, str name) except -2:
-    """The slot offset of field ``name``, or -1 when it is not a plain slot."""
-    d = cls.__dict__.get(name)
-    if d is None or type(d) is not _member_descriptor:
-        return -1
-    return (<PyMemberDescrObject*><PyObject*>d).d_member.offset
-
-
-cdef bint _plain_dataclass(type cls, tuple names) except -1:
-    return (
-        _dataclasses.is_dataclass(cls)
-        and tuple(f.name for f in _dataclasses.fields(cls)) == names
-        and getattr(cls, "__slots__", None) == names
-        and not hasattr(cls, "__post_init__")
-        and cls.__new__ is object.__new__
-        and type(cls) is type
-        and all(_offset(cls, name) >= 0 for name in names)
-    )
-
-
-cdef Py_ssize_t _S_TEXT = -1, _S_BOLD = -1, _S_ITALIC = -1, _S_CODE = -1, _S_HREF = -1
-cdef Py_ssize_t _P_SPANS = -1, _H_LEVEL = -1, _H_SPANS = -1
-cdef bint _FAST = (
-    _plain_dataclass(_Span, ("text", "bold", "italic", "code", "href"))
-    and _plain_dataclass(_Paragraph, ("spans",))
-    and _plain_dataclass(_Heading, ("level", "spans"))
-)
-if _FAST:
-    _S_TEXT, _S_BOLD, _S_ITALIC = _offset(_Span, "text"), _offset(_Span, "bold"), _offset(_Span, "italic")
-    _S_CODE, _S_HREF = _offset(_Span, "code"), _offset(_Span, "href")
-    _P_SPANS, _H_LEVEL, _H_SPANS = _offset(_Paragraph, "spans"), _offset(_Heading, "level"), _offset(_Heading, "spans")
-
-
-cdef inline void _put_slot(object obj, Py_ssize_t offset, object value):
-    Py_INCREF(value)
-    (<PyObject**>((<char*><PyObject*>obj) + offset))[0] = <PyObject*>value
-
-
-cdef object _span(object text, object bold, object italic, object code, object href):
-    """``Span(text, bold, italic, code, href)``."""
-    if not _FAST:
-        return _Span(text, bold, italic, code, href)
-    obj = PyType_GenericAlloc(_Span, 0)
-    _put_slot(obj, _S_TEXT, text)
-    _put_slot(obj, _S_BOLD, bold)
-    _put_slot(obj, _S_ITALIC, italic)
-    _put_slot(obj, _S_CODE, code)
-    _put_slot(obj, _S_HREF, href)
-    return obj
-
-
-cdef object _block(object level, list spans):
-    """``Heading(level, spans) if level else Paragraph(spans)``."""
-    if not _FAST:
-        return _Heading(level, spans) if level else _Paragraph(spans)
-    if level:
-        obj = PyType_GenericAlloc(_Heading, 0)
-        _put_slot(obj, _H_LEVEL, level)
-        _put_slot(obj, _H_SPANS, spans)
-        return obj
-    obj = PyType_GenericAlloc(_Paragraph, 0)
-    _put_slot(obj, _P_SPANS, spans)
-    return obj
-
-
-def _fast_objects(text, bold, italic, code, href, level):
-    """For the tests: whether the direct path is on, and what it builds."""
-    span = _span(text, bold, italic, code, href)
-    return _FAST, span, _block(level, [span])
-
-
-cdef int _flush(object b) except -1:
-    """``htmlblocks._Builder.flush``: the common case (only spans) here, the rest by the method."""
-    cdef list inline = b.inline
-    cdef bint text = False
-    if b.in_cell:
-        return 0
-    for item in inline:
-        if type(item) is not _Span:
-            b.flush()
-            return 0
-        if not text:
-            t = item.text
-            text = not ((<str>t).isspace() if type(t) is str else t.isspace())
-    if text:
-        b.blocks.append(_block(b.heading, inline))
-    b.inline = []
-    return 0
 
 
 def walk(_Element el not None, b, tuple style, int depth):
