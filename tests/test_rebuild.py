@@ -201,7 +201,8 @@ def test_meta_refresh_and_scheme_relative_redirect_as_scrapy_follows_them(tmp_pa
         base = mock.url
         pages = {i: urllib.request.urlopen(f"{base}/rain/a/{i}").read() for i in (first, second)}  # noqa: S310
     host = base.split("//", 1)[1]
-    refresh = f'<html><head><meta http-equiv="refresh" content="0; url=/moved/{first}"></head><body></body></html>'
+    # "Refresh" as pages spell it (Scrapy matches any case): the fast check must not miss it.
+    refresh = f'<html><head><meta http-equiv="Refresh" content="0; url=/moved/{first}"></head><body></body></html>'
     html = {"Content-Type": "text/html; charset=utf-8"}
     exchanges = [
         (f"{base}/rain/a/{first}", HtmlResponse, 200, html, refresh.encode()),

@@ -32,6 +32,8 @@ and the same gone list; elsewhere planning and converting overlap.
 from __future__ import annotations
 
 import argparse
+import codecs
+import functools
 import logging
 import multiprocessing
 import os
@@ -49,9 +51,13 @@ from urllib.parse import urljoin, urlparse
 # the import machinery at each call (a module's failed ``__path__`` lookup formats an
 # AttributeError), and the plan and the workers call these once or more per article.
 from scrapy.exceptions import DontCloseSpider, DropItem, IgnoreRequest
-from scrapy.http import Response, TextResponse
+from scrapy.http import Headers, HtmlResponse, Response, TextResponse
+from scrapy.responsetypes import responsetypes
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.response import get_meta_refresh
 from twisted.python.failure import Failure
+from w3lib import html
+from w3lib.encoding import http_content_type_encoding, read_bom
 from w3lib.url import safe_url_string
 
 from newscrawl.archive.index import ServedInOrder, request_key
@@ -201,25 +207,48 @@ def _index_record(
         )
 
 
+# Scrapy's get_meta_refresh (and the get_base_url it calls) read response.text[0:4096]: 4,096 characters.
+HEAD_CHARS = 4096
+# UTF-8 decoded with "replace" (w3lib's to_unicode) gives one character per 1 to 4 bytes, and the
+# decoder decides each one from its own bytes and, for a bad sequence, the byte after: the first
+# 4,096 characters of the whole body are those of its first 4 * 4,096 + 1 bytes (4 bytes of margin).
+UTF8_HEAD_BYTES = 4 * HEAD_CHARS + 4
+
+
 def meta_refresh(url: str, lines: list[bytes], raw: bytes, ignore_tags: tuple[str, ...]) -> tuple[float, str] | None:
     """The meta refresh Scrapy's MetaRefreshMiddleware would follow on this response, or None.
 
     Worked out while indexing (in the workers), from the body as the middleware sees it
     (decompressed; an HtmlResponse only; the first 4,096 characters, comments removed).
-    """
-    if b"refresh" not in raw[:65536].lower() and not any(
-        line[:17].lower() == b"content-encoding:" for line in lines[1:]
-    ):
-        return None  # the common case: no "refresh" anywhere in the page's start
-    from scrapy.http import Headers, HtmlResponse
-    from scrapy.responsetypes import responsetypes
-    from scrapy.utils.response import get_meta_refresh
 
+    The common page (one ``Content-Type`` naming HTML in UTF-8, no BOM, no content or transfer
+    encoding) is decided without building the response: Scrapy decodes such a body as UTF-8
+    with "replace" and hands ``text[:4096]`` to w3lib, so the same 4,096 characters go to the
+    same two w3lib calls here. Where they cannot hold "refresh" (ASCII letters, any case: no
+    other character lowercases to one of them), there is none; the bytes that can hold those
+    characters are the first 4,096 when they are ASCII, else at most the first 16,384.
+    Anything else goes through Scrapy's own response classes, as before.
+    """
+    if _utf8_html(lines, raw):
+        head = raw[:HEAD_CHARS]
+        window = head if len(head) < HEAD_CHARS or head.isascii() else raw[: 4 * HEAD_CHARS]
+        if b"refresh" not in window.lower():
+            return None  # the common case: no "refresh" in the 4,096 characters Scrapy reads
+        text = raw[:UTF8_HEAD_BYTES].decode("utf-8", "replace")[:HEAD_CHARS]
+        base = html.get_base_url(text, url, "utf-8")
+        interval, target = html.get_meta_refresh(text, base, "utf-8", ignore_tags=list(ignore_tags))
+        return (float(interval), target) if target else None
+    if (
+        b"refresh" not in raw[:65536].lower()
+        and not any(line[:17].lower() == b"content-encoding:" for line in lines[1:])
+        and _bytes_show_ascii(lines, raw)
+    ):
+        return None  # no "refresh" anywhere in the page's start
     try:
         body, _ = decoded_body(lines, raw)
     except Exception:  # noqa: BLE001 - undecodable: the spider gets it as it is, with no refresh
         return None
-    if b"refresh" not in body[:65536].lower():
+    if b"refresh" not in body[:65536].lower() and _bytes_show_ascii(lines, body):
         return None
     headers = Headers()
     for line in lines[1:]:
@@ -231,6 +260,64 @@ def meta_refresh(url: str, lines: list[bytes], raw: bytes, ignore_tags: tuple[st
         return None
     interval, target = get_meta_refresh(respcls(url=url, headers=headers, body=body), ignore_tags=list(ignore_tags))
     return (float(interval), target) if target else None
+
+
+def _bytes_show_ascii(lines: list[bytes], raw: bytes) -> bool:
+    """Whether a "refresh" in the text is one in the bytes: no BOM (UTF-16 and UTF-32 pages have one)
+    and no header charset that writes ASCII letters otherwise (UTF-16, UTF-32, EBCDIC) or can split
+    them with escapes (ISO-2022, UTF-7). A page that names such a charset only in its own markup,
+    or whose charset Scrapy guesses, is taken as ASCII-compatible."""
+    if read_bom(raw[:4])[0] is not None:
+        return False
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-type":
+            charset = http_content_type_encoding(value.strip().decode("latin-1"))
+            if charset is not None and not _ascii_scannable(charset):
+                return False
+    return True
+
+
+@functools.lru_cache(maxsize=64)
+def _ascii_scannable(encoding: str) -> bool:
+    """ASCII "refresh" is its own bytes in this encoding, and no escape can write or split it
+    otherwise (ISO-2022's and HZ's shifts, UTF-7's base64)."""
+    try:
+        name = codecs.lookup(encoding).name
+        same = b"refresh".decode(encoding, "replace") == "refresh"
+    except LookupError:
+        return False
+    return same and not any(shifting in name for shifting in ("2022", "utf-7", "hz"))
+
+
+_UTF8_TYPES: dict[bytes, bool] = {}  # Content-Type value -> an HTML response class and a UTF-8 charset
+
+
+def _utf8_html(lines: list[bytes], raw: bytes) -> bool:
+    """Whether Scrapy makes this response an HtmlResponse whose text is the body decoded as UTF-8
+    (w3lib's "replace"): exactly one Content-Type, naming HTML and a charset that resolves to
+    UTF-8; no Content-Encoding or Transfer-Encoding (the body is as stored); no BOM (which
+    would override the header)."""
+    content_type = None
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-type":
+            if content_type is not None:
+                return False
+            content_type = value.strip()
+        elif name in (b"content-encoding", b"transfer-encoding"):
+            return False
+    if content_type is None or read_bom(raw[:4])[0] is not None:
+        return False
+    known = _UTF8_TYPES.get(content_type)
+    if known is None:
+        known = issubclass(responsetypes.from_content_type(content_type), HtmlResponse) and (
+            http_content_type_encoding(content_type.decode("latin-1")) == "utf-8"
+        )
+        if len(_UTF8_TYPES) < 256:
+            _UTF8_TYPES[content_type] = known
+    return known
 
 
 def _gzipped(path: Path) -> bool:

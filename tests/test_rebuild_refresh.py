@@ -1,0 +1,171 @@
+"""Rebuild's meta refresh check (``rebuild.meta_refresh``) decides as Scrapy's MetaRefreshMiddleware.
+
+The reference is Scrapy itself: the response class ``responsetypes`` picks for the headers and
+body, and ``scrapy.utils.response.get_meta_refresh`` on it. Pages are made to hit the edges of
+the fast path: case variants, comments and ignored tags, the 4,096-character limit in ASCII and
+in multi-byte UTF-8, a cut UTF-8 sequence, a base URL, and the pages it must leave to Scrapy
+(other charsets, a BOM, compressed or chunked bodies, several Content-Types, no HTML).
+"""
+
+from __future__ import annotations
+
+import gzip
+import random
+
+import pytest
+from scrapy.http import Headers, HtmlResponse
+from scrapy.responsetypes import responsetypes
+from scrapy.utils.response import get_meta_refresh
+
+from newscrawl.archive import rebuild
+from newscrawl.archive.rebuild import decoded_body, meta_refresh
+
+URL = "https://news.qq.com/rain/a/20250208A07Y6400"
+TAGS = ("script", "noscript")
+UTF8 = [b"HTTP/1.1 200 OK", b"Content-Type: text/html; charset=utf-8"]
+
+
+def scrapy_refresh(lines: list[bytes], raw: bytes, tags: tuple[str, ...] = TAGS) -> tuple[float, str] | None:
+    """What Scrapy follows: its own response class and get_meta_refresh, on the decoded body."""
+    body, _ = decoded_body(lines, raw)
+    headers = Headers()
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() != b"content-encoding":  # HttpCompressionMiddleware removes it
+            headers.appendlist(name.strip(), value.strip())
+    respcls = responsetypes.from_args(headers=headers, url=URL, body=body)
+    if not issubclass(respcls, HtmlResponse):
+        return None
+    interval, target = get_meta_refresh(respcls(url=URL, headers=headers, body=body), ignore_tags=list(tags))
+    return (float(interval), target) if target else None
+
+
+def meta(word: str = "refresh", target: str = "/moved/1") -> str:
+    return f'<meta http-equiv="{word}" content="0; url={target}">'
+
+
+PAGES = {
+    "lower": "<html><head>" + meta() + "</head></html>",
+    "upper": "<HTML><HEAD>" + meta("REFRESH") + "</HEAD></HTML>",
+    "mixed": "<html><head>" + meta("rEfReSh") + "</head></html>",
+    "capital": "<html><head><META HTTP-EQUIV='Refresh' CONTENT='5;URL=https://x.example/p'></head></html>",
+    "ie8 comment": "<html><head><!--[if lte IE 8]>" + meta() + "<![endif]--></head></html>",
+    "in a script": "<html><head><script>var s = '" + meta() + "';</script></head></html>",
+    "no refresh": "<html><head><meta charset='utf-8'><title>refresh</title></head></html>",
+    "word only": "<html><body>Refresh the page</body></html>",
+    "base href": "<html><head><base href='https://other.example/dir/'>" + meta(target="page") + "</head></html>",
+    "after 4096 ascii": "<html><head>" + "x" * 4100 + meta() + "</head></html>",
+    "cut at 4096 ascii": "<html><head>" + "x" * (4096 - 12 - 20) + meta() + "</head></html>",
+    "chinese before": "<html><head><title>" + "新闻" * 1300 + "</title>" + meta() + "</head></html>",
+    "chinese past 4096": "<html><head><title>" + "新闻" * 2100 + "</title>" + meta() + "</head></html>",
+    "4-byte chars": "<html><head>" + "😀" * 4000 + meta() + "</head></html>",
+    "4-byte past 4096": "<html><head>" + "😀" * 4090 + meta() + "</head></html>",
+    "long delay": "<html><head>" + meta().replace('"0;', '"999;') + "</head></html>",
+}
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_utf8_pages_decide_as_scrapy(name):
+    raw = PAGES[name].encode()
+    assert meta_refresh(URL, UTF8, raw, TAGS) == scrapy_refresh(UTF8, raw)
+
+
+def test_the_cases_scrapy_follows_are_followed():
+    """Not only equal to the reference: the reference does follow these (the test checks something)."""
+    for name in ("lower", "upper", "mixed", "capital", "base href", "chinese before", "4-byte chars"):
+        assert meta_refresh(URL, UTF8, PAGES[name].encode(), TAGS), name
+    assert meta_refresh(URL, UTF8, PAGES["base href"].encode(), TAGS)[1] == "https://other.example/dir/page"
+    for name in ("ie8 comment", "in a script", "no refresh", "after 4096 ascii", "chinese past 4096"):
+        assert meta_refresh(URL, UTF8, PAGES[name].encode(), TAGS) is None, name
+
+
+def test_bytes_the_utf8_decoder_replaces_decide_as_scrapy():
+    """Bad UTF-8 (each bad byte one replacement character) before and across the 4,096th character."""
+    for count in (4070, 4080, 4085, 4090, 4096):
+        for bad in (b"\xff", b"\xe6\x96", b"\xf0\x9f\x98", b"\xc3"):
+            raw = b"<html><head>" + bad * (count // len(bad)) + meta().encode() + b"</head></html>"
+            assert meta_refresh(URL, UTF8, raw, TAGS) == scrapy_refresh(UTF8, raw), (count, bad)
+
+
+def test_a_refresh_url_cut_at_the_4096th_character_decides_as_scrapy():
+    """4-byte characters up to the limit and past it (16,384 bytes and more): the URL Scrapy reads is
+    cut where its 4,096 characters end, so a byte window one character short gives another URL."""
+    start = "<meta http-equiv=refresh content=0;url=/"  # unquoted: read to the end of the text
+    for tail in (b"", b"\xf0\x9f\x98", b"\xff", b"a"):
+        for count in (4096 - len(start) - 1, 4096 - len(start), 5000):
+            raw = start.encode() + "😀".encode() * count + tail + b">"
+            followed = meta_refresh(URL, UTF8, raw, TAGS)
+            assert followed == scrapy_refresh(UTF8, raw), (tail, count)
+            assert followed and followed[1].count("%F0%9F%98%80") == min(count, 4096 - len(start)), (tail, count)
+
+
+def test_random_pages_decide_as_scrapy():
+    """Pages cut from pieces at random: characters of 1 to 4 bytes, bad bytes, comments, scripts,
+    refresh tags in any case, around the 4,096-character limit."""
+    rng = random.Random(15)
+    pieces = ["a", "é", "新", "😀", "\n", "<!-- x -->", "<!--", "-->", "<script>", "</script>", "<p>", "<", ">"]
+    for _ in range(300):
+        parts: list[bytes] = [b"<html><head>"]
+        size = rng.choice([10, 1000, 1300, 2000, 4000, 4090])
+        for _ in range(size):
+            if rng.random() < 0.002:
+                word = "".join(c.upper() if rng.random() < 0.5 else c for c in "refresh")
+                parts.append(meta(word, f"/p{rng.randrange(9)}").encode())
+            elif rng.random() < 0.01:
+                parts.append(rng.choice([b"\xff", b"\xe6", b"\xf0\x9f"]))
+            else:
+                parts.append(rng.choice(pieces).encode())
+        parts.append(meta(rng.choice(["refresh", "REFRESH", "Refresh"])).encode())
+        raw = b"".join(parts)
+        tags = rng.choice([TAGS, (), ("noscript",)])
+        assert meta_refresh(URL, UTF8, raw, tags) == scrapy_refresh(UTF8, raw, tags)
+
+
+OTHER_HEADERS = {
+    "gbk": [b"HTTP/1.1 200 OK", b"Content-Type: text/html; charset=gbk"],
+    "no charset": [b"HTTP/1.1 200 OK", b"Content-Type: text/html"],
+    "latin-1": [b"HTTP/1.1 200 OK", b"Content-Type: text/html; charset=ISO-8859-1"],
+    "plain text": [b"HTTP/1.1 200 OK", b"Content-Type: text/plain; charset=utf-8"],
+    "no type": [b"HTTP/1.1 200 OK"],
+    "two types": [b"HTTP/1.1 200 OK", b"Content-Type: text/plain", b"Content-Type: text/html; charset=utf-8"],
+    "UTF8 spelled": [b"HTTP/1.1 200 OK", b"content-type: TEXT/HTML; Charset=UTF8"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(OTHER_HEADERS))
+def test_other_headers_decide_as_scrapy(name):
+    lines = OTHER_HEADERS[name]
+    for page in ("lower", "upper", "ie8 comment", "chinese before"):
+        raw = PAGES[page].encode()
+        assert meta_refresh(URL, lines, raw, TAGS) == scrapy_refresh(lines, raw), page
+
+
+def test_bom_compressed_and_chunked_bodies_decide_as_scrapy():
+    raw = PAGES["upper"].encode()
+    utf16 = "\ufeff".encode("utf-16-le") + PAGES["upper"].encode("utf-16-le")
+    cases = [
+        (UTF8, b"\xef\xbb\xbf" + raw),
+        (UTF8, utf16),  # a BOM overrides the header's charset in Scrapy
+        ([*UTF8, b"Content-Encoding: gzip"], gzip.compress(raw)),
+        ([*UTF8, b"Transfer-Encoding: chunked"], b"%x\r\n%s\r\n0\r\n\r\n" % (len(raw), raw)),
+    ]
+    for lines, body in cases:
+        assert meta_refresh(URL, lines, body, TAGS) == scrapy_refresh(lines, body), lines
+    assert meta_refresh(URL, UTF8, b"\xef\xbb\xbf" + raw, TAGS)  # followed, through Scrapy's classes
+
+
+def test_the_fast_path_is_taken_for_plain_utf8_html(monkeypatch):
+    """The common page never builds a Scrapy response (what makes it fast); the others do."""
+    built: list[str] = []
+    real = rebuild.get_meta_refresh
+
+    def spy(response, ignore_tags):
+        built.append(response.url)
+        return real(response, ignore_tags=ignore_tags)
+
+    monkeypatch.setattr(rebuild, "get_meta_refresh", spy)
+    assert meta_refresh(URL, UTF8, PAGES["upper"].encode(), TAGS)
+    assert meta_refresh(URL, UTF8, PAGES["ie8 comment"].encode(), TAGS) is None
+    assert built == []
+    assert meta_refresh(URL, OTHER_HEADERS["gbk"], PAGES["upper"].encode(), TAGS)
+    assert built == [URL]
