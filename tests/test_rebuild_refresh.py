@@ -70,6 +70,18 @@ def test_utf8_pages_decide_as_scrapy(name):
     assert meta_refresh(URL, UTF8, raw, TAGS) == scrapy_refresh(UTF8, raw)
 
 
+@pytest.mark.parametrize("name", ["lower", "ie8 comment", "chinese before", "no refresh", "word only"])
+def test_a_body_read_in_place_decides_as_the_body_alone(name):
+    """The index passes the inflated member and the body's span: bytes around it are not the page."""
+    raw = PAGES[name].encode()
+    around = b"\xff\xfe" + meta("REFRESH").encode() * 3
+    member = around + raw + around
+    start = len(around)
+    assert meta_refresh(URL, UTF8, member, TAGS, start, start + len(raw)) == scrapy_refresh(UTF8, raw)
+    lines = OTHER_HEADERS["gbk"]
+    assert meta_refresh(URL, lines, member, TAGS, start, start + len(raw)) == scrapy_refresh(lines, raw)
+
+
 def test_the_cases_scrapy_follows_are_followed():
     """Not only equal to the reference: the reference does follow these (the test checks something)."""
     for name in ("lower", "upper", "mixed", "capital", "base href", "chinese before", "4-byte chars"):

@@ -98,7 +98,7 @@ class Entry:
     body: bytes = b""  # the request's body (the channel feed's POST)
     refresh: tuple[float, str] | None = None  # an HTML page's meta refresh (interval, URL), as Scrapy reads it
     block: tuple[int, int] | None = None  # where the HTTP block is in the inflated member (read again by offset)
-    data: bytes | None = None  # the HTTP block itself, kept from the index pass (REBUILD_KEEP_MB), read once
+    data: bytes | None = None  # the inflated member, kept from the index pass (REBUILD_KEEP_MB), read once
 
 
 @dataclass(slots=True)
@@ -154,30 +154,32 @@ def _records(data: bytes) -> Iterator[tuple[_Head, int, int]]:
             pos += 2
 
 
-def _http_head(block: bytes) -> tuple[list[bytes], int]:
-    """(status/request line + header lines, offset of the body) of an HTTP block."""
-    end = block.find(b"\r\n\r\n")
-    if end < 0:
-        return block.split(b"\r\n"), len(block)
-    return block[:end].split(b"\r\n"), end + 4
+def _http_lines(data: bytes, start: int, end: int) -> tuple[list[bytes], int]:
+    """(status/request line + header lines, offset of the body) of the HTTP block ``data[start:end]``."""
+    head_end = data.find(b"\r\n\r\n", start, end)
+    if head_end < 0:
+        return data[start:end].split(b"\r\n"), end
+    return data[start:head_end].split(b"\r\n"), head_end + 4
 
 
 def _index_record(
-    index: FileIndex, start: int, end: int, headers: Any, block: bytes, span: tuple[int, int] | None = None
+    index: FileIndex, start: int, end: int, headers: Any, data: bytes, span: tuple[int, int], gz: bool = True
 ) -> None:
+    """Index one record whose block is ``data[span[0]:span[1]]`` (read in place: no copy of a page)."""
+    block_start, block_end = span
     kind = headers.get(b"warc-type", b"")
     record_id = headers.get(b"warc-record-id", b"").decode("latin-1")
     if kind == b"warcinfo":
-        index.infos[record_id] = block
+        index.infos[record_id] = data[block_start:block_end]
     elif kind == b"request":
-        lines, body_at = _http_head(block)
+        lines, body_at = _http_lines(data, block_start, block_end)
         method = lines[0].split(b" ", 1)[0].decode("latin-1").upper()
-        entry = (method, block[body_at:])
+        entry = (method, data[body_at:block_end])
         index.requests[record_id] = entry
         for other in headers.get(b"warc-concurrent-to", b"").decode("latin-1").split():
             index.requests[other] = entry
     elif kind == b"response":
-        lines, body_at = _http_head(block)
+        lines, body_at = _http_lines(data, block_start, block_end)
         parts = lines[0].split(b" ", 2)
         try:
             status = int(parts[1])
@@ -201,8 +203,8 @@ def _index_record(
                 record_id,
                 headers.get(b"warc-concurrent-to", b"").decode("latin-1"),
                 headers.get(b"warc-warcinfo-id", b"").decode("latin-1"),
-                refresh=meta_refresh(uri, lines, block[body_at:], index.ignore_tags),
-                block=span,
+                refresh=meta_refresh(uri, lines, data, index.ignore_tags, body_at, block_end),
+                block=span if gz else None,
             )
         )
 
@@ -215,8 +217,11 @@ HEAD_CHARS = 4096
 UTF8_HEAD_BYTES = 4 * HEAD_CHARS + 4
 
 
-def meta_refresh(url: str, lines: list[bytes], raw: bytes, ignore_tags: tuple[str, ...]) -> tuple[float, str] | None:
-    """The meta refresh Scrapy's MetaRefreshMiddleware would follow on this response, or None.
+def meta_refresh(
+    url: str, lines: list[bytes], raw: bytes, ignore_tags: tuple[str, ...], start: int = 0, end: int | None = None
+) -> tuple[float, str] | None:
+    """The meta refresh Scrapy's MetaRefreshMiddleware would follow on the response whose body is
+    ``raw[start:end]``, or None.
 
     Worked out while indexing (in the workers), from the body as the middleware sees it
     (decompressed; an HtmlResponse only; the first 4,096 characters, comments removed).
@@ -229,15 +234,18 @@ def meta_refresh(url: str, lines: list[bytes], raw: bytes, ignore_tags: tuple[st
     characters are the first 4,096 when they are ASCII, else at most the first 16,384.
     Anything else goes through Scrapy's own response classes, as before.
     """
-    if _utf8_html(lines, raw):
-        head = raw[:HEAD_CHARS]
-        window = head if len(head) < HEAD_CHARS or head.isascii() else raw[: 4 * HEAD_CHARS]
-        if b"refresh" not in window.lower():
+    end = len(raw) if end is None else end
+    if _utf8_html(lines, raw[start : min(start + 4, end)]):
+        head = raw[start : min(start + HEAD_CHARS, end)]
+        if len(head) == HEAD_CHARS and not head.isascii():
+            head = raw[start : min(start + 4 * HEAD_CHARS, end)]
+        if b"refresh" not in head.lower():
             return None  # the common case: no "refresh" in the 4,096 characters Scrapy reads
-        text = raw[:UTF8_HEAD_BYTES].decode("utf-8", "replace")[:HEAD_CHARS]
+        text = raw[start : min(start + UTF8_HEAD_BYTES, end)].decode("utf-8", "replace")[:HEAD_CHARS]
         base = html.get_base_url(text, url, "utf-8")
         interval, target = html.get_meta_refresh(text, base, "utf-8", ignore_tags=list(ignore_tags))
         return (float(interval), target) if target else None
+    raw = raw[start:end]
     if (
         b"refresh" not in raw[:65536].lower()
         and not any(line[:17].lower() == b"content-encoding:" for line in lines[1:])
@@ -293,11 +301,11 @@ def _ascii_scannable(encoding: str) -> bool:
 _UTF8_TYPES: dict[bytes, bool] = {}  # Content-Type value -> an HTML response class and a UTF-8 charset
 
 
-def _utf8_html(lines: list[bytes], raw: bytes) -> bool:
+def _utf8_html(lines: list[bytes], first: bytes) -> bool:
     """Whether Scrapy makes this response an HtmlResponse whose text is the body decoded as UTF-8
     (w3lib's "replace"): exactly one Content-Type, naming HTML and a charset that resolves to
-    UTF-8; no Content-Encoding or Transfer-Encoding (the body is as stored); no BOM (which
-    would override the header)."""
+    UTF-8; no Content-Encoding or Transfer-Encoding (the body is as stored); no BOM at the
+    body's ``first`` bytes (which would override the header)."""
     content_type = None
     for line in lines[1:]:
         name, _, value = line.partition(b":")
@@ -308,7 +316,7 @@ def _utf8_html(lines: list[bytes], raw: bytes) -> bool:
             content_type = value.strip()
         elif name in (b"content-encoding", b"transfer-encoding"):
             return False
-    if content_type is None or read_bom(raw[:4])[0] is not None:
+    if content_type is None or read_bom(first)[0] is not None:
         return False
     known = _UTF8_TYPES.get(content_type)
     if known is None:
@@ -378,12 +386,12 @@ def index_piece(piece: Piece) -> FileIndex:
             data = item.data
             for headers, block_start, block_end in parsed:
                 index.records += 1
-                block = data[block_start:block_end]
                 responses = len(index.responses)
-                _index_record(index, item.start, item.end, headers, block, (block_start, block_end))
-                if _kept.left >= len(block) and len(index.responses) > responses:
-                    index.responses[-1].data = block  # no second inflate to convert it
-                    _kept.left -= len(block)
+                _index_record(index, item.start, item.end, headers, data, (block_start, block_end))
+                if _kept.left >= block_end - block_start and len(index.responses) > responses:
+                    # The inflated member (read at entry.block): no second inflate to convert it.
+                    index.responses[-1].data = data
+                    _kept.left -= block_end - block_start
     return index
 
 
@@ -431,7 +439,8 @@ def _index_plain(path: Path, index: FileIndex) -> None:
         block = b""
         if record.http_headers is not None:
             block = record.http_headers.to_bytes() if hasattr(record.http_headers, "to_bytes") else b""
-        _index_record(index, offset, -1, headers, block + record.raw_stream.read())
+        block += record.raw_stream.read()
+        _index_record(index, offset, -1, headers, block, (0, len(block)), gz=False)
 
 
 _handles: dict[str, Any] = {}
@@ -439,10 +448,10 @@ _handles: dict[str, Any] = {}
 
 def read_response(entry: Entry) -> tuple[list[bytes], bytes]:
     """(status line + header lines, body as stored) of an archived response."""
-    if entry.data is not None:  # kept from the index pass: used once, then its memory is freed
-        block, entry.data = entry.data, None
-        lines, body_at = _http_head(block)
-        return lines, block[body_at:]
+    if entry.data is not None and entry.block is not None:  # kept from the index pass: read once, then freed
+        data, entry.data = entry.data, None
+        lines, body_at = _http_lines(data, *entry.block)
+        return lines, data[body_at : entry.block[1]]
     if entry.end < 0:  # uncompressed: warcio reads it, as replay does
         from warcio.archiveiterator import ArchiveIterator
 
@@ -468,8 +477,8 @@ def read_response(entry: Entry) -> tuple[list[bytes], bytes]:
         return data[start:head_end].split(b"\r\n"), data[head_end + 4 : end]
     for headers, block_start, block_end in _records(data):
         if headers.get(b"warc-type") == b"response":
-            lines, body_at = _http_head(data[block_start:block_end])
-            return lines, data[block_start + body_at : block_end]
+            lines, body_at = _http_lines(data, block_start, block_end)
+            return lines, data[body_at:block_end]
     raise ValueError(f"no response record at {entry.path}:{entry.start}")
 
 
@@ -896,6 +905,12 @@ class Converter:
             if isinstance(cls, type) and issubclass(cls, ArticlePipeline):
                 self.pipelines.append(cls(settings, self.counts))
         self.log = logging.getLogger(site)  # the spider's logger name, as its lines say
+        from newscrawl.crawl.writer import WriterPipeline
+
+        if self.pipelines and isinstance(self.pipelines[-1], WriterPipeline):
+            # Nothing reads the item after the last step here (no manifest, no revisits, no
+            # feed export): the file's sha256 would be computed for no one.
+            self.pipelines[-1].digest = False
 
     def convert(self, task: Task) -> tuple[str, str] | None:
         """Convert and write one article; returns (id, reason) when it is to be marked gone."""

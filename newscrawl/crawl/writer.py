@@ -146,6 +146,9 @@ class WriterPipeline(ArticlePipeline):
         # Set (to an empty set) by a single-process rebuild into a folder that held no file:
         # the hashes of the paths this writer wrote; any other path needs no read of an old file.
         self.written_here: set[int] | None = None
+        # Whether ``article.sha256`` is set: the manifest, revisits and any later pipeline read it.
+        # A rebuild whose writer is its last step (nothing reads the item after it) turns it off.
+        self.digest = True
 
     def open_spider(self, spider=None) -> None:
         self.output_dir.mkdir(parents=True, exist_ok=True)
@@ -194,7 +197,8 @@ class WriterPipeline(ArticlePipeline):
             logger.error("Refusing to write %s: %s", article.url, exc)
             raise ArticleDropped("unsafe_path", str(exc)) from exc
         data = article.markdown.encode("utf-8")
-        article.sha256 = hashlib.sha256(data).hexdigest()
+        if self.digest:
+            article.sha256 = hashlib.sha256(data).hexdigest()
         written_here = self.written_here
         if written_here is not None and hash(path) not in written_here:
             old = None  # a folder that was empty, and no file of ours there yet
