@@ -46,6 +46,35 @@ _MADE_DIRS: set[str] = set()  # folders this process made or found: one mkdir ea
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 
 
+class _TempNames:
+    """The tail of this process's temp file names: ``<pid>.<random><count>``.
+
+    The pid and a random part are read once per process (again in a forked child), then a
+    counter tells the files apart: no ``getpid`` and ``getrandom`` system calls per file (the
+    writer writes one file per article). The name still carries the live pid that
+    ``remove_stale_temp_files`` checks, and the random part keeps a later process that gets the
+    same pid off a dead one's leftovers (O_EXCL refuses a clash; a fresh random part is drawn).
+    """
+
+    pid = 0
+    random = ""
+    count = 0
+
+    @classmethod
+    def reset(cls) -> None:
+        cls.pid, cls.random, cls.count = os.getpid(), os.urandom(4).hex(), 0
+
+    @classmethod
+    def next(cls) -> str:
+        cls.count += 1
+        return f"{cls.pid}.{cls.random}{cls.count:x}"
+
+
+_TempNames.reset()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_TempNames.reset)
+
+
 def write_atomic(path: str | Path, data: bytes, fsync: bool = False) -> None:
     """Write ``data`` to ``path`` through a temporary file and an atomic rename.
 
@@ -60,12 +89,16 @@ def write_atomic(path: str | Path, data: bytes, fsync: bool = False) -> None:
     if parent not in _MADE_DIRS:
         os.makedirs(parent, exist_ok=True)
         _MADE_DIRS.add(parent)
-    tmp = f"{head}{slash}.{name}.{HOST_AND_NAMESPACE}@{os.getpid()}.{os.urandom(5).hex()}{TMP_SUFFIX}"
+    tmp = f"{head}{slash}.{name}.{HOST_AND_NAMESPACE}@{_TempNames.next()}{TMP_SUFFIX}"
     try:
         fd = os.open(tmp, _CREATE, 0o644)
     except FileNotFoundError:  # the folder went away during the run
         _MADE_DIRS.discard(parent)
         os.makedirs(parent, exist_ok=True)
+        fd = os.open(tmp, _CREATE, 0o644)
+    except FileExistsError:  # a dead process of the same pid left this very name: another random part
+        _TempNames.reset()
+        tmp = f"{head}{slash}.{name}.{HOST_AND_NAMESPACE}@{_TempNames.next()}{TMP_SUFFIX}"
         fd = os.open(tmp, _CREATE, 0o644)
     try:
         try:

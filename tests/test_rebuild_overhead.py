@@ -1,0 +1,95 @@
+"""The per-article work rebuild cut (issue 15): what it keeps is checked here.
+
+- temp file names: the pid and a random part read once per process (again after a fork), a
+  counter per file; the name still carries the live pid the stale-file sweep checks;
+- the writer's sha256: skipped only where nothing reads it (a rebuild whose writer is last).
+"""
+
+from __future__ import annotations
+
+import os
+
+from scrapy.settings import Settings
+
+from newscrawl.archive.rebuild import Converter
+from newscrawl.convert.article import Article
+from newscrawl.crawl.writer import _TMP_OWNER, WriterPipeline, remove_stale_temp_files
+from newscrawl.osutil import HOST_AND_NAMESPACE, write_atomic
+from newscrawl.settings import ITEM_PIPELINES
+
+
+def _temp_names(monkeypatch, write) -> list[str]:
+    names: list[str] = []
+    real = os.open
+
+    def spy(path, flags, mode=0o777, **kwargs):
+        if str(path).endswith(".tmp"):
+            names.append(os.path.basename(path))
+        return real(path, flags, mode, **kwargs)
+
+    monkeypatch.setattr(os, "open", spy)
+    write()
+    return names
+
+
+def test_temp_names_differ_and_carry_this_process(tmp_path, monkeypatch):
+    def write() -> None:
+        for i in range(3):
+            write_atomic(str(tmp_path / "a.md"), b"%d" % i)
+
+    names = _temp_names(monkeypatch, write)
+    assert len(set(names)) == 3
+    for name in names:
+        match = _TMP_OWNER.search(name)
+        assert match and match.group(1) == HOST_AND_NAMESPACE and int(match.group(2)) == os.getpid()
+    assert (tmp_path / "a.md").read_bytes() == b"2" and [p.name for p in tmp_path.iterdir()] == ["a.md"]
+
+
+def test_a_forked_child_names_its_temp_files_with_its_own_pid(tmp_path):
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its temp name's pid and random part
+        try:
+            names: list[str] = []
+            real = os.open
+            os.open = lambda path, flags, mode=0o777: names.append(os.path.basename(path)) or real(path, flags, mode)
+            write_atomic(str(tmp_path / "child.md"), b"x")
+            os.write(write, names[0].encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child_name = os.read(read, 4096).decode()
+    os.close(read)
+    match = _TMP_OWNER.search(child_name)
+    assert match and int(match.group(2)) == pid != os.getpid()  # not the parent's pid, read before the fork
+
+
+def test_a_dead_writers_leftover_is_still_swept(tmp_path):
+    """The sweep reads the pid from the name: a name of a pid that is gone is removed."""
+    leftover = tmp_path / f".a.md.{HOST_AND_NAMESPACE}@999999999.0a1b2c3d1.tmp"
+    leftover.write_bytes(b"half")
+    live = tmp_path / f".b.md.{HOST_AND_NAMESPACE}@{os.getpid()}.0a1b2c3d2.tmp"
+    live.write_bytes(b"writing")
+    assert remove_stale_temp_files(tmp_path) == 1
+    assert not leftover.exists() and live.exists()
+
+
+def _article() -> Article:
+    return Article(id="a1", url="u", lang="zh-CN", source="qq", markdown="---\ntitle: x\n---\n")
+
+
+def test_the_writer_hashes_the_file_by_default(tmp_path):
+    writer = WriterPipeline(Settings({"OUTPUT_DIR": str(tmp_path), "OUTPUT_PATH_TEMPLATE": "{id}.md"}))
+    article = writer.process_article(_article())
+    assert len(article.sha256) == 64
+
+
+def test_a_rebuild_skips_the_hash_only_when_its_writer_is_the_last_step(tmp_path):
+    base = {"OUTPUT_DIR": str(tmp_path), "OUTPUT_PATH_TEMPLATE": "{id}.md"}
+    converter = Converter(Settings({**base, "ITEM_PIPELINES": ITEM_PIPELINES}), "qq")
+    assert isinstance(converter.pipelines[-1], WriterPipeline) and converter.pipelines[-1].digest is False
+    later = {**ITEM_PIPELINES, "newscrawl.crawl.pipelines.SummaryPipeline": 950}  # a step after the writer
+    converter = Converter(Settings({**base, "ITEM_PIPELINES": later}), "qq")
+    writers = [p for p in converter.pipelines if isinstance(p, WriterPipeline)]
+    assert writers and writers[0] is not converter.pipelines[-1] and writers[0].digest is True
