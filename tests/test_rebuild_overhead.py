@@ -7,11 +7,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import pickle
+from pathlib import Path
 
 from scrapy.settings import Settings
 
-from newscrawl.archive.rebuild import Converter
+from newscrawl.archive import rebuild
+from newscrawl.archive.rebuild import Converter, Task
 from newscrawl.convert.article import Article
 from newscrawl.crawl.writer import _TMP_OWNER, WriterPipeline, remove_stale_temp_files
 from newscrawl.osutil import HOST_AND_NAMESPACE, write_atomic
@@ -93,3 +97,24 @@ def test_a_rebuild_skips_the_hash_only_when_its_writer_is_the_last_step(tmp_path
     converter = Converter(Settings({**base, "ITEM_PIPELINES": later}), "qq")
     writers = [p for p in converter.pipelines if isinstance(p, WriterPipeline)]
     assert writers and writers[0] is not converter.pipelines[-1] and writers[0].digest is True
+
+
+def test_entries_and_tasks_cross_to_the_workers_whole():
+    """Entries pickle as plain tuples (every field, in order); tasks go as ``Task.packed`` and read the
+    same response in a worker as in the main process."""
+    sample = str(Path(__file__).resolve().parent.parent / "samples" / "qq-sample.warc.gz")
+    entries = rebuild.index_file(sample).responses
+    entries[0].refresh, entries[0].data, entries[0].body = (0.0, "https://x/"), b"member", b"post"
+    for entry in entries:
+        assert dataclasses.astuple(pickle.loads(pickle.dumps(entry))) == dataclasses.astuple(entry)
+    entries[0].data = None
+    for entry in entries:
+        task = Task(entry, entry.uri + "?x", "ID1", True, {"title": "题"})
+        worker = Task.unpacked(pickle.loads(pickle.dumps(task.packed())))
+        assert (worker.url, worker.article_id, worker.redirected, worker.feed) == (
+            "" + entry.uri + "?x",
+            "ID1",
+            True,
+            {"title": "题"},
+        )
+        assert rebuild.read_response(worker.entry) == rebuild.read_response(entry)
