@@ -181,3 +181,19 @@ def test_the_fast_path_is_taken_for_plain_utf8_html(monkeypatch):
     assert built == []
     assert meta_refresh(URL, OTHER_HEADERS["gbk"], PAGES["upper"].encode(), TAGS)
     assert built == [URL]
+
+
+def test_the_head_bytes_are_those_of_the_first_4096_characters():
+    """``_utf8_head``: exactly the bytes of ``text[:4096]`` (any mix of 1- to 4-byte characters, from
+    the 6 KB probe or the 16 KB one, a body shorter than that), None for bad UTF-8."""
+    rng = random.Random(4096)
+    alphabet = ["a", "<", "é", "新", "😀"]
+    for _ in range(200):
+        weights = [rng.random() for _ in alphabet]
+        text = "".join(rng.choices(alphabet, weights, k=rng.choice([100, 3000, 4096, 4097, 5000, 9000])))
+        raw = text.encode()
+        assert rebuild._utf8_head(raw, 0, len(raw)) == text[:4096].encode(), len(text)
+        framed = b"xx" + raw + "新".encode()
+        assert rebuild._utf8_head(framed, 2, 2 + len(raw)) == text[:4096].encode()
+    assert rebuild._utf8_head(b"ab\xffcd" * 100, 0, 500) is None
+    assert rebuild._utf8_head("新".encode()[:2], 0, 2) is None  # a body cut inside its last character

@@ -235,6 +235,8 @@ HEAD_CHARS = 4096
 # decoder decides each one from its own bytes and, for a bad sequence, the byte after: the first
 # 4,096 characters of the whole body are those of its first 4 * 4,096 + 1 bytes (4 bytes of margin).
 UTF8_HEAD_BYTES = 4 * HEAD_CHARS + 4
+# Bytes read first to find where those 4,096 characters end (most pages' start is mostly ASCII).
+HEAD_PROBE_BYTES = 6 * 1024
 
 
 def meta_refresh(
@@ -256,14 +258,29 @@ def meta_refresh(
     """
     end = len(raw) if end is None else end
     if _utf8_html(lines, raw[start : min(start + 4, end)]):
+        # The bytes that hold those characters: the first 4,096 if they are ASCII, else at most
+        # the first 16,384 (UTF-8: 1 to 4 bytes a character; a bad byte is a character).
         head = raw[start : min(start + HEAD_CHARS, end)]
         if len(head) == HEAD_CHARS and not head.isascii():
             head = raw[start : min(start + 4 * HEAD_CHARS, end)]
         if b"refresh" not in head.lower():
             return None  # the common case: no "refresh" in the 4,096 characters Scrapy reads
+        tags = list(ignore_tags)
+        window = _utf8_head(raw, start, end)
+        if window is not None:  # the bytes of exactly those 4,096 characters, valid UTF-8
+            # On bytes, w3lib scans them first and decodes them (strictly: they are valid) only on
+            # a hit, then decides on that text as on Scrapy's: a page that says "refresh" only in a
+            # comment (Tencent's IE 8 redirect) costs a scan of its bytes. The base URL only matters
+            # for a refresh found (w3lib's None does not depend on it).
+            interval, target = html.get_meta_refresh(window, url, "utf-8", ignore_tags=tags)
+            if not target:
+                return None
+            base = html.get_base_url(window, url, "utf-8")
+            interval, target = html.get_meta_refresh(window, base, "utf-8", ignore_tags=tags)
+            return (float(interval), target) if target else None
         text = raw[start : min(start + UTF8_HEAD_BYTES, end)].decode("utf-8", "replace")[:HEAD_CHARS]
         base = html.get_base_url(text, url, "utf-8")
-        interval, target = html.get_meta_refresh(text, base, "utf-8", ignore_tags=list(ignore_tags))
+        interval, target = html.get_meta_refresh(text, base, "utf-8", ignore_tags=tags)
         return (float(interval), target) if target else None
     raw = raw[start:end]
     if (
@@ -316,6 +333,26 @@ def _ascii_scannable(encoding: str) -> bool:
     except LookupError:
         return False
     return same and not any(shifting in name for shifting in ("2022", "utf-7", "hz"))
+
+
+def _utf8_head(raw: bytes, start: int, end: int) -> bytes | None:
+    """The bytes of the first 4,096 characters of the UTF-8 body ``raw[start:end]`` (all of it
+    if shorter), or None where its start is not valid UTF-8. Read from the first 6 KB when they
+    hold enough characters, else from the first 16 KB."""
+    for size in (HEAD_PROBE_BYTES, UTF8_HEAD_BYTES):
+        stop = min(start + size, end)
+        probe = raw[start:stop]
+        if probe.isascii():
+            return probe[:HEAD_CHARS]  # 6 KB of ASCII: 4,096 characters, or all of a shorter body
+        try:  # not final unless the body ends here: a sequence the probe cuts is left over, no error
+            text, used = codecs.utf_8_decode(probe, "strict", stop == end)
+        except UnicodeDecodeError:
+            return None  # bad UTF-8: the bytes are not the characters ("replace" makes some)
+        if len(text) > HEAD_CHARS:
+            return probe[: used - len(text[HEAD_CHARS:].encode("utf-8"))]
+        if stop == end:
+            return probe
+    return None  # not reached: 16,388 bytes of valid UTF-8 hold more than 4,096 characters
 
 
 _UTF8_TYPES: dict[bytes, bool] = {}  # Content-Type value -> an HTML response class and a UTF-8 charset
