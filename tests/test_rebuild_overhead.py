@@ -118,3 +118,49 @@ def test_entries_and_tasks_cross_to_the_workers_whole():
             {"title": "题"},
         )
         assert rebuild.read_response(worker.entry) == rebuild.read_response(entry)
+
+
+def test_planned_article_requests_are_the_spiders_own():
+    """The plan's article requests skip ``safe_url_string`` only where it changes nothing: the same
+    fields as the spider's own requests for ids of every kind, and redirects escaped as Request does."""
+    from scrapy.http import Request
+    from scrapy.utils.test import get_crawler
+
+    from newscrawl.archive.rebuild import _planned_article_request, _PlannedRequest
+    from newscrawl.sites.qq.spider import QQSpider
+
+    def fields(request):
+        return (request.url, request.method, request.body, request.meta, request.callback, request.errback,
+                request.priority, request.dont_filter, request.encoding)  # fmt: skip
+
+    for template in (
+        "https://new.qq.com/rain/a/{id}",
+        "https://h.example/a b/{id}?x=1&id=",
+        "https://h.example/p/{id}",
+    ):
+        crawler = get_crawler(QQSpider, {"QQ_ARTICLE_URL": template})
+        spider = QQSpider.from_crawler(crawler, ids="20250208A07Y6400")
+        planned = _planned_article_request(spider)
+        assert planned is not None
+        for article_id in ("20250208A07Y6400", "TWF2025", "a_b-c", "新闻", "a b", "a%20b", "..", "x/y", ""):
+            mine, theirs = planned(article_id, {"t": "1"}), spider.article_request(article_id, {"t": "1"})
+            assert isinstance(mine, Request) and fields(mine) == fields(theirs), (template, article_id)
+            for target in ("https://new.qq.com/rain/a/ID 2", "https://新.example/a/ID", "https://h.example/%7Eb/ID"):
+                assert mine.replace(url=target).url == theirs.replace(url=target).url == Request(target).url
+    assert _PlannedRequest._safe_prefixes.get("https://new.qq.com/rain/a") is True  # the fast path ran
+    assert _PlannedRequest("https://h.example/x/ID", meta={"verbatim_url": True}).url == "https://h.example/x/ID"
+
+
+def test_a_spider_whose_requests_differ_keeps_its_own():
+    from scrapy.utils.test import get_crawler
+
+    from newscrawl.archive.rebuild import _planned_article_request
+    from newscrawl.sites.qq.spider import QQSpider
+
+    class Other(QQSpider):
+        def article_request(self, article_id, feed=None):
+            request = super().article_request(article_id, feed)
+            return request.replace(priority=5)
+
+    spider = Other.from_crawler(get_crawler(Other, {}), ids="20250208A07Y6400")
+    assert _planned_article_request(spider) is None

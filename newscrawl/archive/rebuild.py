@@ -34,9 +34,11 @@ from __future__ import annotations
 import argparse
 import codecs
 import functools
+import gc
 import logging
 import multiprocessing
 import os
+import re
 import sys
 import time
 from collections import Counter, deque
@@ -51,7 +53,7 @@ from urllib.parse import urljoin, urlparse
 # the import machinery at each call (a module's failed ``__path__`` lookup formats an
 # AttributeError), and the plan and the workers call these once or more per article.
 from scrapy.exceptions import DontCloseSpider, DropItem, IgnoreRequest
-from scrapy.http import Headers, HtmlResponse, Response, TextResponse
+from scrapy.http import Headers, HtmlResponse, Request, Response, TextResponse
 from scrapy.responsetypes import responsetypes
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.response import get_meta_refresh
@@ -406,8 +408,10 @@ def pieces(files: list[Path], split: bool, ignore_tags: tuple[str, ...] = ()) ->
         if not split or size <= PIECE * 1.5 or path.name.endswith(OPEN_SUFFIX) or not _gzipped(path):
             out.append((str(path), 0, None, ignore_tags))
             continue
+        # Pieces of one size (no small last one): workers that take them in turn finish together.
+        step = -(-size // max(2, round(size / PIECE)))
         with path.open("rb") as handle:
-            starts = record_starts(handle, list(range(0, size, PIECE)))
+            starts = record_starts(handle, list(range(0, size, step)))
         if not starts or starts[0] != 0:
             starts.insert(0, 0)  # damage at the very start: the first piece reports it
         bounds: list[int | None] = [*starts[1:], None]
@@ -735,6 +739,62 @@ def _drive(agen: Any) -> list[Any]:
             raise RuntimeError("the spider's start() awaited: rebuild cannot drive it")
 
 
+_SAFE_TAIL = re.compile(r"[0-9A-Za-z_-]+")  # unreserved: left alone in any part of a URL
+
+
+class _PlannedRequest(Request):
+    """A Request whose URL, when it is a prefix already known to be escaped plus an id-like last
+    part, is taken as it is: ``safe_url_string`` (a third of the plan's time per article in the
+    main process, which for --jobs N plans while the workers convert) would give it back as is.
+    Characters of ``[0-9A-Za-z_-]`` are never escaped, and the prefix is checked once with one such
+    part. Any other URL (a redirect target, a swept page's) is escaped as Request escapes it."""
+
+    _safe_prefixes: dict[str, bool] = {}
+
+    def _set_url(self, url: str) -> None:
+        prefix, slash, tail = url.rpartition("/")
+        if slash and _SAFE_TAIL.fullmatch(tail) and not self._url_is_verbatim():
+            known = self._safe_prefixes.get(prefix)
+            if known is None:
+                probe = prefix + "/x0"
+                known = "://" in prefix and safe_url_string(probe, self.encoding) == probe
+                if len(self._safe_prefixes) < 1024:
+                    self._safe_prefixes[prefix] = known
+            if known:
+                self._url = url
+                return
+        super()._set_url(url)
+
+
+def _planned_article_request(spider: Any) -> Callable[..., Any] | None:
+    """The spider's ``article_request`` making :class:`_PlannedRequest` objects, if its requests
+    are the spider's own in every field (checked on one; else None: the spider's is kept)."""
+
+    def article_request(article_id: str, feed: dict[str, str] | None = None) -> Any:
+        return _PlannedRequest(
+            spider.site.article_url(article_id, spider.settings),
+            callback=spider.parse_article,
+            errback=spider.article_failed,
+            meta={"article_id": article_id, "feed": feed or {}},
+        )
+
+    def fields(request: Any) -> tuple[Any, ...]:
+        return (
+            request.url, request.method, request.body, request.meta, request.callback, request.errback,
+            request.priority, request.dont_filter, dict(request.headers), request.cookies, request.flags,
+            request.cb_kwargs, request.encoding,
+        )  # fmt: skip
+
+    try:
+        same = all(
+            fields(spider.article_request(probe, feed)) == fields(article_request(probe, feed))
+            for probe, feed in (("20250208A07Y6400", {"title": "t"}), ("x", None))
+        )
+    except Exception:  # noqa: BLE001 - a spider whose requests this cannot mirror keeps its own
+        return None
+    return article_request if same else None
+
+
 class Planner:
     """Replay without the engine: the real spider and replay's sweep, on an :class:`ArchiveIndex`.
 
@@ -768,6 +828,9 @@ class Planner:
         output = Path(crawler.settings.get("OUTPUT_DIR"))
         self.empty_output = not output.is_dir() or not any(p.is_file() for p in output.rglob("*"))
         spider.existing_file = self.existing_file
+        planned = _planned_article_request(spider)
+        if planned is not None:
+            spider.article_request = planned
         self.crawler = crawler
         self.spider = spider
         self.index = index
@@ -1197,6 +1260,10 @@ class Pools:
         _init_worker(settings, site)
         if self.jobs > 1:
             forked = self.context.get_start_method() == "fork"
+            if forked:
+                # The index and the rest stay in this process for the whole run: out of the
+                # collector's sight, a forked worker's collections neither walk nor copy them.
+                gc.freeze()
             self.convert = self.context.Pool(
                 self.jobs, None if forked else _init_worker, () if forked else (settings, site)
             )
