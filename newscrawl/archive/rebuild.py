@@ -1274,6 +1274,7 @@ class Pools:
             if pool is not None:
                 pool.terminate()
                 pool.join()
+        gc.unfreeze()  # what start_converting froze is the collector's again (a caller that goes on)
 
 
 def classifier(settings: Any) -> Callable[[Any, str, str, bytes], tuple[str, dict[str, Any]] | None]:
