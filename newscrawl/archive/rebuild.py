@@ -253,10 +253,11 @@ def meta_refresh(
     The common page (one ``Content-Type`` naming HTML in UTF-8, no BOM, no content or transfer
     encoding) is decided without building the response: Scrapy decodes such a body as UTF-8
     with "replace" and hands ``text[:4096]`` to w3lib, so the same 4,096 characters go to the
-    same two w3lib calls here. Where they cannot hold "refresh" (ASCII letters, any case: no
-    other character lowercases to one of them), there is none; the bytes that can hold those
-    characters are the first 4,096 when they are ASCII, else at most the first 16,384.
-    Anything else goes through Scrapy's own response classes, as before.
+    same two w3lib calls here (as bytes when they are valid UTF-8: w3lib then scans the bytes
+    and decodes them only on a hit). Where they cannot hold "refresh" (w3lib looks for it in a
+    lowercased attribute; only ASCII letters lowercase to its letters), there is none; the bytes
+    that can hold those characters are the first 4,096 when they are ASCII, else at most the
+    first 16,384. Anything else goes through Scrapy's own response classes, as before.
     """
     end = len(raw) if end is None else end
     if _utf8_html(lines, raw[start : min(start + 4, end)]):
