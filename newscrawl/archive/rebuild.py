@@ -1259,12 +1259,12 @@ class Pools:
             self.index = None
         # Built here once: forked workers inherit it with every module imported (spawned ones build their own).
         _init_worker(settings, site)
+        # The index and the rest stay for the whole run: out of the collector's sight, the full
+        # collections that converting triggers do not walk them again (nor, in a forked worker,
+        # copy their pages).
+        gc.freeze()
         if self.jobs > 1:
             forked = self.context.get_start_method() == "fork"
-            if forked:
-                # The index and the rest stay in this process for the whole run: out of the
-                # collector's sight, a forked worker's collections neither walk nor copy them.
-                gc.freeze()
             self.convert = self.context.Pool(
                 self.jobs, None if forked else _init_worker, () if forked else (settings, site)
             )
