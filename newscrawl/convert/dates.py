@@ -74,4 +74,4 @@ def format_date(dt: datetime, style: str = "rfc3339") -> str:
     """``rfc3339`` (``2025-02-08T20:06:09+08:00``) or ``legacy`` (``2025-02-08 20:06:09``)."""
     if style == "legacy":
         return dt.strftime("%Y-%m-%d %H:%M:%S")
-    return dt.replace(microsecond=0).isoformat()
+    return dt.isoformat() if not dt.microsecond else dt.replace(microsecond=0).isoformat()  # no copy when whole
