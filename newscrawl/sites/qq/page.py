@@ -21,11 +21,13 @@ from __future__ import annotations
 import html as htmllib
 import json
 import re
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from lxml import etree
 from w3lib.encoding import html_to_unicode
 
+from newscrawl.convert import htmlblocks
 from newscrawl.convert.article import Article, Video
 from newscrawl.convert.htmlblocks import TooDeep, convert_element, html_to_blocks, parse_document, text_of
 from newscrawl.sites.base import Markup, Unavailable
@@ -101,13 +103,39 @@ _NOT_BODY_CLASSES = frozenset(
     ("article-top-content", "article-status", "introduction", "mbArticleShareBtn", "rv-root-v2")
 )
 _NOT_BODY_IDS = frozenset(("Status", "backqqcom", "tipsWBzf"))
+# The element scans above, as (tags, needles) for ``_scan``: an element can be a container or
+# junk only if its id or class holds one of these names.
+_CONTAINER_TAGS = (b"div",)
+_CONTAINER_NEEDLES = tuple(name.encode() for name in (*_CONTAINER_CLASSES, *_CONTAINER_IDS))
+_NOT_BODY_TAGS = (b"div", b"a")
+_NOT_BODY_NEEDLES = tuple(name.encode() for name in sorted(_NOT_BODY_CLASSES | _NOT_BODY_IDS))
+
+
+def _scan_all(root: etree._Element, tags: tuple[bytes, ...], needles: tuple[bytes, ...]) -> list:
+    """``(n, el)`` for every element of ``root.iter(*tags)``, numbered in document order: the
+    pure-Python scan, which leaves every test to the caller (``needles`` unused)."""
+    return list(enumerate(root.iter(*(tag.decode() for tag in tags))))
+
+
+def _compiled_scan() -> Callable[..., list] | None:
+    """``_cwalk.scan`` (the same numbering, only the elements whose id or class holds one of
+    ``needles``: a proxy for a few elements instead of every one) when the compiled walker runs."""
+    if htmlblocks.WALKER != "cython":  # NEWSCRAWL_PURE_PYTHON, no build, or a stale one
+        return None
+    from newscrawl.convert import _cwalk
+
+    return getattr(_cwalk, "scan", None)
+
+
+_scan = _compiled_scan() or _scan_all
+
 # A legacy paragraph that is only the related-video box's heading.
 _WIDGET_LABELS = frozenset(("精彩视频推荐",))
 
 
 def _not_body(container: etree._Element) -> list[etree._Element]:
     junk = []
-    for el in container.iter("div", "a"):
+    for _, el in _scan(container, _NOT_BODY_TAGS, _NOT_BODY_NEEDLES):
         if el.get("id") in _NOT_BODY_IDS:
             junk.append(el)
             continue
@@ -506,7 +534,7 @@ def _ranked_containers(tree: etree._Element) -> list[tuple[tuple[int, str], etre
     """Body container candidates, best kind first, document order within a kind."""
     found = []
     # A plain loop over the <div>s beats an XPath with contains() over every element.
-    for order, el in enumerate(tree.iter("div")):
+    for order, el in _scan(tree, _CONTAINER_TAGS, _CONTAINER_NEEDLES):
         kind = _CONTAINER_IDS.get(el.get("id") or "")
         if kind is None:
             classes = el.get("class")
