@@ -209,7 +209,8 @@ class ImageUrlStep(ArticleStep):
         if not thumb or is_ui_image(thumb) or self._ui(thumb):
             thumb = normalize_image_url(article.feed.get("cover", ""), article.url, self._hosts)
         if not thumb:
-            thumb = next((b.image.src for b in iter_blocks(article.body) if isinstance(b, ImageBlock)), "")
+            src = _first_image(article.body)
+            thumb = "" if src is None else src
         article.thumbnail = thumb
         return article
 
@@ -245,6 +246,26 @@ class ImageUrlStep(ArticleStep):
                 ]
             out.append(block)
         return out
+
+
+def _first_image(blocks: list) -> str | None:
+    """The ``src`` of the first ImageBlock in ``iter_blocks(blocks)``'s order, None when there is
+    none (a plain loop: most blocks are paragraphs, skipped without a generator step each)."""
+    for block in blocks:
+        if block.__class__ is Paragraph:
+            continue
+        if isinstance(block, ImageBlock):
+            return block.image.src
+        if isinstance(block, ListBlock):
+            for item in block.items:
+                src = _first_image(item)
+                if src is not None:
+                    return src
+        elif isinstance(block, Quote):
+            src = _first_image(block.blocks)
+            if src is not None:
+                return src
+    return None
 
 
 def _join(base: str, url: str) -> str:

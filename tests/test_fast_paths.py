@@ -1,0 +1,104 @@
+"""Shortcuts beside general code give the general code's results, on many and hostile inputs.
+
+Each shortcut here skips work for the common case (an absolute https image URL, a body's first
+image); each test runs the shortcut and the general path over
+generated inputs built to sit on the shortcut's edges, so any divergence fails.
+"""
+
+from __future__ import annotations
+
+import random
+
+from newscrawl.convert import images
+from newscrawl.convert.article import (
+    Code,
+    Heading,
+    Image,
+    ImageBlock,
+    ListBlock,
+    Paragraph,
+    Quote,
+    Rule,
+    Span,
+    Table,
+    iter_blocks,
+)
+from newscrawl.convert.normalize import _first_image
+
+SPACES = [" ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\xa0", "\u2028", "\u3000", "\u200b", "\ufeff"]
+URL_PARTS = [
+    "https://",
+    "http://",
+    "HTTPS://",
+    "//",
+    "https:/",
+    "data:",
+    "javascript:",
+    "about:",
+    "blob:",
+    "inews.gtimg.com",
+    "x.qpic.cn",
+    "example.org",
+    "[::1]",
+    "[bad",
+    "/om_bt/abc",
+    "/icon.png",
+    "?x=1",
+    "#f",
+    "中文",
+    "%20",
+    "..",
+    "",
+]
+HOSTS = [(), (".gtimg.com", ".qpic.cn", ".qq.com"), ("example.org",)]
+BASES = ["", "https://new.qq.com/rain/a/x", "http://[bad", "relative/only", "https://example.org/a/b?c#d"]
+
+
+def _url(rng: random.Random) -> str:
+    url = "".join(rng.choice(URL_PARTS) for _ in range(rng.randint(0, 4)))
+    if rng.random() < 0.4:
+        url = "https://" + url
+    if rng.random() < 0.3:
+        url = rng.choice(SPACES) + url
+    if rng.random() < 0.3:
+        url += rng.choice(SPACES)
+    return url
+
+
+def test_image_url_shortcut_matches_the_general_path():
+    rng = random.Random(15)
+    samples = [_url(rng) for _ in range(20000)] + ["https://", "https:// ", "https://x\u3000", "https://\xa0"]
+    shortcut = 0
+    for url in samples:
+        base, hosts = rng.choice(BASES), rng.choice(HOSTS)
+        fast = images.normalize_image_url(url, base, hosts)
+        assert fast == images.normalize_image_url_general(url, base, hosts), (url, base, hosts)
+        shortcut += url.startswith("https://")
+    assert shortcut > 2000  # the shortcut was really taken
+
+
+def _blocks(rng: random.Random, depth: int = 0) -> list:
+    out: list = []
+    for _ in range(rng.randint(0, 6)):
+        kind = rng.random()
+        if kind < 0.45:
+            out.append(Paragraph([Span("p")]))
+        elif kind < 0.6:
+            out.append(ImageBlock(Image(rng.choice(["", "https://a/1", "https://a/2", "x"]))))
+        elif kind < 0.7 and depth < 4:
+            out.append(ListBlock(rng.random() < 0.5, [_blocks(rng, depth + 1) for _ in range(rng.randint(0, 3))]))
+        elif kind < 0.8 and depth < 4:
+            out.append(Quote(_blocks(rng, depth + 1)))
+        elif kind < 0.9:
+            out.append(Table([[[Image("https://table/img")]]]))
+        else:
+            out.append(rng.choice([Heading(2, [Span("h")]), Code("c"), Rule()]))
+    return out
+
+
+def test_first_image_matches_iter_blocks():
+    rng = random.Random(16)
+    for _ in range(5000):
+        blocks = _blocks(rng)
+        expected = next((b.image.src for b in iter_blocks(blocks) if isinstance(b, ImageBlock)), None)
+        assert _first_image(blocks) == expected
