@@ -1,13 +1,15 @@
 """Shortcuts beside general code give the general code's results, on many and hostile inputs.
 
 Each shortcut here skips work for the common case (an absolute https image URL, a body's first
-image); each test runs the shortcut and the general path over
+image, the usual publish-time form); each test runs the shortcut and the general path over
 generated inputs built to sit on the shortcut's edges, so any divergence fails.
 """
 
 from __future__ import annotations
 
 import random
+from datetime import timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from newscrawl.convert import images
 from newscrawl.convert.article import (
@@ -23,6 +25,7 @@ from newscrawl.convert.article import (
     Table,
     iter_blocks,
 )
+from newscrawl.convert.dates import UTC_ZONE, parse_datetime, parse_datetime_general
 from newscrawl.convert.normalize import _first_image
 
 SPACES = [" ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\xa0", "\u2028", "\u3000", "\u200b", "\ufeff"]
@@ -102,3 +105,55 @@ def test_first_image_matches_iter_blocks():
         blocks = _blocks(rng)
         expected = next((b.image.src for b in iter_blocks(blocks) if isinstance(b, ImageBlock)), None)
         assert _first_image(blocks) == expected
+
+
+DIGITS = list("0123456789") * 6 + ["٢", "２", "²", "〇", "a", " ", "-", ":", "T", "Z", "+", "."]
+ZONES = [UTC_ZONE, ZoneInfo("Asia/Shanghai"), ZoneInfo("America/New_York"), timezone(timedelta(hours=-3))]
+
+
+def _date(rng: random.Random) -> str:
+    shape = rng.choice(["dddd-dd-dd dd:dd:dd", "dddd-dd-dd dd:dd:dd", "dddd-dd-ddTdd:dd:dd", "dddd/dd/dd dd:dd:dd"])
+    text = "".join(
+        rng.choice(DIGITS if c == "d" and rng.random() < 0.1 else "0123456789") if c == "d" else c for c in shape
+    )
+    if rng.random() < 0.5:  # plausible values, so the datetime is built (or refused just over a limit)
+        y, mo, d = rng.randint(0, 9999), rng.randint(0, 13), rng.randint(0, 32)
+        text = f"{y:04d}-{mo:02d}-{d:02d} {rng.randint(0, 25):02d}:{rng.randint(0, 61):02d}:{rng.randint(0, 61):02d}"
+    if rng.random() < 0.1:
+        text = rng.choice([" ", "\u3000", "Z", "+08:00", ".5", ""]) + text if rng.random() < 0.5 else text + "Z"
+    return text
+
+
+def _outcome(parse, text: str, tz):
+    """The result, or the exception as text (the general path raises on some offsets, "+99:99")."""
+    try:
+        return parse(text, tz)
+    except ValueError as exc:
+        return f"ValueError: {exc}"
+
+
+def _same(a, b) -> bool:
+    return a == b and repr(a) == repr(b) and (a is None or (a.tzinfo is b.tzinfo and a.fold == b.fold))
+
+
+def test_common_date_shortcut_matches_the_general_path():
+    rng = random.Random(17)
+    samples = [_date(rng) for _ in range(20000)] + [
+        "2025-02-08 20:06:09",
+        "2025-02-29 20:06:09",
+        "2024-02-29 23:59:59",
+        "2025-02-08 24:00:00",
+        "2025-02-08 23:60:00",
+        "2025-02-08 23:59:60",
+        "0000-01-01 00:00:00",
+        "9999-12-31 23:59:59",
+        "2025-03-30 02:30:00",  # a gap in some zones
+        "2025-11-02 01:30:00",  # a fold in New York
+    ]
+    built = 0
+    for text in samples:
+        tz = rng.choice(ZONES)
+        fast, general = _outcome(parse_datetime, text, tz), _outcome(parse_datetime_general, text, tz)
+        assert fast == general if isinstance(fast, str) else _same(fast, general), (text, tz)
+        built += fast is not None
+    assert built > 5000  # the shortcut built many datetimes, not only refused values
