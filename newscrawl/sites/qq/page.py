@@ -377,11 +377,12 @@ class QQPage:
 
     def check_available(self) -> None:
         """Raise Unavailable for deleted, paid, challenge and other-article pages."""
-        parts = urlsplit(self.url)
-        if parts.path.startswith("/babygohome") or (parts.hostname == "www.qq.com" and parts.path in ("", "/")):
+        if _gone_url(self.url):
             raise Unavailable(DELETED, f"redirected to {self.url}")
-        if any(word in self.title_tag for word in CHALLENGE_WORDS):
-            raise Unavailable(CHALLENGE, self.title_tag)
+        title = self.title_tag
+        for word in CHALLENGE_WORDS:
+            if word in title:
+                raise Unavailable(CHALLENGE, title)
         data = self.data
         if _flag(data.get("is_deleted")):
             raise Unavailable(DELETED, "window.DATA.is_deleted")
@@ -502,6 +503,24 @@ class QQPage:
         return extra + blocks
 
 
+# Article pages, whose URLs most pages have: urlsplit finds this host and, when the URL is
+# printable ASCII (nothing stripped or removed, no IPv6 brackets), the path right after it.
+_ARTICLE_PREFIXES = ("https://new.qq.com/", "https://news.qq.com/")
+
+
+def _gone_url(url: str) -> bool:
+    """The page is the site's "article gone" landing: ``/babygohome``, or the www.qq.com home page."""
+    if url.startswith(_ARTICLE_PREFIXES) and url.isascii() and url.isprintable():
+        return url.startswith("/babygohome", url.index("/", 8))  # the host is not www.qq.com
+    return _gone_url_general(url)
+
+
+def _gone_url_general(url: str) -> bool:
+    """``_gone_url`` by urlsplit (raises ValueError for URLs it cannot split, as it always did)."""
+    parts = urlsplit(url)
+    return parts.path.startswith("/babygohome") or (parts.hostname == "www.qq.com" and parts.path in ("", "/"))
+
+
 def _attrs(tag: str) -> dict[str, str]:
     """A start tag's attributes (lower-cased names)."""
     return {m[0].lower(): m[1] or m[2] or m[3] for m in _ATTR.findall(tag)}
@@ -616,13 +635,14 @@ def _article(page: QQPage) -> Article:
         raise Unavailable(UNRECOGNIZED, "no window.DATA and no known body container")
     if not article_id:
         raise Unavailable(UNRECOGNIZED, "no article id in URL or page")
-    legacy = page.article_info.get("article_url", "")
     url = page.url
     return Article(
         id=article_id,
         source="qq",
         lang="zh-CN",
-        url=canonical_url(article_id) if normalize_id(article_id) else _https(legacy or url),
+        url=canonical_url(article_id)
+        if normalize_id(article_id)
+        else _https(page.article_info.get("article_url", "") or url),
         title=page.title,
         media=page.media,
         published_raw=page.published_raw,
