@@ -1,7 +1,7 @@
 """Shortcuts beside general code give the general code's results, on many and hostile inputs.
 
 Each shortcut here skips work for the common case (an absolute https image URL, a body's first
-image, the usual publish-time form); each test runs the shortcut and the general path over
+image, the usual publish-time form, the only registered site); each test runs the shortcut and the general path over
 generated inputs built to sit on the shortcut's edges, so any divergence fails.
 """
 
@@ -10,6 +10,9 @@ from __future__ import annotations
 import random
 from datetime import timedelta, timezone
 from zoneinfo import ZoneInfo
+
+import pytest
+from scrapy.settings import Settings
 
 from newscrawl.convert import images
 from newscrawl.convert.article import (
@@ -25,8 +28,10 @@ from newscrawl.convert.article import (
     Table,
     iter_blocks,
 )
+from newscrawl.convert.converter import Converter
 from newscrawl.convert.dates import UTC_ZONE, parse_datetime, parse_datetime_general
 from newscrawl.convert.normalize import _first_image
+from newscrawl.sites import site_for_url
 
 SPACES = [" ", "\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\xa0", "\u2028", "\u3000", "\u200b", "\ufeff"]
 URL_PARTS = [
@@ -157,3 +162,42 @@ def test_common_date_shortcut_matches_the_general_path():
         assert fast == general if isinstance(fast, str) else _same(fast, general), (text, tz)
         built += fast is not None
     assert built > 5000  # the shortcut built many datetimes, not only refused values
+
+
+SITE_URLS = [
+    "https://new.qq.com/rain/a/",
+    "20250204A05C8200",
+    "https://example.org/news/",
+    "http://[",
+    "]",
+    "[::1]",
+    "中文",
+    "\u3000",
+    " ",
+    "?",
+    "#",
+    "//",
+    "",
+]
+
+
+def _site_outcome(pick, url: str) -> object:
+    try:
+        return pick(url).name
+    except ValueError as exc:
+        return f"ValueError: {exc}"
+
+
+@pytest.mark.parametrize("sites", [None, {"example": "tests.examplesite.site.ExampleSite"}])
+def test_converter_site_shortcut_matches_site_for_url(sites):
+    settings = Settings()
+    settings.setmodule("newscrawl.settings", priority="project")
+    if sites is not None:
+        settings.set("SITES", sites)
+    converter = Converter(settings)
+    rng = random.Random(18)
+    for _ in range(5000):
+        url = "".join(rng.choice(SITE_URLS) for _ in range(rng.randint(0, 4)))
+        expected = _site_outcome(lambda u: site_for_url(u, settings), url)
+        assert _site_outcome(converter.site_for, url) == expected, url
+    assert len(converter._sites) == (1 if sites is None else 2)

@@ -62,6 +62,11 @@ class Converter:
             return self.site
         if self._sites is None:
             self._sites = list(registry(self.settings).values())
+        if len(self._sites) == 1 and url.isascii() and "[" not in url and "]" not in url:
+            # The only site is the answer whatever the URL reads, so its id is not parsed out
+            # (~42k instructions a page). Not for URLs that urlsplit may refuse (brackets,
+            # non-ASCII hosts): site_for_url raises ValueError for those, and still does.
+            return self._sites[0]
         return site_for_url(url, self.settings, self._sites)
 
     def convert(self, html: str, url: str = "", requested_id: str | None = None, site: Site | None = None) -> Article:
