@@ -1,9 +1,10 @@
 """Optional Cython build of ``newscrawl/convert/_cwalk.pyx`` (the rest of the metadata: pyproject.toml).
 
-``_cwalk`` is the one module written for the compiler: the conversion's tree walk over libxml2's
-nodes (see its docstring). Everything else is plain Python. A build without Cython, without lxml's
-headers, without a C compiler, or with ``NEWSCRAWL_PURE_PYTHON`` set installs no extension and
-``htmlblocks`` runs its own Python walk: same output, only slower. The extension is ``optional``:
+``_cwalk`` is the one module written for the compiler: the conversion's hot path (the tree walk over
+libxml2's nodes, the text step's paragraph loop, the Markdown of blocks, the qq page's container scan;
+see its docstring). Everything else is plain Python. A build without Cython, without lxml's headers,
+without a C compiler, or with ``NEWSCRAWL_PURE_PYTHON`` set installs no extension and the Python
+functions run: same output, only slower. The extension is ``optional``:
 a compiler error is a warning, not a failed install.
 """
 
