@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,10 @@ from scrapy.settings import Settings
 from newscrawl.convert import frontmatter
 from newscrawl.convert.article import Article, Paragraph, Span
 from newscrawl.convert.converter import Converter
+from newscrawl.convert.dates import parse_datetime
 from newscrawl.convert.normalize import ArticleDropped
 from newscrawl.crawl.writer import UnsafePath, WriterPipeline, article_path
+from newscrawl.sites.qq.site import SHANGHAI
 from tests.qqpages import wrap_body
 
 HOSTILE_TITLES = [
@@ -199,3 +202,32 @@ def test_orphan_temp_files_of_dead_writers_are_removed(tmp_path):
         path.write_text("partial")
     assert remove_stale_temp_files(tmp_path) == 1
     assert not orphan.exists() and mine.exists() and other_host.exists()
+
+
+HOSTILE_TIMES = [
+    "2025-02-08 10:00+9999",  # an offset beyond 24 hours
+    "2025-02-08T10:00:00-25:00",
+    "0001-01-01T00:00:00+14:00",  # moved before year 1 by the zone change
+    "9999-12-31T23:59:59-14:00",  # moved past year 9999
+    "99999999999999999999",
+    "1e400",
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE_TIMES)
+def test_a_hostile_publish_time_reads_as_missing_never_as_an_error(value):
+    """A page's time that no datetime can hold is no time: the next source (here the date in the
+    id) is used and the article is written, instead of an exception in the date step."""
+    assert parse_datetime(value, SHANGHAI) is None
+    row = {
+        "id": "20250101A0000100",
+        "title": "t",
+        "media": "m",
+        "pubtime": value,
+        "thumbnail": "",
+        "body_html": '<div class="rich_media_content"><p>text</p></div>',
+    }
+    html = wrap_body(row).replace('content="' + value + '"', 'content=""')  # the page's meta time too
+    article = Converter().convert(html, "https://new.qq.com/rain/a/20250101A0000100", "20250101A0000100")
+    assert article.published == datetime(2025, 1, 1, tzinfo=SHANGHAI)
+    assert 'date: "2025-01-01T00:00:00+08:00"' in article.markdown

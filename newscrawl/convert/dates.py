@@ -46,6 +46,16 @@ def parse_datetime(value: str | int | float | None, tz: ZoneInfo = UTC_ZONE) -> 
 
 def parse_datetime_general(value: str | int | float | None, tz: ZoneInfo = UTC_ZONE) -> datetime | None:
     """``parse_datetime`` without its shortcut for the common form (the tests compare both)."""
+    try:
+        return _parse_general(value, tz)
+    except (ValueError, OverflowError, OSError):
+        # A page's value, so untrusted: an offset beyond 24 hours ("+9999"), a time that the
+        # zone change moves out of datetime's range (year 1 at +14:00), an epoch the platform
+        # cannot convert. None: the next source of the publish time is used.
+        return None
+
+
+def _parse_general(value: str | int | float | None, tz: ZoneInfo) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
