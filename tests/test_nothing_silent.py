@@ -389,3 +389,15 @@ def test_a_good_run_logs_no_traceback_and_counts_none(tmp_path):
     line = summary_of(result.stderr)
     assert "written=2 " in line and "tracebacks=" not in line and line.endswith("status=ok")
     assert not [key for key in result.stats if key.startswith("newscrawl/tracebacks/")]
+
+
+@pytest.mark.parametrize("bad", ["../../etc/passwd", "/etc/passwd", "*", "a/b", ""])
+def test_history_of_something_that_is_no_article_id_is_one_line_and_exit_2(tmp_path, capsys, bad):
+    from newscrawl.archive.history import main as history_main
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "passwd.md").write_text("outside the output folder")
+    code = history_main([bad, "--output", str(tmp_path / "out"), "--revisions", str(tmp_path / "rev")])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert captured.err == f"newscrawl: {bad!r} is not an article id (letters, digits, - and _)\n"

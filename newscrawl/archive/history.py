@@ -64,10 +64,12 @@ def history(article_id: str, output_dir: Path, revisions: Path) -> str:
 
 
 def main(argv: list[str]) -> int:
-    """``newscrawl history ID [--output DIR] [--revisions DIR]``; exit 1 when the id has no file."""
+    """``newscrawl history ID [--output DIR] [--revisions DIR]``; exit 1 when the id has no file,
+    2 when it is no article id."""
     from scrapy.settings import Settings
 
     from newscrawl.crawl.revisit import revisions_dir
+    from newscrawl.crawl.writer import is_safe_id
 
     settings = Settings()
     settings.setmodule("newscrawl.settings", priority="project")
@@ -80,6 +82,11 @@ def main(argv: list[str]) -> int:
     if args.output is not None and args.revisions is None:
         settings.set("OUTPUT_DIR", str(output))
     revisions = args.revisions or revisions_dir(settings)
+    if not is_safe_id(args.id):
+        # Not an id any article file can have; as a glob pattern it could also read outside
+        # the folders ("../..") or match other articles ("*").
+        print(f"newscrawl: {args.id!r} is not an article id (letters, digits, - and _)", file=sys.stderr)
+        return 2
     if not find_versions(args.id, output, revisions):
         print(f"newscrawl: no file of article {args.id} under {output}", file=sys.stderr)
         return 1

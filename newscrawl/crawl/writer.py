@@ -70,6 +70,11 @@ def _article_folder(cwd: str, output_dir: str, template: str, lang: str, source:
     return root, template
 
 
+def is_safe_id(article_id: str) -> bool:
+    """An id that is one path-safe token (no separator, no ``..``, no glob character)."""
+    return bool(_SAFE_ID.match(article_id))
+
+
 def article_path(output_dir: Path, template: str, article_id: str, lang: str, source: str) -> Path:
     """Where an article's file goes; raises UnsafePath rather than leave ``output_dir``."""
     if not _SAFE_ID.match(article_id):
