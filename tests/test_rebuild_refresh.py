@@ -13,12 +13,9 @@ import gzip
 import random
 
 import pytest
-from scrapy.http import Headers, HtmlResponse
-from scrapy.responsetypes import responsetypes
-from scrapy.utils.response import get_meta_refresh
 
 from newscrawl.archive import rebuild
-from newscrawl.archive.rebuild import decoded_body, meta_refresh
+from newscrawl.archive.rebuild import decoded_body, meta_refresh, scrapy_meta_refresh
 
 URL = "https://news.qq.com/rain/a/20250208A07Y6400"
 TAGS = ("script", "noscript")
@@ -28,16 +25,7 @@ UTF8 = [b"HTTP/1.1 200 OK", b"Content-Type: text/html; charset=utf-8"]
 def scrapy_refresh(lines: list[bytes], raw: bytes, tags: tuple[str, ...] = TAGS) -> tuple[float, str] | None:
     """What Scrapy follows: its own response class and get_meta_refresh, on the decoded body."""
     body, _ = decoded_body(lines, raw)
-    headers = Headers()
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() != b"content-encoding":  # HttpCompressionMiddleware removes it
-            headers.appendlist(name.strip(), value.strip())
-    respcls = responsetypes.from_args(headers=headers, url=URL, body=body)
-    if not issubclass(respcls, HtmlResponse):
-        return None
-    interval, target = get_meta_refresh(respcls(url=URL, headers=headers, body=body), ignore_tags=list(tags))
-    return (float(interval), target) if target else None
+    return scrapy_meta_refresh(URL, lines, body, tags)  # the whole body, no shortcut before it
 
 
 def meta(word: str = "refresh", target: str = "/moved/1") -> str:

@@ -298,6 +298,14 @@ def meta_refresh(
         return None
     if b"refresh" not in body[:65536].lower() and _bytes_show_ascii(lines, body):
         return None
+    return scrapy_meta_refresh(url, lines, body, ignore_tags)
+
+
+def scrapy_meta_refresh(
+    url: str, lines: list[bytes], body: bytes, ignore_tags: tuple[str, ...]
+) -> tuple[float, str] | None:
+    """Scrapy's own decision on a decoded body: its response class for these headers (without
+    ``Content-Encoding``, which HttpCompressionMiddleware removed) and ``get_meta_refresh``."""
     headers = Headers()
     for line in lines[1:]:
         name, _, value = line.partition(b":")

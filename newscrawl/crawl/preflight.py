@@ -193,12 +193,7 @@ def output_dir_problem(settings: Any) -> str | None:
     A probe file is created and removed, so a read-only folder is found too, not only
     one that cannot be created.
     """
-    folder = Path(settings.get("OUTPUT_DIR") or "output")
-    try:
-        _probe(folder)
-    except OSError as exc:
-        return f"OUTPUT_DIR {folder} cannot be created or written: {exc}"
-    return None
+    return _writable_problem("OUTPUT_DIR", settings.get("OUTPUT_DIR") or "output", folder=True)
 
 
 # Files a run writes besides the articles, each named by a setting ("" = off): a path that cannot
@@ -218,19 +213,27 @@ def file_problems(settings: Any) -> list[str]:
             continue
         if name == "MANIFEST" and ("://" in str(value) or "%(" in str(value)):
             continue  # a feed URI or a URI template: Scrapy's feed storage checks those itself
-        path = Path(value)
-        try:
-            if name in FOLDER_SETTINGS:
-                _probe(path)
-                continue
-            if path.is_dir():
-                raise IsADirectoryError(f"{path} is a folder")
-            if path.exists() and not os.access(path, os.W_OK):
-                raise PermissionError(f"{path} is not writable")
-            _probe(path.parent)
-        except OSError as exc:
-            found.append(f"{name} {value} cannot be created or written: {exc}")
+        problem = _writable_problem(name, value, folder=name in FOLDER_SETTINGS)
+        if problem:
+            found.append(problem)
     return found
+
+
+def _writable_problem(name: str, value: str | os.PathLike, folder: bool) -> str | None:
+    """Why the folder (or the file) a setting names cannot be written, or None."""
+    path = Path(value)
+    try:
+        if folder:
+            _probe(path)
+            return None
+        if path.is_dir():
+            raise IsADirectoryError(f"{path} is a folder")
+        if path.exists() and not os.access(path, os.W_OK):
+            raise PermissionError(f"{path} is not writable")
+        _probe(path.parent)
+    except OSError as exc:
+        return f"{name} {value} cannot be created or written: {exc}"
+    return None
 
 
 def check(settings: Any) -> tuple[list[str], list[str]]:

@@ -26,12 +26,15 @@ ROBOTS_LOGGER = "scrapy.downloadermiddlewares.robotstxt"
 
 class RobotsFailureLine(logging.Filter):
     """Scrapy's "Error downloading <request>: <exception>" + traceback for a robots.txt that
-    could not be fetched -> one WARNING line naming the host's robots.txt and the error."""
+    could not be fetched -> one WARNING line naming the host's robots.txt and the error.
+
+    Keyed on what the record is (an ERROR with an exception, on the robots.txt middleware's
+    logger, which logs nothing else so), not on Scrapy's wording, which may change."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.ERROR and record.msg == "Error downloading %(request)s: %(f_exception)s":
+        if record.levelno >= logging.ERROR and record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
             args = record.args if isinstance(record.args, dict) else {}
-            exc = args.get("f_exception")
             # The request that needed the rules: its host's robots.txt is the one that failed.
             host = urlsplit(getattr(args.get("request"), "url", "")).netloc or "?"
             record.msg = "robots.txt of %s could not be fetched (%s: %s); crawling without its rules"

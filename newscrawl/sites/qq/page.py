@@ -21,7 +21,6 @@ from __future__ import annotations
 import html as htmllib
 import json
 import re
-from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -117,17 +116,9 @@ def _scan_all(root: etree._Element, tags: tuple[bytes, ...], needles: tuple[byte
     return list(enumerate(root.iter(*(tag.decode() for tag in tags))))
 
 
-def _compiled_scan() -> Callable[..., list] | None:
-    """``_cwalk.scan`` (the same numbering, only the elements whose id or class holds one of
-    ``needles``: a proxy for a few elements instead of every one) when the compiled walker runs."""
-    if htmlblocks.WALKER != "cython":  # NEWSCRAWL_PURE_PYTHON, no build, or a stale one
-        return None
-    from newscrawl.convert import _cwalk
-
-    return getattr(_cwalk, "scan", None)
-
-
-_scan = _compiled_scan() or _scan_all
+# ``_cwalk.scan`` when the compiled module runs (the same numbering, only the elements whose id or
+# class holds one of ``needles``: a proxy for a few elements instead of every one), else the above.
+_scan = getattr(htmlblocks.COMPILED, "scan", None) or _scan_all
 
 # A legacy paragraph that is only the related-video box's heading.
 _WIDGET_LABELS = frozenset(("精彩视频推荐",))
