@@ -195,6 +195,37 @@ def test_a_setting_of_the_wrong_type_is_found_before_the_run():
 
 
 @pytest.mark.parametrize(
+    "name, value, expected",
+    [
+        ("FAIL_RATIO", "2", "a number from 0 to 1"),  # would never fail a run
+        ("FAIL_RATIO", "nan", "a number from 0 to 1"),
+        ("SUMMARY_LENGTH", "-5", "a whole number of at least 0"),  # would cut summaries from the end
+        ("CONCURRENT_REQUESTS", "0", "a whole number of at least 1"),  # would fetch nothing
+        ("CONCURRENT_REQUESTS", "2.5", "a whole number of at least 1"),  # getint would raise mid-run
+        ("DOWNLOAD_TIMEOUT", "-1", "a number of at least 0"),
+        ("DOWNLOAD_DELAY", "inf", "a number of at least 0"),
+        ("QQ_FEED_PAGES", "0", "a whole number of at least 1"),  # a site's own range: would find nothing
+    ],
+)
+def test_a_number_out_of_its_range_is_found_before_the_run(name, value, expected):
+    [problem] = preflight.problems(cmdline_settings(**{name: value}))
+    assert problem.startswith(f"{name}={value!r} is not allowed; use {expected} (default: "), problem
+
+
+def test_numbers_on_the_edges_of_their_ranges_are_allowed():
+    edges = {"FAIL_RATIO": "0", "FAIL_MIN_ARTICLES": "0", "RETRY_TIMES": "0", "DOWNLOAD_DELAY": "0.5"}
+    assert preflight.problems(cmdline_settings(**edges, QQ_FEED_PAGES="1", CONCURRENT_REQUESTS="1")) == []
+    assert preflight.problems(cmdline_settings(FAIL_RATIO="1")) == []
+
+
+def test_an_empty_output_dir_is_refused_not_read_as_the_default_folder():
+    """``-s OUTPUT_DIR=$DIR`` in a cron line whose DIR is unset would write into ./output."""
+    assert preflight.problems(cmdline_settings(OUTPUT_DIR="")) == [
+        "OUTPUT_DIR is empty; give the folder articles are written to (default: output)"
+    ]
+
+
+@pytest.mark.parametrize(
     "template, expected",
     [("../{id}.md", "leaves the output folder"), ("{idx}.md", "KeyError"), ("/etc/{id}.md", "leaves the output")],
 )
@@ -212,12 +243,13 @@ def test_wrong_settings_and_an_unknown_spider_are_one_line_each(tmp_path):
     command = [sys.executable, "-m", "newscrawl", "crawl"]
     bad = subprocess.run(
         [*command, "qq", "-s", "CONCURRENT_REQUESTS=abc", "-s", "OUTPUT_PATH_TEMPLATE=../{id}.md",
-         "-s", f"OUTPUT_DIR={tmp_path / 'out'}", "-a", "ids=20250208A07Y6400"],
+         "-s", "FAIL_RATIO=2", "-s", f"OUTPUT_DIR={tmp_path / 'out'}", "-a", "ids=20250208A07Y6400"],
         cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env,
     )  # fmt: skip
     assert bad.returncode == 2, bad.stderr[-2000:]
     assert bad.stderr.splitlines() == [
         "newscrawl: CONCURRENT_REQUESTS='abc' is not allowed; use a number (default: 16)",
+        "newscrawl: FAIL_RATIO='2' is not allowed; use a number from 0 to 1 (default: 0.5)",
         "newscrawl: OUTPUT_PATH_TEMPLATE='../{id}.md': '../{id}.md' leaves the output folder",
     ]
     unknown = subprocess.run([*command, "nosuch"], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
@@ -401,3 +433,11 @@ def test_history_of_something_that_is_no_article_id_is_one_line_and_exit_2(tmp_p
     captured = capsys.readouterr()
     assert code == 2 and captured.out == ""
     assert captured.err == f"newscrawl: {bad!r} is not an article id (letters, digits, - and _)\n"
+
+
+def test_every_checked_range_is_in_the_usage_docs():
+    from newscrawl.sites import registry
+
+    usage = (Path(__file__).resolve().parent.parent / "docs" / "usage.md").read_text(encoding="utf-8")
+    names = set(preflight.RANGES).union(*(site.setting_ranges for site in registry().values()))
+    assert sorted(name for name in names if f"`{name}`" not in usage) == []

@@ -11,6 +11,7 @@ Spider arguments (``-a``) are checked by the spider itself (``ArticleSpider.argu
 from __future__ import annotations
 
 import logging
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -36,6 +37,40 @@ BOOLEAN = (
     "REMOTE_CONTROL_ENABLED",
 )
 BOOLEAN_WORDS = "true, false, 1, 0"
+# Numbers that read fine but mean nothing out of their range, as (lowest, highest or None), both
+# allowed: an int bound asks for a whole number (the code reads it with getint, which refuses
+# "2.5"), a float bound for any finite number. Out of range they ran silently wrong: FAIL_RATIO=2
+# never failed a run, SUMMARY_LENGTH=-5 cut summaries from the end, CONCURRENT_REQUESTS=0 fetched
+# nothing. Sites add their own (``Site.setting_ranges``).
+RANGES: dict[str, tuple[float, float | None]] = {
+    "FAIL_RATIO": (0.0, 1.0),
+    "FAIL_MIN_ARTICLES": (0, None),
+    "SUMMARY_WHOLE_UNDER": (0, None),
+    "SUMMARY_LENGTH": (0, None),
+    "EMPTY_RETRY_HOURS": (0.0, None),
+    "REVISIT_MAX_PER_RUN": (0, None),
+    "WARC_MAX_SIZE": (1, None),
+    "REBUILD_KEEP_MB": (0, None),
+    "PROGRESS_INTERVAL": (0.0, None),
+    "REDIS_IDLE_CLOSE_SECONDS": (0.0, None),
+    "REDIS_WORKER_TIMEOUT": (0.0, None),
+    "ROBOTSTXT_TIMEOUT": (0.0, None),
+    "ROBOTSTXT_RETRY_TIMES": (0, None),
+    # Scrapy's, as this project uses them.
+    "CONCURRENT_REQUESTS": (1, None),
+    "CONCURRENT_REQUESTS_PER_DOMAIN": (1, None),
+    "CONCURRENT_ITEMS": (1, None),
+    "DOWNLOAD_DELAY": (0.0, None),
+    "DOWNLOAD_TIMEOUT": (0.0, None),
+    "RETRY_TIMES": (0, None),
+    "REDIRECT_MAX_TIMES": (0, None),
+    "AUTOTHROTTLE_START_DELAY": (0.0, None),
+    "AUTOTHROTTLE_MAX_DELAY": (0.0, None),
+    "CLOSESPIDER_TIMEOUT": (0.0, None),
+    "CLOSESPIDER_ITEMCOUNT": (0, None),
+    "CLOSESPIDER_PAGECOUNT": (0, None),
+    "CLOSESPIDER_ERRORCOUNT": (0, None),
+}
 
 
 def setting_problems(settings: Any) -> list[str]:
@@ -59,18 +94,61 @@ def setting_problems(settings: Any) -> list[str]:
     return problems
 
 
+def range_problems(settings: Any, defaults: dict[str, Any] | None = None) -> list[str]:
+    """One message per number out of its range (RANGES and each site's ``setting_ranges``),
+    wherever it was set. A value that is no number at all is ``typed_problems``' to say."""
+    ranges = dict(RANGES)
+    for site in _sites(settings):
+        ranges.update(site.setting_ranges)
+    found = []
+    for name, (low, high) in ranges.items():
+        value = settings.get(name)
+        if value is None or isinstance(value, bool):
+            continue
+        whole = isinstance(low, int)
+        try:
+            number = int(value) if whole and isinstance(value, str) else float(value)
+        except (TypeError, ValueError):
+            if not (whole and isinstance(value, str) and _is_number(value)):
+                continue
+            number = math.nan  # "2.5" where a whole number is read: getint would raise mid-run
+        if math.isfinite(number) and number >= low and (high is None or number <= high):
+            continue
+        kind = "a whole number" if whole else "a number"
+        span = f"from {low:g} to {high:g}" if high is not None else f"of at least {low:g}"
+        if not defaults:
+            defaults = _defaults(settings)
+        default = defaults.get(name)
+        found.append(f"{name}={value!r} is not allowed; use {kind} {span} (default: {default!r})")
+    return found
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _sites(settings: Any) -> list[Any]:
+    """The registered sites, or none when SITES is broken (the spider reports that when it loads)."""
+    from newscrawl.sites import registry
+
+    try:
+        return list(registry(settings).values())
+    except (ImportError, TypeError, ValueError):
+        return []
+
+
 def _defaults(settings: Any) -> dict[str, Any]:
     """Every known setting's default: Scrapy's, the project's, each registered site's."""
     import newscrawl.settings as project
-    from newscrawl.sites import registry
 
     values = {name: getattr(scrapy_defaults, name) for name in dir(scrapy_defaults) if name.isupper()}
     values.update({name: getattr(project, name) for name in dir(project) if name.isupper()})
-    try:
-        for site in registry(settings).values():
-            values.update(site.default_settings)
-    except (ImportError, TypeError, ValueError):
-        pass  # a broken SITES entry is reported when the spider loads it
+    for site in _sites(settings):
+        values.update(site.default_settings)
     return values
 
 
@@ -160,15 +238,10 @@ def output_template_problem(settings: Any) -> str | None:
     that leaves the folder, or names a field other than ``{id}``, ``{lang}``, ``{source}``,
     would otherwise refuse every article, one by one, mid-run."""
     from newscrawl.crawl.writer import UnsafePath, article_path
-    from newscrawl.sites import registry
 
     template = settings.get("OUTPUT_PATH_TEMPLATE")
     folder = Path(settings.get("OUTPUT_DIR") or "output")
-    try:
-        sites = list(registry(settings).values())
-    except (ImportError, TypeError, ValueError):
-        return None  # a broken SITES entry is reported when the spider loads it
-    for site in sites:
+    for site in _sites(settings):
         try:
             article_path(folder, template, "ID0", site.lang, site.name)
         except UnsafePath as exc:
@@ -242,7 +315,11 @@ def check(settings: Any) -> tuple[list[str], list[str]]:
     given = _given(settings)
     defaults = _defaults(settings) if given else {}
     unknown, notes = unknown_names(settings, given, defaults)
-    found = unknown + setting_problems(settings) + typed_problems(settings, given, defaults) + file_problems(settings)
+    found = unknown + setting_problems(settings) + typed_problems(settings, given, defaults)
+    found += range_problems(settings, defaults) + file_problems(settings)
+    if "OUTPUT_DIR" in given and not settings.get("OUTPUT_DIR"):
+        # ``-s OUTPUT_DIR=$DIR`` with DIR unset in cron: not the default folder, silently.
+        found.append("OUTPUT_DIR is empty; give the folder articles are written to (default: output)")
     for problem in (output_dir_problem(settings), output_template_problem(settings)):
         if problem:
             found.append(problem)

@@ -156,6 +156,9 @@ class Site:
     settings_prefix: ClassVar[str] = ""
     #: The site's settings and their defaults, applied at "default" priority by its spider.
     default_settings: ClassVar[dict[str, Any]] = {}
+    #: Allowed ranges of the site's numeric settings, as ``(lowest, highest or None)``: an int
+    #: bound asks for a whole number (checked before a run, as the core's ``preflight.RANGES``).
+    setting_ranges: ClassVar[dict[str, tuple[float, float | None]]] = {}
     #: The setting holding the article fetch URL (with ``{id}``).
     article_url_setting: ClassVar[str] = ""
 

@@ -39,6 +39,18 @@ QQ_FEED_RETRY_TIMES = 2
 QQ_FEED_BACKLOG = 500
 
 
+# Allowed ranges of the numbers above (Site.setting_ranges): 0 feed pages or items would
+# make a discovery run that finds nothing and says ok.
+RANGES: dict[str, tuple[float, float | None]] = {
+    "QQ_FEED_PAGES": (1, None),
+    "QQ_FEED_ITEM_COUNT": (1, None),
+    "QQ_AUTHOR_PAGES": (1, None),
+    "QQ_FEED_TIMEOUT": (0.0, None),
+    "QQ_FEED_RETRY_TIMES": (0, None),
+    "QQ_FEED_BACKLOG": (0, None),
+}
+
+
 def defaults() -> dict[str, Any]:
     """The settings above, by name."""
     return {name: value for name, value in globals().items() if name.startswith("QQ_")}

@@ -65,6 +65,7 @@ class QQSite(Site):
     flag_arguments = ("hot",)
     settings_prefix = "QQ_"
     default_settings = qq_settings.defaults()
+    setting_ranges = qq_settings.RANGES
     article_url_setting = "QQ_ARTICLE_URL"
 
     # ---- ids and pages ---------------------------------------------------------------------
