@@ -32,7 +32,7 @@ usage: newscrawl crawl SITE [-a NAME=VALUE ...] [-s NAME=VALUE ...]   (SITE: see
 
 Runs from any folder; relative paths in settings (OUTPUT_DIR, STATE_FILE) are relative to
 the current folder. Exit statuses of crawl: 0 ok, 1 could not start, 2 bad arguments or settings,
-3 did not finish, 4 no feed answered, 5 most article fetches failed, 6 unknown page layout,
+3 did not finish, 4 no feed answered, 5 article fetches failed (most, or a named one), 6 unknown page layout,
 7 damaged WARC records in a replay or rebuild, 8 files could not be written (disk),
 9 unexpected errors (a traceback in the log).
 """

@@ -201,6 +201,11 @@ PROGRESS_INTERVAL = 60.0
 FAIL_RATIO = 0.5
 # The fewest article fetches a run needs before FAIL_RATIO can fail it.
 FAIL_MIN_ARTICLES = 4
+# A live run given its articles (-a ids=..., -a urls=...) fails when any of them could not be
+# fetched or extracted (exit 5, or 6 when extraction failed), whatever FAIL_RATIO and
+# FAIL_MIN_ARTICLES say: the caller asked for exactly those. False: the ratio decides, as in
+# discovery runs, replays and rebuilds.
+FAIL_ON_REQUESTED = True
 # Progress lines, run summary and verdict, stats file; Scrapy's page-counting LogStats off;
 # the cycle collector tuned while the crawl runs (startup's objects frozen, fewer passes);
 # every traceback logged at ERROR counted (it fails the run: exit status 9).

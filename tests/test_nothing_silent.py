@@ -269,11 +269,37 @@ def test_render_of_a_missing_page_or_an_unknown_site_is_one_line(tmp_path, capsy
 
 
 def test_fail_ratio_zero_fails_a_run_on_any_failed_article():
-    """What the docs tell a script that asks for given ids and must hear of any failure."""
+    """FAIL_RATIO=0 with FAIL_MIN_ARTICLES=1: any failed article fails a discovery run too."""
     strict = Settings({"FAIL_MIN_ARTICLES": 1, "FAIL_RATIO": 0})
     one_failed = {"newscrawl/articles/fetched": 9, "newscrawl/articles/written": 9, "newscrawl/failed/timeout": 1}
     assert verdict(one_failed, "finished", strict)[0] == 5
     assert verdict(one_failed, "finished", Settings({"FAIL_MIN_ARTICLES": 4, "FAIL_RATIO": 0.5}))[0] == 0
+
+
+def test_a_run_given_its_articles_fails_on_any_of_them_lost():
+    """-a ids=/urls= (``newscrawl/requested``): one lost of three is a failed run, below
+    FAIL_MIN_ARTICLES too; FAIL_ON_REQUESTED=False gives the ratio back."""
+    project = get_project_settings()
+    lost = {"newscrawl/requested": 3, "newscrawl/articles/fetched": 2, "newscrawl/failed/timeout": 1}
+    assert verdict(lost, "finished", project) == (5, "requested article fetches failed (1 of 3)")
+    broken = {"newscrawl/requested": 3, "newscrawl/articles/fetched": 3, "newscrawl/failed/extract_error/X": 1}
+    assert verdict(broken, "finished", project) == (6, "article extraction failed on requested pages (1 of 3)")
+    lenient = project.copy()
+    lenient.set("FAIL_ON_REQUESTED", False)
+    assert verdict(lost, "finished", lenient) == (0, "ok")
+    discovered = {k: v for k, v in lost.items() if k != "newscrawl/requested"}
+    assert verdict(discovered, "finished", project) == (0, "ok")  # a cron run: the ratio decides
+    assert verdict({**lost, "newscrawl/failed/timeout": 0}, "finished", project) == (0, "ok")
+
+
+def test_a_live_ids_run_with_one_article_lost_says_so_and_exits_5(tmp_path):
+    with MockQQServer(articles=3) as mock:
+        ids = mock.ids("writable")[:2]
+        mock.fail_always(ids[1], "500")
+        result = run_crawl_in_process(tmp_path / "out", mock.url, {"RETRY_TIMES": 0}, ids=",".join(ids))
+    assert result.returncode == 5, result.stderr[-3000:]
+    assert "status=FAILED: requested article fetches failed (1 of 2)" in result.stderr
+    assert len(folder_files(tmp_path / "out")) == 1  # the other one is written all the same
 
 
 @pytest.mark.parametrize("name", ["ids", "urls", "channels", "authors"])

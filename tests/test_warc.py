@@ -381,7 +381,9 @@ def test_missing_requests_fail_clearly_and_selection_arguments_limit_the_replay(
     archived = sorted(sample_article_ids())[0]
     absent = "20250101A0ZZZZ00"
     replay = run_replay(tmp_path / "out", SAMPLE, tmp_path, "-a", f"ids={archived},{absent}")
-    assert replay.returncode == 0, replay.stderr[-3000:]  # one failure of two is below FAIL_MIN_ARTICLES
+    # The user named both: one of them not in the archive fails the run (FAIL_ON_REQUESTED).
+    assert replay.returncode == 5, replay.stderr[-3000:]
+    assert "status=FAILED: requested article fetches failed (1 of 2)" in replay.stderr
     assert written_ids(tmp_path / "out") == {archived}  # the user's ids replace the capture's discovery
     assert replay.stat("newscrawl/replay/missing") == 1
     assert replay.stat("newscrawl/failed/NotArchived") == 1

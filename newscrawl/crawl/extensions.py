@@ -86,13 +86,20 @@ def verdict(stats: dict, finish_reason: str, settings) -> tuple[int, str]:
     # The disk's and the code's failures have statuses of their own (8, 9), never "the site failed".
     site_failed = failed - write_errors - item_errors
     min_attempts = settings.getint("FAIL_MIN_ARTICLES")
-    if attempted >= min_attempts and site_failed > attempted * settings.getfloat("FAIL_RATIO"):
+    ratio = settings.getfloat("FAIL_RATIO")
+    # A live run given its articles answers for each of them: one lost is a failed run.
+    requested = stats.get("newscrawl/requested", 0) and settings.getbool("FAIL_ON_REQUESTED", True)
+    if requested:
+        min_attempts, ratio = 1, 0.0
+    if attempted >= min_attempts and site_failed > attempted * ratio:
         if extract_errors > site_failed - extract_errors:  # the pages came, extraction broke on them
-            return 6, f"article extraction failed on most pages ({extract_errors} of {fetched})"
-        return 5, f"most article fetches failed ({site_failed} of {attempted})"
+            pages = "requested pages" if requested else "most pages"
+            return 6, f"article extraction failed on {pages} ({extract_errors} of {fetched})"
+        fetches = "requested article fetches" if requested else "most article fetches"
+        return 5, f"{fetches} failed ({site_failed} of {attempted})"
     unrecognized = stats.get("newscrawl/skipped/unrecognized", 0)
     extracted = sum(_sum(stats, "newscrawl/template/").values())
-    if fetched >= min_attempts and unrecognized and extracted <= fetched * (1 - settings.getfloat("FAIL_RATIO")):
+    if fetched >= min_attempts and unrecognized and extracted <= fetched * (1 - ratio):
         return 6, f"page template stopped matching ({unrecognized} of {fetched} pages unrecognized)"
     # Any article that was fetched and could not be stored: the operator's disk needs looking at.
     if write_errors:

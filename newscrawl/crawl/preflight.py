@@ -35,6 +35,7 @@ BOOLEAN = (
     "ROBOTSTXT_OBEY",
     "TELNETCONSOLE_ENABLED",
     "REMOTE_CONTROL_ENABLED",
+    "FAIL_ON_REQUESTED",
 )
 BOOLEAN_WORDS = "true, false, 1, 0"
 # Numbers that read fine but mean nothing out of their range, as (lowest, highest or None), both

@@ -91,6 +91,8 @@ class ArticleSpider(scrapy.Spider):
         super().__init__(**kwargs)
         self.bad_args: list[str] = []
         self.requested: list[str] = []
+        # Whether the command line named articles (from_crawler tells a replay's captured ids apart).
+        self.asked = bool(urls or ids)
         for given, to_id in ((split_arg(urls), self.site.id_from_url), (split_arg(ids), self.site.normalize_id)):
             for value in given:
                 article_id = to_id(value)
@@ -172,6 +174,8 @@ class ArticleSpider(scrapy.Spider):
         # Scrapy would set them as spider attributes (``-a name=`` renames the spider): drop them.
         valid = cls.argument_names(site)
         kwargs = {k: v for k, v in kwargs.items() if k in valid or k in IGNORED_ARGUMENTS}
+        # Articles named on this command line (a replay's captured ids were the capture's asking).
+        asked = bool(kwargs.get("ids") or kwargs.get("urls"))
         try:
             # -a warc=PATH: the capture's settings and arguments
             kwargs = prepare_replay(crawler.settings, kwargs, cls.selection_arguments(site), site)
@@ -183,6 +187,7 @@ class ArticleSpider(scrapy.Spider):
         if missing:
             spider.bad_args.append(missing)
         spider.arguments = kwargs  # recorded in WARC captures
+        spider.asked = asked
         spider.gone = GoneState(
             crawler.settings.get("STATE_FILE") or None,
             retry_after={"empty": crawler.settings.getfloat("EMPTY_RETRY_HOURS") * 3600},
@@ -207,6 +212,11 @@ class ArticleSpider(scrapy.Spider):
                 self.logger.error("Bad argument: %s", bad)
                 stats.inc_value("newscrawl/failed/bad_argument")
             return
+        if self.requested and self.asked:
+            # The verdict holds the run to every article its command line named (FAIL_ON_REQUESTED);
+            # a replay of a capture's own ids re-extracts what was captured, as rebuild does, and
+            # the ratio decides there.
+            stats.set_value("newscrawl/requested", len(self.requested))
         for article_id in self.requested:
             request = self.consider(FeedItem(article_id, ""))
             if request is not None:
