@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from scrapy.settings import Settings
 
 from newscrawl.convert.article import Article
-from newscrawl.crawl.writer import UnsafePath, WriterPipeline
+from newscrawl.crawl.writer import UnsafePath, WriterPipeline, article_path, existing_article_file
 from newscrawl.osutil import write_atomic
 
 TEMPLATES = [
@@ -69,3 +71,45 @@ def test_a_writer_told_its_folder_was_empty_reads_only_what_it_wrote(tmp_path):
 
     assert [write("x\n"), write("x\n"), write("y\n")] == ["written", "unchanged", "updated"]
     assert (tmp_path / "zh-CN" / "a1.md").read_text() == "y\n"
+
+
+def _existing_by_path_route(output, template, ids, lang, source):
+    """The spider's existing-file check as it was: every form through ``article_path``, then a stat."""
+    for article_id in ids:
+        try:
+            path = article_path(Path(output), template, article_id, lang, source)
+        except UnsafePath:
+            continue
+        if path.is_file():
+            return path
+    return None
+
+
+@pytest.mark.parametrize("template", [*TEMPLATES, "../{id}.md", "/{id}.md", "{lang}/./{id}.md"])
+def test_existing_file_check_equals_the_path_route(tmp_path, monkeypatch, template):
+    """The string-joined check finds the same file (or none) as ``article_path`` for every template,
+    output folder spelling, id form, and refused id, language or source."""
+    monkeypatch.chdir(tmp_path)
+    outputs = [str(tmp_path / "out"), "out", "./out/", tmp_path / "out", f"{tmp_path}/../{tmp_path.name}/out"]
+    cases = [(i, "zh-CN", "qq") for i in ("20250101A0000100", "20250101A00001", "c", "../c", "")]
+    cases += [("20250101A0000100", "../zh", "qq"), ("20250101A0000100", "zh-CN", "Q/Q")]
+    for made, (article_id, lang, source) in enumerate(cases[:3]):  # two forms' files, a folder at a third's path
+        try:
+            target = article_path(tmp_path / "out", template, article_id, lang, source)
+        except UnsafePath:  # a template that leaves the folder: every check finds nothing
+            continue
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.mkdir() if made == 2 else target.write_text("x")
+    # Where a check that let "../c" through would look: a file there must not count.
+    trap = tmp_path / "out" / template.format(id="../c", lang="zh-CN", source="qq")
+    if not trap.resolve().exists() and trap.resolve() != tmp_path.resolve():
+        trap.resolve().parent.mkdir(parents=True, exist_ok=True)
+        trap.resolve().write_text("not an article")
+    for output in outputs:
+        for forms in (["20250101A0000100", "20250101A00001"], ["zzz", "20250101A00001"], ["c"], ["../c", "c"]):
+            for _, lang, source in cases:
+                expected = _existing_by_path_route(output, template, forms, lang, source)
+                for _ in range(2):  # the first call fills the cache, the second uses it
+                    assert existing_article_file(output, template, forms, lang, source) == expected
+    assert existing_article_file(tmp_path / "out", template, ["nothing"], "zh-CN", "qq") is None

@@ -95,7 +95,23 @@ def existing_article_file(
     One ``stat`` per form, no directory scan: cheap on a folder of 100,000 articles. Only a
     file counts: a folder (or anything else) at an article's path is no archived article, so
     the article is fetched and the writer reports the path it cannot write (``write_error``).
+
+    The spider asks this for every article it considers, so the paths are joined as strings
+    where that gives ``article_path``'s path (see ``_existing_prefix``): ``Path`` objects, the
+    language, source and template checks and a ``getcwd`` per form cost several times the stat.
     """
+    folder = os.fspath(output_dir)
+    # An absolute folder resolves the same from any working directory: no getcwd() then.
+    prefix = _existing_prefix("" if folder[:1] == "/" else os.getcwd(), folder, template, lang, source)
+    if prefix is None:  # the language, source or template is refused: so is every form
+        return None
+    if prefix:
+        for article_id in ids:
+            if _SAFE_ID.match(article_id):
+                path = prefix + template.format(id=article_id, lang=lang, source=source)
+                if os.path.isfile(path):
+                    return Path(path)
+        return None
     for article_id in ids:
         try:
             path = article_path(Path(output_dir), template, article_id, lang, source)
@@ -104,6 +120,28 @@ def existing_article_file(
         if os.path.isfile(path):
             return path
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _existing_prefix(cwd: str, output_dir: str, template: str, lang: str, source: str) -> str | None:
+    """The resolved output root as a path prefix (``"/out/"``) when ``prefix + template.format(...)``
+    is ``article_path``'s path for every safe id; ``""`` when it may not be (then each path goes
+    through ``article_path``); None when ``article_path`` refuses every id (an unsafe language,
+    source or template). ``cwd`` is ``""`` for an absolute ``output_dir``.
+
+    As in ``WriterPipeline._prefix``: a template of bare ``{id}``/``{lang}``/``{source}`` fields
+    whose probe path is already normal gives normal paths for every id, because ids, languages and
+    sources are single tokens of ``[0-9A-Za-z_-]`` (plus ``-`` joined parts for a language).
+    """
+    try:
+        probe = article_path(Path(cwd or "/", output_dir), template, "ID0", lang, source)
+    except UnsafePath:
+        return None
+    relative = template.format(id="ID0", lang=lang, source=source)
+    if not (_plain_template(template) and str(Path(relative)) == relative and relative[:1] != "/"):
+        return ""
+    prefix = os.path.join(str(_resolved(cwd or "/", output_dir)), "")
+    return prefix if prefix + relative == str(probe) else ""
 
 
 def _stale(tmp: Path, limit: float) -> bool:
