@@ -85,6 +85,74 @@ def test_image_url_shortcut_matches_the_general_path():
     assert shortcut > 2000  # the shortcut was really taken
 
 
+UI_PARTS = [
+    "https://",
+    "http://",
+    "HtTp://",
+    "inews.gtimg.com/",
+    "mat1.gtimg.com/",
+    "MAT1.GTIMG.COM/",
+    "qzonestyle.gtimg.cn/",
+    "pingjs.qq.com/",
+    "a.tajs.qq.com/",
+    "x.TCSS.QQ.COM/",
+    "b.beacon.qq.com",
+    "qq.com/",
+    "qq.co",
+    "m/",
+    "/om_bt/abc",
+    "/favicon",
+    "/ICON",
+    "/logo-x",
+    "/Loading",
+    "/placeholder",
+    "/blank",
+    "/spacer",
+    "/pixel",
+    ".png",
+    ".PNG",
+    ".gif",
+    ".Gif",
+    ".ico",
+    ".ICO",
+    ".svg",
+    ".sVg",
+    ".jpg",
+    ".ſvg",  # re.I folds "ſ" onto "s"
+    ".ıco",  # and "ı"/"İ" onto "i"
+    ".İCO",
+    "/Kogo",  # the Kelvin sign folds onto "k"
+    "?",
+    "&",
+    "?pgv_x",
+    "&PV_",
+    "?track",
+    "#f",
+    "/",
+    ".",
+    "中文",
+    "",
+]
+
+
+@pytest.mark.parametrize("check", ["generic", "qq"])
+def test_ui_image_shortcuts_match_the_general_path(check):
+    """``images.is_ui_image`` and the qq site's skip their patterns for ASCII URLs that cannot match."""
+    if check == "generic":
+        fast, general = images.is_ui_image, images.is_ui_image_general
+    else:
+        site = site_for_url("https://new.qq.com/rain/a/20250208A07Y6400", Settings())
+        fast, general = site.is_ui_image, site.is_ui_image_general
+    rng = random.Random(18)
+    samples = ["".join(rng.choice(UI_PARTS) for _ in range(rng.randint(0, 6))) for _ in range(30000)]
+    found = 0
+    for url in samples:
+        expected = general(url)
+        assert fast(url) == expected, url
+        found += expected
+    assert 1000 < found < len(samples) - 1000  # both outcomes are common in the samples
+
+
 def _blocks(rng: random.Random, depth: int = 0) -> list:
     out: list = []
     for _ in range(rng.randint(0, 6)):

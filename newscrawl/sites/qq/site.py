@@ -33,6 +33,8 @@ _UI_HOST = re.compile(
     re.I,
 )
 _UI_TRACKING = re.compile(r"[?&](?:pgv_|pv_|track)", re.I)
+# What every _UI_HOST match holds, lower-cased (for ASCII URLs, where re.I is ASCII case folding).
+_UI_HOST_NEEDS = ("mat1.gtimg.com/", "qzonestyle.gtimg.cn/", "qq.com/")
 
 
 @functools.lru_cache(maxsize=64)
@@ -89,6 +91,20 @@ class QQSite(Site):
         return page.extract(html, url, requested_id, redirected)
 
     def is_ui_image(self, url: str) -> bool:
+        if url.isascii():
+            # _UI_HOST needs one of _UI_HOST_NEEDS in the lower-cased URL (its last alternative
+            # ends in ".qq.com/"); most content images are on other hosts, and the pattern's
+            # "[^/]*" backtracks over the whole host of each.
+            low = url.lower()
+            for needle in _UI_HOST_NEEDS:
+                if needle in low:
+                    break
+            else:
+                return bool(("?" in url or "&" in url) and _UI_TRACKING.search(url))
+        return self.is_ui_image_general(url)
+
+    def is_ui_image_general(self, url: str) -> bool:
+        """``is_ui_image`` without its shortcut for ASCII URLs off the UI hosts (the tests compare both)."""
         return bool(_UI_HOST.match(url) or (("?" in url or "&" in url) and _UI_TRACKING.search(url)))
 
     def date_from_id(self, article_id: str) -> datetime | None:
