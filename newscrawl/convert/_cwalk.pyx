@@ -50,6 +50,8 @@ cdef int _SKIP = _hb._SKIP
 cdef int _BLOCK = _hb._BLOCK
 cdef int _INLINE = _hb._INLINE
 cdef int _STYLED = _hb._STYLED
+cdef int _IMG = _hb._IMG
+cdef int _BR = _hb._BR
 cdef int MAX_DEPTH = _hb.MAX_DEPTH
 cdef object _element = _hb._element
 cdef object _has_class = _hb._has_class
@@ -111,6 +113,238 @@ cdef bint _special_div(tree.xmlNode* c_node, object markup) except -1:
         return True
     cls = _get(c_node, "class")
     return bool(cls and _has_class(cls, markup.subhead_classes))
+
+
+# ---- the element's kind and style without Python strings ---------------------------------------
+#
+# ``namespacedName`` decodes a new string per element, then ``_KIND.get`` hashes it; and
+# ``_style_for``'s attribute reads (``el.get``: a copy and a decoded string each), its
+# ``_has_class`` call and its tag comparisons cost ~2,700 instructions per styled element. For an
+# element without a namespace, its name is looked up in a C table made from ``_KIND`` at import,
+# which also records which of ``_style_for``'s branches the name takes; the class and style tests
+# read the attribute's text node in place (a substring of a UTF-8 value is a substring of the
+# decoded value). Anything unusual (a namespaced element, an attribute value that is not one
+# text node, markup that is not a plain ``Markup``) takes the general code above.
+
+from libc.string cimport strcmp, strlen, strstr
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+
+from newscrawl.sites.base import Markup as _Markup
+
+cdef enum:
+    _ST_NONE = 0  # not a styled tag
+    _ST_SPAN = 1  # span font: bold by class or inline style
+    _ST_BOLD = 2  # strong b
+    _ST_LINK = 3  # a
+    _ST_CODE = 4  # code kbd samp tt
+    _ST_ITALIC = 5  # em i cite dfn (the rest)
+    _NAMES_SIZE = 256
+
+cdef struct _Name:
+    const char* name  # NULL: an empty slot
+    int kind
+    int style
+
+cdef _Name _NAMES[_NAMES_SIZE]
+cdef list _NAMES_KEPT = []  # the bytes the table points into
+
+
+cdef inline unsigned int _name_hash(const unsigned char* name):
+    cdef unsigned int h = 5381
+    while name[0]:
+        h = h * 33 + name[0]
+        name += 1
+    return h & (_NAMES_SIZE - 1)
+
+
+def _style_kind(str tag):
+    """Which branch of ``_style_for`` a styled tag takes (its tests, in its order)."""
+    if tag == "span" or tag == "font":
+        return _ST_SPAN
+    if tag == "strong" or tag == "b":
+        return _ST_BOLD
+    if tag == "a":
+        return _ST_LINK
+    if tag == "code" or tag == "kbd" or tag == "samp" or tag == "tt":
+        return _ST_CODE
+    return _ST_ITALIC
+
+
+cdef bint _build_names() except -1:
+    """Fill ``_NAMES`` from ``_KIND``; False (the table unused) for a key it cannot hold."""
+    cdef unsigned int h
+    if len(_KIND) > _NAMES_SIZE // 2:
+        return False
+    for tag, kind in _KIND.items():
+        if type(tag) is not str or not tag or not tag.isascii() or "\0" in tag or type(kind) is not int:
+            return False
+        raw = (<str>tag).encode("ascii")
+        _NAMES_KEPT.append(raw)
+        h = _name_hash(<const unsigned char*><const char*>raw)
+        while _NAMES[h].name is not NULL:
+            h = (h + 1) & (_NAMES_SIZE - 1)
+        _NAMES[h].name = <const char*>raw
+        _NAMES[h].kind = kind
+        _NAMES[h].style = _style_kind(tag) if kind == _STYLED else _ST_NONE
+    return True
+
+
+cdef bint _NAMES_OK = _build_names()
+
+
+cdef inline int _kind_of(const char* name, int* style):
+    """``_KIND.get(name, _INLINE)`` for a tag without a namespace; ``style``: its style branch."""
+    cdef unsigned int h = _name_hash(<const unsigned char*>name)
+    while _NAMES[h].name is not NULL:
+        if strcmp(_NAMES[h].name, name) == 0:
+            style[0] = _NAMES[h].style
+            return _NAMES[h].kind
+        h = (h + 1) & (_NAMES_SIZE - 1)
+    style[0] = _ST_NONE
+    return _INLINE
+
+
+def _kind_by_name(bytes name):
+    """For the tests: (kind, style branch) as the table has them, or None without the table."""
+    cdef int style = 0
+    if not _NAMES_OK:
+        return None
+    kind = _kind_of(<const char*>name, &style)
+    return kind, style
+
+
+cdef int _raw_attr(tree.xmlNode* c_node, const char* name, const char** value):
+    """Where ``el.get(name)`` reads (the first attribute of that name without a namespace, as
+    ``xmlGetNoNsProp`` finds it): 0 when there is none; 1 with ``value`` set to its text ("" when
+    it has no text node); -1 when its value is not one text node (then only lxml's reader knows)."""
+    cdef tree.xmlAttr* c_attr = c_node.properties
+    cdef tree.xmlNode* c_text
+    while c_attr is not NULL:
+        if c_attr.ns is NULL and strcmp(<const char*>c_attr.name, name) == 0:
+            c_text = c_attr.children
+            if c_text is NULL:
+                value[0] = ""
+                return 1
+            if c_text.next is not NULL or c_text.type != tree.XML_TEXT_NODE or c_text.content is NULL:
+                return -1
+            value[0] = <const char*>c_text.content
+            return 1
+        c_attr = c_attr.next
+    return 0
+
+
+# The markup the walk last saw, with its names as UTF-8 bytes (a frozen ``Markup``: its fields
+# cannot change, and the reference kept here keeps its identity from being reused).
+cdef object _m_markup = None
+cdef bint _m_ok = False
+cdef tuple _m_bold = ()
+cdef tuple _m_subhead = ()
+cdef bytes _m_video_attribute = None  # None: no video attribute (``markup.video_attribute`` empty)
+cdef bytes _m_video_value = None
+
+
+cdef bint _utf8_names(object names, list out) except -1:
+    if type(names) is not tuple:
+        return False
+    for name in names:
+        if type(name) is not str or "\0" in name:
+            return False
+        out.append((<str>name).encode("utf-8"))
+    return True
+
+
+cdef bint _use_markup(object markup) except -1:
+    """Whether the raw-attribute tests can stand for ``markup``'s (computed once per markup)."""
+    global _m_markup, _m_ok, _m_bold, _m_subhead, _m_video_attribute, _m_video_value
+    if markup is _m_markup:
+        return _m_ok
+    bold, subhead = [], []
+    _m_ok = (
+        type(markup) is _Markup
+        and _utf8_names(markup.bold_classes, bold)
+        and _utf8_names(markup.subhead_classes, subhead)
+        and type(markup.video_attribute) is str
+        and type(markup.video_value) is str
+        and "\0" not in markup.video_attribute
+        and "\0" not in markup.video_value
+    )
+    if _m_ok:
+        _m_bold, _m_subhead = tuple(bold), tuple(subhead)
+        _m_video_attribute = markup.video_attribute.encode("utf-8") if markup.video_attribute else None
+        _m_video_value = markup.video_value.encode("utf-8")
+    _m_markup = markup
+    return _m_ok
+
+
+cdef inline bint _holds(const char* value, tuple needles):
+    """``_has_class(value, names)`` on UTF-8: a name is a substring of the value."""
+    for needle in needles:
+        if strstr(value, <const char*><bytes>needle) is not NULL:
+            return True
+    return False
+
+
+cdef int _span_bold(tree.xmlNode* c_node) except -2:
+    """``_style_for``'s test for span and font (``_use_markup`` done): 1 bold, 0 not, -1 unknown."""
+    cdef const char* value
+    cdef int found = _raw_attr(c_node, "class", &value)
+    if found < 0:
+        return -1
+    if found and value[0] != 0 and _holds(value, _m_bold):
+        return 1
+    found = _raw_attr(c_node, "style", &value)
+    if found < 0:
+        return -1
+    if found and value[0] != 0 and strstr(value, "font-weight") is not NULL:
+        return _bold_css(PyUnicode_DecodeUTF8(value, strlen(value), NULL))
+    return 0
+
+
+cdef tuple _style_by_kind(int st, tree.xmlNode* c_node, tuple style, object markup):
+    """``_style_for(tag, el, style, markup)`` for a tag whose style branch is ``st``."""
+    cdef int bold
+    if st == _ST_SPAN:
+        bold = _span_bold(c_node) if _use_markup(markup) else -1
+        if bold < 0:
+            return _style_for("span", c_node, style, markup)  # span and font are the same branch
+        return (True, style[1], style[2], style[3]) if bold else style
+    if st == _ST_BOLD:
+        return (True, style[1], style[2], style[3])
+    if st == _ST_LINK:
+        return _style_for("a", c_node, style, markup)
+    if st == _ST_CODE:
+        return (style[0], style[1], True, style[3])
+    return (style[0], True, style[2], style[3])
+
+
+cdef int _div_special(tree.xmlNode* c_node, object markup) except -1:
+    """``_special_div(el, markup)`` on the raw attributes."""
+    cdef const char* value
+    cdef int found
+    if not _use_markup(markup):
+        return _special_div(c_node, markup)
+    if _m_video_attribute is not None:
+        found = _raw_attr(c_node, <const char*>_m_video_attribute, &value)
+        if found < 0:
+            return _special_div(c_node, markup)
+        if found and strcmp(value, <const char*>_m_video_value) == 0:
+            return True
+    found = _raw_attr(c_node, "class", &value)
+    if found < 0:
+        return _special_div(c_node, markup)
+    return found and value[0] != 0 and _holds(value, _m_subhead)
+
+
+def _style_checks(_Element el not None, tuple style, markup):
+    """For the tests: (``_style_for``'s result, the table's) and (``_special_div``, the raw test)
+    for one element without a namespace."""
+    cdef int st = 0
+    cdef tree.xmlNode* c_node = el._c_node
+    tag = namespacedName(c_node)
+    kind = _kind_of(<const char*>c_node.name, &st)
+    general = _style_for(tag, c_node, style, markup) if kind == _STYLED else None
+    fast = _style_by_kind(st, c_node, style, markup) if kind == _STYLED else None
+    return (general, fast), (_special_div(c_node, markup), bool(_div_special(c_node, markup)))
 
 
 # ---- blocks without the dataclasses' Python __init__ -------------------------------------------
@@ -219,22 +453,103 @@ def _fast_objects(text, bold, italic, code, href, level):
     return _FAST, span, _block(level, [span])
 
 
+# Images and image blocks, built the same way (the walker makes one per <img>, ``_flush`` one
+# block per image), only when ``Span`` and the blocks above are built directly too.
+from newscrawl.convert.article import Image as _Image, ImageBlock as _ImageBlock
+
+cdef Py_ssize_t _I_SRC = -1, _I_ALT = -1, _IB_IMAGE = -1
+cdef bint _FAST_IMAGE = (
+    _FAST and _plain_dataclass(_Image, ("src", "alt")) and _plain_dataclass(_ImageBlock, ("image",))
+)
+if _FAST_IMAGE:
+    _I_SRC, _I_ALT, _IB_IMAGE = _offset(_Image, "src"), _offset(_Image, "alt"), _offset(_ImageBlock, "image")
+
+
+def _fast_images(src, alt):
+    """For the tests: whether images are built directly, and what is built."""
+    image = _image(src, alt) if _FAST_IMAGE else _Image(src, alt)
+    return _FAST_IMAGE, image
+
+
+cdef object _image(object src, object alt):
+    """``Image(src, alt)`` (only with ``_FAST_IMAGE``)."""
+    obj = PyType_GenericAlloc(_Image, 0)
+    _put_slot(obj, _I_SRC, src)
+    _put_slot(obj, _I_ALT, alt)
+    return obj
+
+
+# The walk's builder (``htmlblocks._Builder``, a plain class with ``__slots__``): its fields are
+# read from their slots too (``b.inline`` through Python's attribute lookup is ~130 instructions,
+# and the walk reads a few per element); ``getattr`` for anything else.
+_Builder = _hb._Builder
+cdef Py_ssize_t _B_INLINE = -1, _B_BLOCKS = -1, _B_HEADING = -1, _B_IN_CELL = -1, _B_MARKUP = -1
+cdef bint _FAST_BUILDER = (
+    getattr(_Builder, "__slots__", None) == ("blocks", "inline", "heading", "in_cell", "markup")
+    and type(_Builder) is type
+    and _Builder.__getattribute__ is object.__getattribute__
+    and all(_offset(_Builder, name) >= 0 for name in _Builder.__slots__)
+)
+if _FAST_BUILDER:
+    _B_INLINE, _B_BLOCKS, _B_HEADING = _offset(_Builder, "inline"), _offset(_Builder, "blocks"), _offset(_Builder, "heading")
+    _B_IN_CELL, _B_MARKUP = _offset(_Builder, "in_cell"), _offset(_Builder, "markup")
+
+
+cdef inline object _bget(object b, Py_ssize_t offset, str name):
+    """``getattr(b, name)``, read from the slot when ``b`` is a plain ``_Builder``."""
+    cdef PyObject* value
+    if _FAST_BUILDER and type(b) is _Builder:
+        value = (<PyObject**>((<char*><PyObject*>b) + offset))[0]
+        if value != NULL:
+            return <object>value
+    return getattr(b, name)  # a subclass, or an unset slot: its AttributeError
+
+
 cdef int _flush(object b) except -1:
-    """``htmlblocks._Builder.flush``: the common case (only spans) here, the rest by the method."""
-    cdef list inline = b.inline
+    """``htmlblocks._Builder.flush``: spans and images (each image a block of its own, the spans
+    between them a paragraph when one is not all whitespace) here, anything else by the method."""
+    cdef list inline = _bget(b, _B_INLINE, "inline")
+    cdef list spans
     cdef bint text = False
-    if b.in_cell:
+    cdef bint images = False
+    if _bget(b, _B_IN_CELL, "in_cell"):
         return 0
     for item in inline:
-        if type(item) is not _Span:
+        if type(item) is _Image and _FAST_IMAGE:
+            images = True
+        elif type(item) is not _Span:
             b.flush()
             return 0
-        if not text:
-            t = item.text
-            text = not ((<str>t).isspace() if type(t) is str else t.isspace())
-    if text:
-        b.blocks.append(_block(b.heading, inline))
+    if not images:
+        for item in inline:
+            t = _field(item, _S_TEXT, "text")
+            if not ((<str>t).isspace() if type(t) is str else t.isspace()):
+                b.blocks.append(_block(_bget(b, _B_HEADING, "heading"), inline))
+                break
+    else:
+        blocks = _bget(b, _B_BLOCKS, "blocks")
+        spans = []
+        for item in inline:
+            if type(item) is _Image:
+                _close(b, spans)
+                spans = []
+                image_block = PyType_GenericAlloc(_ImageBlock, 0)
+                _put_slot(image_block, _IB_IMAGE, item)
+                blocks.append(image_block)
+            else:
+                spans.append(item)
+        _close(b, spans)
     b.inline = []
+    return 0
+
+
+cdef int _close(object b, list spans) except -1:
+    """``htmlblocks._Builder._close``: a paragraph (or heading) of ``spans`` unless all whitespace."""
+    for item in spans:
+        t = _field(item, _S_TEXT, "text")
+        if not ((<str>t).isspace() if type(t) is str else t.isspace()):
+            _bget(b, _B_BLOCKS, "blocks").append(_block(_bget(b, _B_HEADING, "heading"), spans))
+            return 0
     return 0
 
 
@@ -873,17 +1188,22 @@ def walk(_Element el not None, b, tuple style, int depth):
 
 cdef int _walk(_Document doc, tree.xmlNode* c_el, object b, tuple style, int depth) except -1:
     cdef tree.xmlNode* c_child
-    cdef int kind
+    cdef int kind, st
     if depth > MAX_DEPTH:
         raise TooDeep("HTML nested deeper than the converter follows")
-    inline = b.inline
+    inline = _bget(b, _B_INLINE, "inline")
     bold, italic, code, href = style
     c_child = c_el.children
     while c_child is not NULL:
         # lxml's iteration: elements, comments, entity references and PIs; text is .text/.tail.
         if c_child.type == tree.XML_ELEMENT_NODE:
-            tag = namespacedName(c_child)
-            kind = _KIND.get(tag, _INLINE)
+            if _NAMES_OK and c_child.ns is NULL:
+                tag = None  # made by namespacedName only where a Python function needs it
+                kind = _kind_of(<const char*>c_child.name, &st)
+            else:
+                tag = namespacedName(c_child)
+                kind = _KIND.get(tag, _INLINE)
+                st = -1
         elif (
             c_child.type == tree.XML_COMMENT_NODE
             or c_child.type == tree.XML_ENTITY_REF_NODE
@@ -895,35 +1215,73 @@ cdef int _walk(_Document doc, tree.xmlNode* c_el, object b, tuple style, int dep
             c_child = c_child.next
             continue
         if kind == _STYLED or kind == _INLINE:
-            inner = _style_for(tag, c_child, style, b.markup) if kind == _STYLED else style
+            if kind != _STYLED:
+                inner = style
+            elif st >= 0:
+                inner = _style_by_kind(st, c_child, style, _bget(b, _B_MARKUP, "markup"))
+            else:
+                inner = _style_for(tag, c_child, style, _bget(b, _B_MARKUP, "markup"))
             text = textOf(c_child)
             if text:
                 inline.append(_span(text, inner[0], inner[1], inner[2], inner[3]))
             if hasChild(c_child):
                 _walk(doc, c_child, b, inner, depth + 1)
-                inline = b.inline  # a nested block may have flushed
-        elif kind == _BLOCK and not b.in_cell and (tag != "div" or not _special_div(c_child, b.markup)):
+                inline = _bget(b, _B_INLINE, "inline")  # a nested block may have flushed
+        elif (
+            kind == _BLOCK
+            and not _bget(b, _B_IN_CELL, "in_cell")
+            and not (
+                (strcmp(<const char*>c_child.name, "div") == 0 if tag is None else tag == "div")
+                and _div_special(c_child, _bget(b, _B_MARKUP, "markup"))
+            )
+        ):
             if inline:
                 _flush(b)
             text = textOf(c_child)
             if not hasChild(c_child):  # a leaf block: its text is the whole paragraph
                 if text and not text.isspace():
-                    b.blocks.append(_block(b.heading, [_span(text, bold, italic, code, href)]))
+                    _bget(b, _B_BLOCKS, "blocks").append(
+                        _block(_bget(b, _B_HEADING, "heading"), [_span(text, bold, italic, code, href)])
+                    )
             else:
                 if text:
-                    b.inline.append(_span(text, bold, italic, code, href))
+                    _bget(b, _B_INLINE, "inline").append(_span(text, bold, italic, code, href))
                 _walk(doc, c_child, b, style, depth + 1)
-                if b.inline:
+                if _bget(b, _B_INLINE, "inline"):
                     _flush(b)
-            inline = b.inline
+            inline = _bget(b, _B_INLINE, "inline")
+        elif kind == _IMG and _FAST_IMAGE:
+            # htmlblocks._element's <img>: image_src (lazy-load data-src wins over src), then alt.
+            src = _img_src(c_child)
+            if src:
+                inline.append(_image(src, _get(c_child, "alt") or ""))
+        elif kind == _BR:
+            # htmlblocks._element's <br>: a space in a cell, else the end of the paragraph.
+            if _bget(b, _B_IN_CELL, "in_cell"):
+                inline.append(_span(" ", False, False, False, None))
+            elif inline:
+                _flush(b)
+                inline = _bget(b, _B_INLINE, "inline")
         elif kind != _SKIP:
+            if tag is None:
+                tag = namespacedName(c_child)
             _element(elementFactory(doc, c_child), kind, tag, b, style, depth + 1)
-            inline = b.inline
+            inline = _bget(b, _B_INLINE, "inline")
         tail = tailOf(c_child)
         if tail:
             inline.append(_span(tail, bold, italic, code, href))
         c_child = c_child.next
     return 0
+
+
+cdef object _img_src(tree.xmlNode* c_node):
+    """``htmlblocks.image_src``: the first of data-src, data-original, src that is set and not a
+    ``data:`` URL, stripped; "" when none is."""
+    for name in (b"data-src", b"data-original", b"src"):
+        value = _get(c_node, <const char*><bytes>name)
+        if value and not value.startswith("data:"):
+            return value.strip()
+    return ""
 
 
 # ---- element scans for the page extraction (newscrawl.sites.qq.page) ----------------------------

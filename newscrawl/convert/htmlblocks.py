@@ -427,6 +427,10 @@ def html_to_blocks(html: str, markup: Markup = PLAIN_MARKUP) -> list[Block]:
     return convert_element(root, markup) if root is not None else []
 
 
+# The Python walk, kept as the reference when the compiled one replaces ``_walk`` below (the tests
+# compare them in one process by setting ``_walk`` back to it).
+python_walk = _walk
+
 # Which walk runs: "cython", the optional compiled walker (newscrawl/convert/_cwalk.pyx: the same
 # walk over libxml2's nodes, without a Python object per element), or "python" (``_walk`` above).
 # Plain Python when NEWSCRAWL_PURE_PYTHON is set (the tests convert the corpus both ways and
