@@ -447,6 +447,16 @@ cdef inline object _field(object span, Py_ssize_t offset, str name):
     return getattr(span, name)  # a subclass, or an unset slot: its AttributeError
 
 
+cdef inline object _spans_of(object block, type cls):
+    """``block.spans`` of a ``Paragraph`` or ``Heading`` (``cls``: its exact type), from the slot."""
+    cdef PyObject* value
+    if _FAST:
+        value = (<PyObject**>((<char*><PyObject*>block) + (_P_SPANS if cls is _Paragraph else _H_SPANS)))[0]
+        if value != NULL:
+            return <object>value
+    return block.spans  # an unset slot: its AttributeError
+
+
 def _fast_objects(text, bold, italic, code, href, level):
     """For the tests: whether the direct path is on, and what it builds."""
     span = _span(text, bold, italic, code, href)
@@ -1138,7 +1148,7 @@ cdef object _norm_spans(object spans):
         return _py_normalize_spans(spans)
     out = []
     for span in <list>spans:
-        raw = span.text
+        raw = _field(span, _S_TEXT, "text")
         if type(raw) is str and _settled(<str>raw):
             t = body = raw
         else:
@@ -1172,10 +1182,12 @@ def normalize_blocks(blocks):
     for block in blocks:
         cls = type(block)
         if cls is _Paragraph or cls is _Heading:
-            spans = _norm_spans(block.spans)
+            spans = _norm_spans(_spans_of(block, cls))
             block.spans = spans
             if spans:
                 out.append(block)
+        elif cls is _ImageBlock:  # the Python function's type tests pass an image block on as it is
+            out.append(block)
         else:
             out.extend(_py_normalize_blocks([block]))
     return out
