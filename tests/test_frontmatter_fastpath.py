@@ -60,3 +60,12 @@ def test_direct_quoting_matches_the_emitter_on_edge_and_random_strings():
             eligible += 1
             assert f'title: "{value}"\n' == _emitter_line("title", value), repr(value)
     assert 100 < eligible < len(samples)  # both paths were exercised
+
+
+def test_bmp_test_is_the_max_formula():
+    """``_verbatim``'s "nothing outside the BMP" regex says what ``max(value) <= "\\uffff"`` said."""
+    rng = random.Random(20261130)
+    pool = POOL + ["\uffff", "\U00010000", "\U0010ffff", "\ud800", "\udfff", "\ud83d\ude00", "\U000e0041"]
+    samples = ["".join(rng.choice(pool) for _ in range(rng.randint(1, 60))) for _ in range(5000)]
+    for value in samples + [c for c in pool if c]:
+        assert (frontmatter._OUTSIDE_BMP.search(value) is None) == (max(value) <= "\uffff"), repr(value)
