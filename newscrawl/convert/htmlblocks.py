@@ -65,7 +65,9 @@ _KIND["iframe"] = _IFRAME
 # HTML parser: comments and processing instructions are never text, so libxml2 drops them.
 # huge_tree lifts libxml2's nesting limit from 256 to 2048 levels (300 nested <span>s are
 # real-world markup); deeper than that libxml2 stops and drops the rest, see TooDeep.
-_PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, huge_tree=True)
+# collect_ids=False: libxml2 would register every id attribute in a hash table (and free it with
+# the tree) for id() lookups nothing here makes (XPaths test @id as an attribute); same tree.
+_PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, huge_tree=True, collect_ids=False)
 
 
 # The walk's nesting limit, in nested calls of its recursive functions (one or two per element:
