@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 
 import pytest
 
@@ -230,3 +231,79 @@ def test_compiled_builds_images_as_the_class(compiled):
 
     fast, image = compiled._fast_images("https://a/1.jpg", "alt")
     assert fast and type(image) is Image and image == Image("https://a/1.jpg", "alt")
+
+
+def test_only_font_w_starts_a_bold_style_match():
+    # _cwalk._bold_css tries htmlblocks._BOLD_STYLE only at "f", "o", "n", "t", "-", "w" in either
+    # case: no other character matches these under re.I (the pattern's own flags).
+    for letter in "fontw-":
+        pattern = re.compile(re.escape(letter), htmlblocks._BOLD_STYLE.flags)
+        assert [c for c in map(chr, range(0x110000)) if pattern.match(c)] == sorted({letter.upper(), letter})
+
+
+def test_compiled_bold_style_test_is_the_pattern(compiled):
+    rng = random.Random(1517)
+    pieces = [
+        "font-weight",
+        "FONT-WEIGHT",
+        "fOnT-wEiGhT",
+        "font-w",
+        "font-family:x;",
+        "font-size:1px;",
+        "f",
+        "F",
+        "ont-weight",
+        ":",
+        " ",
+        "\u3000",
+        "\xa0",
+        "\t",
+        "bold",
+        "BOLD",
+        "b\u014fld",
+        "600",
+        "700",
+        "900",
+        "500",
+        "60",
+        "\uff16\uff10\uff10",
+        "font-we\u0130ght",
+        "font-we\u0131ght",
+        ";",
+        "x",
+        "字",
+        "",
+    ]
+    spaces = ["", " ", "\u3000", "\xa0", "\t", "\x1c", "  "]
+    values = ["bold", "BOLD", "Bold", "b\u014fld", "600", "700", "900", "500", "60", "\uff16\uff10\uff10", "normal"]
+    names = [
+        "font-weight",
+        "FONT-WEIGHT",
+        "fOnT-wEiGhT",
+        "font-we\u0130ght",
+        "font-we\u0131ght",
+        "font-weigh",
+        "font_weight",
+    ]
+
+    def junk() -> str:
+        return "".join(rng.choice(pieces) for _ in range(rng.randint(0, 4)))
+
+    samples = [
+        junk()
+        + rng.choice(names)
+        + rng.choice(spaces)
+        + rng.choice([":", ":", ";"])
+        + rng.choice(spaces)
+        + rng.choice(values)
+        + junk()
+        if rng.random() < 0.6
+        else "".join(rng.choice(pieces) for _ in range(rng.randint(0, 10)))
+        for _ in range(20000)
+    ]
+    found = 0
+    for css in samples + STYLES:
+        expected = htmlblocks._BOLD_STYLE.search(css) is not None
+        assert compiled._bold_css_test(css) == expected, css
+        found += expected
+    assert 1000 < found < len(samples) - 1000
