@@ -6,10 +6,14 @@ and decodes a new string for each ``.tag``, ``.text`` and ``.tail``. This walker
 nodes (``child.next``) through lxml's public C API (``lxml.includes.etreepublic``: the same
 ``namespacedName``, ``textOf``, ``tailOf``, ``hasChild`` and ``attributeValueFromNsName`` that
 lxml's own properties call, so every string is the one Python would see) and makes a proxy
-only for the elements it hands back to ``htmlblocks._element`` (images, lists, tables, headings,
-widgets: the rare kinds). Paragraph text, inline styles and plain blocks, most of a page, never
-leave C until their ``Span`` is built. The logic is ``htmlblocks._walk``'s, line for line; the
-tests convert the corpus with and without this module and compare the bytes.
+only for the elements it hands back to ``htmlblocks._element`` (lists, tables, headings,
+widgets: the rare kinds). Paragraph text, inline styles, images, line breaks and plain blocks,
+most of a page, never leave C until their ``Span`` or ``Image`` is built. It does not make a
+string per element either: an element's kind comes from a C table made from ``htmlblocks._KIND``,
+and the bold-class, inline-style and widget tests read the attribute's text node in place
+(anything unusual takes the Python-facing code). The logic is ``htmlblocks._walk``'s; the tests
+convert the corpus with and without this module and compare the bytes, and compare the two walks
+on generated hostile markup (tests/test_compiled_walk.py, against ``htmlblocks.python_walk``).
 
 The same module also holds the compiled forms of the paragraph text path that follows the walk:
 ``normalize_blocks`` (the text step's paragraph loop), ``render_inline``/``render_blocks``,
