@@ -73,6 +73,7 @@ from newscrawl.archive.read import (
     iter_records,
     record_starts,
 )
+from newscrawl.convert.article import Article
 
 logger = logging.getLogger("newscrawl.archive.rebuild")
 
@@ -1029,7 +1030,15 @@ def page_functions(site: str, settings: Any) -> tuple[Callable, Callable, type[E
 
 
 class Converter:
-    """One process's article converter: the spider's extraction, then every item pipeline."""
+    """One process's article converter: the spider's extraction, then every item pipeline.
+
+    A chunk of tasks is converted in two passes: extraction and the steps before the writer
+    for every task, then the writer (and any step after it) for every article that got
+    there. Same steps in the same order for each article, same counts; only the writes of a
+    chunk come together: the kernel's file creation (open, write, close, rename, ~20 µs of
+    system time per file when each follows a page's conversion) costs about half as much
+    when the files of a chunk are written back to back, its code and data still in cache.
+    """
 
     def __init__(self, settings: Any, site: str) -> None:
         from scrapy.utils.misc import load_object
@@ -1052,9 +1061,26 @@ class Converter:
             # Nothing reads the item after the last step here (no manifest, no revisits, no
             # feed export): the file's sha256 would be computed for no one.
             self.pipelines[-1].digest = False
+        # The steps before the first one that writes (owns the disk), and that one and the rest.
+        disk = next((i for i, p in enumerate(self.pipelines) if getattr(p, "owns_disk", False)), len(self.pipelines))
+        self.before, self.after = self.pipelines[:disk], self.pipelines[disk:]
 
     def convert(self, task: Task) -> tuple[str, str] | None:
         """Convert and write one article; returns (id, reason) when it is to be marked gone."""
+        return self.convert_all([task])[0]
+
+    def convert_all(self, tasks: list[Task]) -> list[tuple[str, str] | None]:
+        """Convert and write each task's article (extraction and the steps before the writer for
+        all, then the writer and the steps after it for all); per task, (id, reason) when it is
+        to be marked gone, else None."""
+        results: list[Any] = [self._prepare(task) for task in tasks]
+        for at, article in enumerate(results):
+            if isinstance(article, Article):
+                results[at] = self._run(article, tasks[at].article_id, self.after)
+        return results
+
+    def _prepare(self, task: Task) -> Any:
+        """The article after the steps before the writer, or what ``convert`` returns for it."""
         stats = self.counts
         article_id = task.article_id
         try:
@@ -1071,16 +1097,23 @@ class Converter:
             return None
         article.feed = task.feed
         stats.inc_value(f"newscrawl/template/{article.template or 'none'}")
+        return self._run(article, article_id, self.before, last=not self.after)
+
+    def _run(self, article: Any, article_id: str, pipelines: list[Any], last: bool = True) -> Any:
+        """``article`` through ``pipelines``: the article (not ``last``), else None or the (id,
+        reason) of a drop that marks it gone."""
         try:
-            for pipeline in self.pipelines:
+            for pipeline in pipelines:
                 article = pipeline.process_item(article)
         except DropItem as exc:
-            stats.inc_value("item_dropped_count")
+            self.counts.inc_value("item_dropped_count")
             reason = getattr(exc, "reason", None)
             if getattr(exc, "log_level", "WARNING") != "DEBUG":
                 self.log.warning("Dropped %s (%s): %s", article_id, reason or type(exc).__name__, exc)
             return (article_id, reason) if reason else None
-        stats.inc_value("item_scraped_count")
+        if not last:
+            return article
+        self.counts.inc_value("item_scraped_count")
         return None
 
 
@@ -1097,7 +1130,7 @@ def _init_worker(settings: dict[str, Any], site: str) -> None:
 def _convert_chunk(tasks: list[Task]) -> tuple[Counter[str], list[tuple[str, str]], int]:
     assert _converter is not None
     _converter.counts.values = Counter()
-    marks = [mark for mark in map(_converter.convert, tasks) if mark]
+    marks = [mark for mark in _converter.convert_all(tasks) if mark]
     return _converter.counts.values, marks, len(tasks)
 
 
