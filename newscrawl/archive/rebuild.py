@@ -102,6 +102,11 @@ class Entry:
     refresh: tuple[float, str] | None = None  # an HTML page's meta refresh (interval, URL), as Scrapy reads it
     block: tuple[int, int] | None = None  # where the HTTP block is in the inflated member (read again by offset)
     data: bytes | None = None  # the inflated member, kept from the index pass (REBUILD_KEEP_MB), read once
+    # Where the body starts in the inflated member, when it is what the spider gets as it is
+    # (no Content-Encoding, not chunked), else -1; and the first Content-Type, as decoded_body gives it.
+    body_at: int = -1
+    content_type: str | None = None
+    kept: bytes | None = None  # that body, kept from the index pass (REBUILD_KEEP_MB), read once
 
     def __reduce__(self) -> tuple[type[Entry], tuple[Any, ...]]:
         # Pickled to and from the workers (every response once, every article once): a plain
@@ -121,6 +126,9 @@ class Entry:
             self.refresh,
             self.block,
             self.data,
+            self.body_at,
+            self.content_type,
+            self.kept,
         )
 
 
@@ -208,13 +216,9 @@ def _index_record(
             status = int(parts[1])
         except (IndexError, ValueError):
             return
-        location = b""
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"location":
-                location = value.strip()
-                break
+        fields = _head_fields(lines)
         uri = headers.get(b"warc-target-uri", b"").decode("utf-8", "replace")
+        types = fields.content_types
         index.responses.append(
             Entry(
                 index.path,
@@ -222,14 +226,50 @@ def _index_record(
                 end,
                 uri,
                 status,
-                location.decode("latin-1"),
+                fields.location.decode("latin-1"),
                 record_id,
                 headers.get(b"warc-concurrent-to", b"").decode("latin-1"),
                 headers.get(b"warc-warcinfo-id", b"").decode("latin-1"),
-                refresh=meta_refresh(uri, lines, data, index.ignore_tags, body_at, block_end),
+                refresh=meta_refresh(uri, lines, data, index.ignore_tags, body_at, block_end, fields),
                 block=span if gz else None,
+                body_at=body_at if gz and fields.as_stored else -1,
+                content_type=types[0].decode("latin-1") if types else None,
             )
         )
+
+
+@dataclass(slots=True)
+class HeadFields:
+    """What the index, ``meta_refresh`` and ``decoded_body`` read of a response's header lines."""
+
+    location: bytes = b""  # the first Location
+    content_types: list[bytes] = field(default_factory=list)  # every Content-Type, in order
+    encoded: bool = False  # a Content-Encoding header (whatever its value)
+    transfer: list[bytes] = field(default_factory=list)  # Transfer-Encoding values
+
+    @property
+    def as_stored(self) -> bool:
+        """Whether ``decoded_body`` gives the body as stored (not decompressed, not de-chunked)."""
+        return not self.encoded and b"chunked" not in b",".join(self.transfer).lower()
+
+
+def _head_fields(lines: list[bytes]) -> HeadFields:
+    """One pass over a response's header lines (``lines[0]`` is the status line)."""
+    fields = HeadFields()
+    located = False
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"content-type":
+            fields.content_types.append(value.strip())
+        elif name == b"location":
+            if not located:
+                fields.location, located = value.strip(), True
+        elif name == b"content-encoding":
+            fields.encoded = True
+        elif name == b"transfer-encoding":
+            fields.transfer.append(value.strip())
+    return fields
 
 
 # Scrapy's get_meta_refresh (and the get_base_url it calls) read response.text[0:4096]: 4,096 characters.
@@ -243,7 +283,13 @@ HEAD_PROBE_BYTES = 6 * 1024
 
 
 def meta_refresh(
-    url: str, lines: list[bytes], raw: bytes, ignore_tags: tuple[str, ...], start: int = 0, end: int | None = None
+    url: str,
+    lines: list[bytes],
+    raw: bytes,
+    ignore_tags: tuple[str, ...],
+    start: int = 0,
+    end: int | None = None,
+    fields: HeadFields | None = None,
 ) -> tuple[float, str] | None:
     """The meta refresh Scrapy's MetaRefreshMiddleware would follow on the response whose body is
     ``raw[start:end]``, or None.
@@ -261,7 +307,7 @@ def meta_refresh(
     first 16,384. Anything else goes through Scrapy's own response classes, as before.
     """
     end = len(raw) if end is None else end
-    if _utf8_html(lines, raw[start : min(start + 4, end)]):
+    if _utf8_html(lines, raw[start : min(start + 4, end)], fields):
         # The bytes that hold those characters: the first 4,096 if they are ASCII, else at most
         # the first 16,384 (UTF-8: 1 to 4 bytes a character; a bad byte is a character).
         head = raw[start : min(start + HEAD_CHARS, end)]
@@ -370,23 +416,16 @@ def _utf8_head(raw: bytes, start: int, end: int) -> bytes | None:
 _UTF8_TYPES: dict[bytes, bool] = {}  # Content-Type value -> an HTML response class and a UTF-8 charset
 
 
-def _utf8_html(lines: list[bytes], first: bytes) -> bool:
+def _utf8_html(lines: list[bytes], first: bytes, fields: HeadFields | None = None) -> bool:
     """Whether Scrapy makes this response an HtmlResponse whose text is the body decoded as UTF-8
     (w3lib's "replace"): exactly one Content-Type, naming HTML and a charset that resolves to
     UTF-8; no Content-Encoding or Transfer-Encoding (the body is as stored); no BOM at the
-    body's ``first`` bytes (which would override the header)."""
-    content_type = None
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"content-type":
-            if content_type is not None:
-                return False
-            content_type = value.strip()
-        elif name in (b"content-encoding", b"transfer-encoding"):
-            return False
-    if content_type is None or read_bom(first)[0] is not None:
+    body's ``first`` bytes (which would override the header). ``fields``: ``_head_fields(lines)``."""
+    if fields is None:
+        fields = _head_fields(lines)
+    if len(fields.content_types) != 1 or fields.encoded or fields.transfer or read_bom(first)[0] is not None:
         return False
+    content_type = fields.content_types[0]
     known = _UTF8_TYPES.get(content_type)
     if known is None:
         known = issubclass(responsetypes.from_content_type(content_type), HtmlResponse) and (
@@ -459,9 +498,18 @@ def index_piece(piece: Piece) -> FileIndex:
                 index.records += 1
                 responses = len(index.responses)
                 _index_record(index, item.start, item.end, headers, data, (block_start, block_end))
-                if _kept.left >= block_end - block_start and len(index.responses) > responses:
+                if len(index.responses) == responses:
+                    continue
+                entry = index.responses[-1]
+                if entry.body_at >= 0:
+                    # The body as stored, copied out now that the member is in cache (read
+                    # later, the copy reads it back from memory); the member is freed.
+                    if _kept.left >= block_end - entry.body_at:
+                        entry.kept = data[entry.body_at : block_end]
+                        _kept.left -= len(entry.kept)
+                elif _kept.left >= block_end - block_start:
                     # The inflated member (read at entry.block): no second inflate to convert it.
-                    index.responses[-1].data = data
+                    entry.data = data
                     _kept.left -= block_end - block_start
     return index
 
@@ -533,13 +581,7 @@ def read_response(entry: Entry) -> tuple[list[bytes], bytes]:
             record = next(iter(ArchiveIterator(handle, no_record_parse=True)))
             lines = _read_head(record.raw_stream)
             return lines, record.raw_stream.read()
-    handle = _handles.get(entry.path)
-    if handle is None:  # one open file per WARC file and process: articles come in archive order
-        while len(_handles) >= 16:
-            _handles.pop(next(iter(_handles))).close()
-        handle = _handles[entry.path] = open(entry.path, "rb")  # noqa: SIM115 - kept open on purpose
-    member = os.pread(handle.fileno(), entry.end - entry.start, entry.start)  # no seek: no shared offset
-    data = inflater_for_gzip().decompress(member)
+    data = _inflated(entry)
     if entry.block is not None:  # found while indexing: no header to read again; no copy of the block
         start, end = entry.block
         head_end = data.find(b"\r\n\r\n", start, end)
@@ -551,6 +593,29 @@ def read_response(entry: Entry) -> tuple[list[bytes], bytes]:
             lines, body_at = _http_lines(data, block_start, block_end)
             return lines, data[body_at:block_end]
     raise ValueError(f"no response record at {entry.path}:{entry.start}")
+
+
+def _inflated(entry: Entry) -> bytes:
+    """The inflated gzip member of a ``.warc.gz`` entry, read from its file."""
+    handle = _handles.get(entry.path)
+    if handle is None:  # one open file per WARC file and process: articles come in archive order
+        while len(_handles) >= 16:
+            _handles.pop(next(iter(_handles))).close()
+        handle = _handles[entry.path] = open(entry.path, "rb")  # noqa: SIM115 - kept open on purpose
+    member = os.pread(handle.fileno(), entry.end - entry.start, entry.start)  # no seek: no shared offset
+    return inflater_for_gzip().decompress(member)
+
+
+def response_body(entry: Entry) -> tuple[bytes, str | None]:
+    """``decoded_body(*read_response(entry))``: the body as the spider gets it, and its Content-Type.
+    Where the index found the body as stored (``entry.body_at``), no header line is read again."""
+    if entry.body_at < 0 or entry.block is None:
+        return decoded_body(*read_response(entry))
+    body = entry.kept
+    if body is None:
+        return _inflated(entry)[entry.body_at : entry.block[1]], entry.content_type
+    entry.kept = None  # kept from the index pass: read once, then freed
+    return body, entry.content_type
 
 
 _BODY_HEADERS = frozenset({b"transfer-encoding", b"content-encoding", b"content-type"})
@@ -688,13 +753,17 @@ class Task:
         """What a worker needs of it, as a plain tuple: the main process, which also plans,
         pickles every task for --jobs N (a Task and its Entry cost ~10x as much)."""
         entry = self.entry
-        return (entry.path, entry.start, entry.end, entry.block, self.url, self.article_id, self.redirected, self.feed)
+        return (
+            entry.path, entry.start, entry.end, entry.block, entry.body_at, entry.content_type,
+            self.url, self.article_id, self.redirected, self.feed,
+        )  # fmt: skip
 
     @classmethod
     def unpacked(cls, packed: tuple[Any, ...]) -> Task:
-        path, start, end, block, url, article_id, redirected, feed = packed
-        # Only where the member is: what read_response reads (a worker reads it from the file).
-        return cls(Entry(path, start, end, "", 0, "", "", "", "", block=block), url, article_id, redirected, feed)
+        path, start, end, block, body_at, content_type, url, article_id, redirected, feed = packed
+        # Only where the member and the body are: what response_body reads (a worker reads it from the file).
+        entry = Entry(path, start, end, "", 0, "", "", "", "", block=block, body_at=body_at, content_type=content_type)
+        return cls(entry, url, article_id, redirected, feed)
 
 
 class PlanStats:
@@ -992,8 +1061,7 @@ class Planner:
             self.planned.add(article_id)
             self.pending.append(Task(stored.entry, url, article_id, bool(redirects), request.meta.get("feed") or {}))
             return
-        lines, raw = read_response(stored.entry)
-        body, content_type = decoded_body(lines, raw)
+        body, content_type = response_body(stored.entry)
         headers = {"Content-Type": content_type} if content_type else {}
         meta = dict(request.meta)
         if redirects:
@@ -1084,8 +1152,7 @@ class Converter:
         stats = self.counts
         article_id = task.article_id
         try:
-            lines, raw = read_response(task.entry)
-            body, content_type = decoded_body(lines, raw)
+            body, content_type = response_body(task.entry)
             text = self.decode_html(body, content_type)
             article = self.extract(text, task.url, requested_id=article_id, redirected=task.redirected)
         except self.unavailable as exc:
