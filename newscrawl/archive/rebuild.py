@@ -1097,6 +1097,10 @@ def page_functions(site: str, settings: Any) -> tuple[Callable, Callable, type[E
     return page.decode_html, page.extract, Unavailable
 
 
+# Articles converted before their files are written, back to back (a --jobs N chunk is 64 too).
+WRITE_BATCH = 64
+
+
 class Converter:
     """One process's article converter: the spider's extraction, then every item pipeline.
 
@@ -1141,10 +1145,14 @@ class Converter:
         """Convert and write each task's article (extraction and the steps before the writer for
         all, then the writer and the steps after it for all); per task, (id, reason) when it is
         to be marked gone, else None."""
-        results: list[Any] = [self._prepare(task) for task in tasks]
-        for at, article in enumerate(results):
-            if isinstance(article, Article):
-                results[at] = self._run(article, tasks[at].article_id, self.after)
+        results: list[Any] = []
+        for first in range(0, len(tasks), WRITE_BATCH):
+            batch = tasks[first : first + WRITE_BATCH]
+            done = [self._prepare(task) for task in batch]
+            for at, article in enumerate(done):
+                if isinstance(article, Article):
+                    done[at] = self._run(article, batch[at].article_id, self.after)
+            results.extend(done)
         return results
 
     def _prepare(self, task: Task) -> Any:
