@@ -12,6 +12,7 @@ import gzip
 import pickle
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -85,3 +86,45 @@ def test_the_utf8_check_reads_the_same_header_fields():
     assert rebuild._utf8_html(RESPONSES["plain"], b"<htm")
     assert not rebuild._utf8_html(RESPONSES["two types"], b"<htm")
     assert not rebuild._utf8_html(RESPONSES["identity"], b"<htm")
+
+
+def _converted(tmp_path: Path, folder: str, tasks: list[Task], batch: int, monkeypatch) -> tuple[Any, ...]:
+    from scrapy.settings import Settings
+
+    from newscrawl.archive.rebuild import Converter
+    from newscrawl.settings import ITEM_PIPELINES
+
+    monkeypatch.setattr(rebuild, "WRITE_BATCH", batch)
+    out = tmp_path / folder
+    (out / f"{tasks[2].article_id}.md").mkdir(parents=True)  # a folder where a file goes: a write error
+    settings = Settings({"OUTPUT_DIR": str(out), "OUTPUT_PATH_TEMPLATE": "{id}.md"})
+    settings.set("ITEM_PIPELINES", ITEM_PIPELINES)
+    converter = Converter(settings, "qq")
+    marks = converter.convert_all(tasks)
+    files = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    return marks, dict(converter.counts.values), files
+
+
+def test_batched_writes_give_what_one_article_at_a_time_gives(tmp_path, monkeypatch):
+    """A chunk is converted, then written back to back (WRITE_BATCH at a time): per task the same
+    marks, in task order, the same counts and files as writing each article right after its
+    conversion, whether the article fails before the writer or in it."""
+    sample = str(Path(__file__).resolve().parent.parent / "samples" / "qq-sample.warc.gz")
+    entries = [e for e in rebuild.index_file(sample).responses if "/rain/a/" in e.uri]
+    tasks = [Task(e, e.uri, e.uri.rsplit("/", 1)[1], False, {}) for e in entries]
+    # Again (the file is there: unchanged), a page that is not an article and one that is not the
+    # id asked for (skipped before the writer: marked gone).
+    feed = rebuild.index_file(sample).responses[1]
+    tasks += [
+        tasks[0],
+        Task(feed, feed.uri, "20250204A0000000", False, {}),
+        Task(entries[1], entries[1].uri, "../x", False, {}),
+    ]
+    one = _converted(tmp_path, "one", tasks, 1, monkeypatch)
+    for batch in (2, 64):
+        assert _converted(tmp_path, f"b{batch}", tasks, batch, monkeypatch) == one
+    marks, counts, files = one
+    assert len(files) == len(entries) - 1 and counts["newscrawl/articles/unchanged"] == 1
+    assert counts["newscrawl/failed/write_error/EISDIR"] == 1 and counts["item_dropped_count"] == 1
+    assert marks[-2:] == [("20250204A0000000", "unrecognized"), ("../x", "wrong_id")]
+    assert marks.count(None) == len(marks) - 2
