@@ -8,6 +8,7 @@ index pass. Whatever the headers, the result must be ``decoded_body(*read_respon
 
 from __future__ import annotations
 
+import gc
 import gzip
 import pickle
 import uuid
@@ -120,9 +121,11 @@ def test_batched_writes_give_what_one_article_at_a_time_gives(tmp_path, monkeypa
         Task(feed, feed.uri, "20250204A0000000", False, {}),
         Task(entries[1], entries[1].uri, "../x", False, {}),
     ]
+    threshold = gc.get_threshold()
     one = _converted(tmp_path, "one", tasks, 1, monkeypatch)
     for batch in (2, 64):
         assert _converted(tmp_path, f"b{batch}", tasks, batch, monkeypatch) == one
+    assert gc.get_threshold() == threshold  # room made for a batch's held articles, then given back
     marks, counts, files = one
     assert len(files) == len(entries) - 1 and counts["newscrawl/articles/unchanged"] == 1
     assert counts["newscrawl/failed/write_error/EISDIR"] == 1 and counts["item_dropped_count"] == 1
