@@ -17,8 +17,10 @@ the same files without the engine, in three steps:
    earlier run. The result is, per article, the one archived response replay hands to the
    spider, its URL, whether it was redirected and the feed metadata it was listed with.
 3. **Convert** (N worker processes, while the plan goes on): each article's member is inflated
-   again, its body decoded (Content-Encoding, charset), and the spider's extraction, the item
-   pipelines and the writer run on it, exactly as in a crawl. Counts and gone marks come back
+   again (``--jobs 1``: its body was kept from the index pass, up to REBUILD_KEEP_MB), its body
+   decoded (Content-Encoding, charset), and the spider's extraction, the item pipelines and the
+   writer run on it, exactly as in a crawl; the files of each 64 articles are written together
+   (:class:`Converter`). Counts and gone marks come back
    to the main process, which prints the crawl's summary line and returns the crawl's exit
    status (``verdict``).
 
