@@ -236,13 +236,6 @@ def _copy(spans: list[Span]) -> list[Span]:
 
 
 @pytest.fixture
-def compiled():
-    if htmlblocks.COMPILED is None:
-        pytest.skip("no compiled module in this process")
-    return htmlblocks.COMPILED
-
-
-@pytest.fixture
 def reference(compiled, monkeypatch):
     """The compiled module, with the Python functions' module globals set back to the Python
     functions: ``python_render_inline`` calls ``escape``, ``python_normalize_blocks`` calls

@@ -14,18 +14,9 @@ import dataclasses
 import random
 import re
 
-import pytest
-
 from newscrawl.convert import htmlblocks
 from newscrawl.sites.base import PLAIN_MARKUP, Markup
 from newscrawl.sites.qq.page import QQ_MARKUP
-
-
-@pytest.fixture
-def compiled():
-    if htmlblocks.COMPILED is None:
-        pytest.skip("no compiled module in this process")
-    return htmlblocks.COMPILED
 
 
 @dataclasses.dataclass
