@@ -231,6 +231,35 @@ def test_gone_state_delays_empty_articles_and_keeps_permanent_ones(tmp_path):
     assert get_project_settings().getfloat("EMPTY_RETRY_HOURS") > 0
 
 
+def test_a_damaged_state_file_is_read_line_by_line_and_its_bad_lines_are_counted(tmp_path):
+    """Bytes that are not UTF-8 used to be a traceback (exit 1) before the first request; lines
+    that are no record were skipped without a word. A killed run's torn last line is expected."""
+    path = tmp_path / "gone.jsonl"
+    good = json.dumps({"id": "A1", "reason": "deleted", "at": "2025-01-01T00:00:00+00:00"})
+    odd_time = json.dumps({"id": "A2", "reason": "deleted", "at": "0001-01-01T00:00:00+14:00"})
+    path.write_bytes(
+        b"garbage\n\x00\xff\xfe\n" + good.encode() + b'\n{"id": 5}\n' + odd_time.encode() + b'\n{"id": "A3", "rea'
+    )
+    state = GoneState(path)
+    assert "A1" in state and "A2" in state and "A3" not in state
+    assert state.unreadable == 3  # garbage, the bad bytes, the record without a reason; not the torn end
+    path.write_text(good + "\n")
+    assert GoneState(path).unreadable == 0
+
+
+def test_a_run_says_how_many_lines_of_its_state_file_it_could_not_read(tmp_path):
+    state = tmp_path / "gone.jsonl"
+    state.write_bytes(b"not a state file\n\xff\n")
+    with MockQQServer(articles=2) as mock:
+        from tests.inprocess import run_crawl_in_process
+
+        ids = ",".join(mock.ids("writable")[:1])
+        result = run_crawl_in_process(tmp_path / "out", mock.url, {"STATE_FILE": str(state)}, ids=ids)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stats["newscrawl/state/unreadable_lines"] == 2
+    assert f"STATE_FILE {state}: 2 lines are no record of a gone article" in result.stderr
+
+
 # ---- a host that accepts connections and never answers ---------------------------------------
 
 

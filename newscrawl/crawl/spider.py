@@ -205,6 +205,15 @@ class ArticleSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         stats = self.crawler.stats
+        if self.gone.unreadable:
+            # Not a failure of this run (those ids may be fetched again), but not silent either:
+            # a file that is no state file (a wrong path) would otherwise be ignored line by line.
+            self.logger.warning(
+                "STATE_FILE %s: %d lines are no record of a gone article (not JSON, or no id and reason); skipped",
+                self.gone.path,
+                self.gone.unreadable,
+            )
+            stats.set_value("newscrawl/state/unreadable_lines", self.gone.unreadable)
         if self.bad_args:
             # Nothing is fetched on bad arguments: a mistyped replay path must not turn into a
             # crawl of the live site, nor a bad id list into a full discovery run.

@@ -34,7 +34,7 @@ def _epoch(stamp: object) -> float:
     """Seconds since the epoch of an ``at`` value; 0 (long ago) when it cannot be read."""
     try:
         return datetime.fromisoformat(str(stamp)).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError, OSError):  # not a time; or one no timestamp can hold
         return 0.0
 
 
@@ -47,18 +47,22 @@ class GoneState:
         self.retry_after = dict(retry_after or {})
         self.gone: dict[str, str] = {}
         self.since: dict[str, float] = {}  # id -> when it was recorded (epoch seconds)
+        self.unreadable = 0  # lines of the file that are no entry (besides a killed run's torn last line)
         if self.path and self.path.exists():
             self._load()
 
     def _load(self) -> None:
         assert self.path is not None
-        with self.path.open(encoding="utf-8") as handle:
+        # Bytes that are not UTF-8 read as U+FFFD: their line is unreadable, not the whole file.
+        with self.path.open(encoding="utf-8", errors="replace") as handle:
             for line in handle:
                 try:
                     entry = json.loads(line)
                     article_id, reason = str(entry["id"]), str(entry["reason"])
                 except (ValueError, KeyError, TypeError):
-                    continue  # a torn line from a killed run
+                    if line.endswith("\n"):  # a torn last line (a killed run) has none: expected
+                        self.unreadable += 1
+                    continue
                 if self.gone.get(article_id) in PERMANENT_REASONS:
                     continue  # gone for good stays gone
                 self.gone[article_id] = reason
