@@ -262,6 +262,13 @@ def test_bad_schedule_or_revisit_argument_stops_the_run(tmp_path):
         assert bad_setting.returncode == 2 and "REVISIT_SCHEDULE" in bad_setting.stderr
         bad_argument = run_crawl(tmp_path / "b", mock.url, "-a", "revisit=soon", work=tmp_path)
         assert bad_argument.returncode == 2 and "revisit=soon" in bad_argument.stderr
+        # A REVISIT_STATE that is no SQLite database was a traceback and exit 1.
+        state = tmp_path / "revisits.sqlite"
+        state.write_bytes(b"not a database, just bytes" * 10)
+        damaged = run_crawl(tmp_path / "c", mock.url, "-a", "revisit=7d", "-s", f"REVISIT_STATE={state}", work=tmp_path)
+        assert damaged.returncode == 2, damaged.stderr[-3000:]
+        assert f"Bad argument: REVISIT_STATE {state} cannot be used (file is not a database)" in damaged.stderr
+        assert "Traceback" not in damaged.stderr
         assert mock.article_fetches(mock.ids()[0]) == 0
 
 

@@ -439,7 +439,17 @@ class RevisitMiddleware:
         steps = run_schedule(crawler)
         if not steps:
             raise NotConfigured("revisits are off")
-        return cls(crawler, steps)
+        try:
+            return cls(crawler, steps)
+        except (sqlite3.Error, OSError) as exc:
+            # A file that is no SQLite database, or a folder that cannot hold one: was a traceback
+            # and exit 1. Now the spider's bad-argument line: nothing is fetched, exit 2.
+            problem = f"REVISIT_STATE {crawler.settings.get('REVISIT_STATE')} cannot be used ({exc})"
+            bad = getattr(getattr(crawler, "spider", None), "bad_args", None)
+            if bad is None:
+                raise
+            bad.append(problem)
+            raise NotConfigured(problem) from exc
 
     def spider_closed(self, spider: Any = None) -> None:
         self.state.close()
