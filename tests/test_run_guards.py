@@ -231,6 +231,33 @@ def test_gone_state_delays_empty_articles_and_keeps_permanent_ones(tmp_path):
     assert get_project_settings().getfloat("EMPTY_RETRY_HOURS") > 0
 
 
+def test_a_jobdir_scrapy_could_not_resume_is_one_line_before_the_run(tmp_path):
+    """A damaged spider.state (a run killed while writing it) was tracebacks and exit 9 on every
+    later run; a damaged queue state, tracebacks and exit 1."""
+    import pickle
+
+    from newscrawl.crawl import preflight
+    from newscrawl.crawl.jobdir import resume_problem
+
+    job = tmp_path / "job"
+    (job / "requests.queue").mkdir(parents=True)
+    assert resume_problem(job) is None  # a new job
+    (job / "spider.state").write_bytes(pickle.dumps({"seen": 1}, protocol=4))
+    (job / "requests.queue" / "active.json").write_text('{"0": []}')
+    assert resume_problem(job) is None  # a job to resume
+    (job / "spider.state").write_bytes(b"\x80\x04\x95")  # torn
+    assert resume_problem(job).startswith(f"JOBDIR {job} cannot be resumed: spider.state is damaged (")
+    (job / "spider.state").write_bytes(pickle.dumps({}, protocol=4))
+    (job / "requests.queue" / "active.json").write_text("garbage")
+    problem = f"JOBDIR {job} cannot be resumed: requests.queue/active.json is damaged (JSONDecodeError"
+    assert resume_problem(job).startswith(problem)
+    settings = get_project_settings().copy()
+    settings.set("JOBDIR", str(job), priority="cmdline")
+    settings.set("OUTPUT_DIR", str(tmp_path / "out"), priority="cmdline")
+    [found] = preflight.problems(settings)
+    assert found.startswith(problem) and found.endswith("move the folder away to start a new job")
+
+
 def test_a_damaged_state_file_is_read_line_by_line_and_its_bad_lines_are_counted(tmp_path):
     """Bytes that are not UTF-8 used to be a traceback (exit 1) before the first request; lines
     that are no record were skipped without a word. A killed run's torn last line is expected."""

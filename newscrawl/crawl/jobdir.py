@@ -16,6 +16,8 @@ requests as duplicates: ``found=0 … status=ok`` forever. :class:`JobDupeFilter
 
 from __future__ import annotations
 
+import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -48,3 +50,23 @@ class JobDirAddon:
     def update_settings(self, settings: Any) -> None:
         if not settings.get("REDIS_URL"):
             settings.set("DUPEFILTER_CLASS", f"{__name__}.JobDupeFilter", "addon")
+
+
+def resume_problem(jobdir: str | Path) -> str | None:
+    """Why Scrapy could not resume the job in ``jobdir``, or None: its ``spider.state`` (a pickle)
+    or its queue's ``active.json`` is damaged. Scrapy would fail on them mid-start, with
+    tracebacks (a damaged queue state: exit 1 before any request)."""
+    folder = Path(jobdir)
+    checks = ((folder / "spider.state", pickle.load), (folder / "requests.queue" / "active.json", json.load))
+    for path, load in checks:
+        if not path.is_file():
+            continue
+        try:
+            with path.open("rb") as handle:
+                load(handle)  # what Scrapy loads there itself (SpiderState, the scheduler)
+        except Exception as exc:  # noqa: BLE001 - a damaged pickle raises anything
+            return (
+                f"JOBDIR {jobdir} cannot be resumed: {path.relative_to(folder)} is damaged "
+                f"({type(exc).__name__}: {exc}); move the folder away to start a new job"
+            )
+    return None

@@ -310,6 +310,13 @@ def _writable_problem(name: str, value: str | os.PathLike, folder: bool) -> str 
     return None
 
 
+def _jobdir_problem(settings: Any) -> str | None:
+    from newscrawl.crawl.jobdir import resume_problem
+
+    jobdir = settings.get("JOBDIR")
+    return resume_problem(jobdir) if jobdir else None
+
+
 def check(settings: Any) -> tuple[list[str], list[str]]:
     """(problems, notes): everything that stops a run before it starts (empty: go ahead),
     and the note lines of unknown setting names that do not."""
@@ -321,7 +328,7 @@ def check(settings: Any) -> tuple[list[str], list[str]]:
     if "OUTPUT_DIR" in given and not settings.get("OUTPUT_DIR"):
         # ``-s OUTPUT_DIR=$DIR`` with DIR unset in cron: not the default folder, silently.
         found.append("OUTPUT_DIR is empty; give the folder articles are written to (default: output)")
-    for problem in (output_dir_problem(settings), output_template_problem(settings)):
+    for problem in (output_dir_problem(settings), output_template_problem(settings), _jobdir_problem(settings)):
         if problem:
             found.append(problem)
     return found, notes
