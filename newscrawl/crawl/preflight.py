@@ -314,7 +314,8 @@ def _jobdir_problem(settings: Any) -> str | None:
     from newscrawl.crawl.jobdir import resume_problem
 
     jobdir = settings.get("JOBDIR")
-    return resume_problem(jobdir) if jobdir else None
+    # A scale-out run ignores JOBDIR (its queue is in Redis).
+    return resume_problem(jobdir) if jobdir and not settings.get("REDIS_URL") else None
 
 
 def check(settings: Any) -> tuple[list[str], list[str]]:
