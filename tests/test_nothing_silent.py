@@ -379,21 +379,31 @@ def test_rebuild_jobs_must_be_a_whole_number_of_processes(tmp_path, capsys, jobs
     assert "argument --jobs/-j:" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["STATS_FILE", "STATE_FILE", "LOG_FILE", "MANIFEST", "WARC_DIR"])
+FOLDERS = ("WARC_DIR", "REVISIONS_DIR", "IMAGES_STORE")
+
+
+@pytest.mark.parametrize("name", ["STATS_FILE", "STATE_FILE", "LOG_FILE", "MANIFEST", *FOLDERS])
 def test_a_file_or_folder_the_run_cannot_write_is_found_before_the_run(tmp_path, name):
     blocker = tmp_path / "a-file"
     blocker.write_text("a file where a folder must be")
-    bad = preflight.problems(cmdline_settings(**{name: str(blocker / "x.json"), "OUTPUT_DIR": str(tmp_path / "o")}))
+    also = {"OUTPUT_DIR": str(tmp_path / "o"), "IMAGES_DOWNLOAD": "1"}
+    bad = preflight.problems(cmdline_settings(**{name: str(blocker / "x.json"), **also}))
     assert len(bad) == 1 and bad[0].startswith(f"{name} {blocker / 'x.json'} cannot be created or written: "), bad
-    if name != "WARC_DIR":  # a folder where the file goes
+    if name not in FOLDERS:  # a folder where the file goes
         (tmp_path / "d").mkdir()
-        bad = preflight.problems(cmdline_settings(**{name: str(tmp_path / "d"), "OUTPUT_DIR": str(tmp_path / "o")}))
+        bad = preflight.problems(cmdline_settings(**{name: str(tmp_path / "d"), **also}))
         assert len(bad) == 1 and "is a folder" in bad[0], bad
-    good = preflight.problems(
-        cmdline_settings(**{name: str(tmp_path / "new" / "x"), "OUTPUT_DIR": str(tmp_path / "o")})
-    )
-    folder = tmp_path / "new" / "x" if name == "WARC_DIR" else tmp_path / "new"
+    good = preflight.problems(cmdline_settings(**{name: str(tmp_path / "new" / "x"), **also}))
+    folder = tmp_path / "new" / "x" if name in FOLDERS else tmp_path / "new"
     assert good == [] and not list(folder.iterdir())  # created, and the probe file is gone again
+
+
+def test_an_images_store_is_not_checked_while_images_are_not_downloaded(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("a file where a folder must be")
+    store = {"IMAGES_STORE": str(blocker / "x"), "OUTPUT_DIR": str(tmp_path / "o")}
+    assert preflight.problems(cmdline_settings(**store)) == []
+    assert len(preflight.problems(cmdline_settings(**store, IMAGES_DOWNLOAD="true"))) == 1
 
 
 def test_a_stats_file_that_fails_at_the_end_is_one_line_and_exit_8(tmp_path, monkeypatch):

@@ -274,8 +274,10 @@ def output_dir_problem(settings: Any) -> str | None:
 # be written would otherwise fail at its first use, mid-run or at the very end, after the summary
 # (a STATS_FILE cron reads, the STATE_FILE of gone articles) or as a traceback (LOG_FILE).
 FILE_SETTINGS = ("STATS_FILE", "STATE_FILE", "LOG_FILE", "MANIFEST")
-# Folders a run writes into ("" = off).
-FOLDER_SETTINGS = ("WARC_DIR",)
+# Folders a run writes into ("" = off, or a folder beside OUTPUT_DIR); IMAGES_STORE only with
+# IMAGES_DOWNLOAD on. One that cannot be written was a traceback (IMAGES_STORE: exit 1 before
+# the first request) or a write error on the first revised article (REVISIONS_DIR).
+FOLDER_SETTINGS = ("WARC_DIR", "REVISIONS_DIR", "IMAGES_STORE")
 
 
 def file_problems(settings: Any) -> list[str]:
@@ -287,10 +289,19 @@ def file_problems(settings: Any) -> list[str]:
             continue
         if name == "MANIFEST" and ("://" in str(value) or "%(" in str(value)):
             continue  # a feed URI or a URI template: Scrapy's feed storage checks those itself
+        if name == "IMAGES_STORE" and not _flag(settings, "IMAGES_DOWNLOAD"):
+            continue
         problem = _writable_problem(name, value, folder=name in FOLDER_SETTINGS)
         if problem:
             found.append(problem)
     return found
+
+
+def _flag(settings: Any, name: str) -> bool:
+    try:
+        return settings.getbool(name)
+    except ValueError:
+        return False  # setting_problems says so
 
 
 def _writable_problem(name: str, value: str | os.PathLike, folder: bool) -> str | None:
