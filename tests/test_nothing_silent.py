@@ -218,6 +218,20 @@ def test_numbers_on_the_edges_of_their_ranges_are_allowed():
     assert preflight.problems(cmdline_settings(FAIL_RATIO="1")) == []
 
 
+@pytest.mark.parametrize(
+    "sites, expected",
+    [
+        ('{"x": "nonexistent.module.Site"}', "ModuleNotFoundError: No module named 'nonexistent'"),
+        ('{"x": "os.path"}', "TypeError: SITES['x'] = 'os.path' is not a newscrawl.sites.base.Site subclass"),
+        ('{"x": "newscrawl.sites.qq.site.QQSite"}', "names itself 'qq'"),
+    ],
+)
+def test_a_site_that_cannot_be_loaded_is_one_line_before_the_run(tmp_path, sites, expected):
+    """Was the spider loader's traceback, exit 1."""
+    [problem] = preflight.problems(cmdline_settings(SITES=sites, OUTPUT_DIR=str(tmp_path)))
+    assert problem.startswith("SITES cannot be loaded: ") and expected in problem, problem
+
+
 def test_an_empty_output_dir_is_refused_not_read_as_the_default_folder():
     """``-s OUTPUT_DIR=$DIR`` in a cron line whose DIR is unset would write into ./output."""
     assert preflight.problems(cmdline_settings(OUTPUT_DIR="")) == [

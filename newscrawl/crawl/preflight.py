@@ -132,6 +132,18 @@ def _is_number(value: str) -> bool:
     return True
 
 
+def sites_problem(settings: Any) -> str | None:
+    """Why a SITES (or SITES_BASE) entry cannot be loaded, or None: Scrapy's spider loader would
+    stop the run with a traceback (exit 1)."""
+    from newscrawl.sites import registry
+
+    try:
+        registry(settings)
+    except (ImportError, AttributeError, NameError, TypeError, ValueError) as exc:
+        return f"SITES cannot be loaded: {type(exc).__name__}: {exc}"
+    return None
+
+
 def _sites(settings: Any) -> list[Any]:
     """The registered sites, or none when SITES is broken (the spider reports that when it loads)."""
     from newscrawl.sites import registry
@@ -340,7 +352,12 @@ def check(settings: Any) -> tuple[list[str], list[str]]:
     if "OUTPUT_DIR" in given and not settings.get("OUTPUT_DIR"):
         # ``-s OUTPUT_DIR=$DIR`` with DIR unset in cron: not the default folder, silently.
         found.append("OUTPUT_DIR is empty; give the folder articles are written to (default: output)")
-    for problem in (output_dir_problem(settings), output_template_problem(settings), _jobdir_problem(settings)):
+    for problem in (
+        sites_problem(settings),
+        output_dir_problem(settings),
+        output_template_problem(settings),
+        _jobdir_problem(settings),
+    ):
         if problem:
             found.append(problem)
     return found, notes
