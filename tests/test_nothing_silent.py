@@ -491,3 +491,33 @@ def test_every_checked_range_is_in_the_usage_docs():
     usage = (Path(__file__).resolve().parent.parent / "docs" / "usage.md").read_text(encoding="utf-8")
     names = set(preflight.RANGES).union(*(site.setting_ranges for site in registry().values()))
     assert sorted(name for name in names if f"`{name}`" not in usage) == []
+
+
+def test_redis_that_cannot_be_used_is_one_line_and_an_exit_status(tmp_path):
+    """A server that does not answer: exit 1 (could not start); a URL that is none: exit 2. Both
+    were a chain of tracebacks ending in "Engine slot not assigned". The password is not shown."""
+    pytest.importorskip("scrapy_redis")
+    from newscrawl.scaleout import redis_problem
+
+    refused = redis_problem(cmdline_settings(REDIS_URL="redis://user:secret@127.0.0.1:1/0"))
+    assert refused[0] == 1 and refused[1].startswith("Redis at 127.0.0.1:1 cannot be used: ")
+    assert "secret" not in refused[1]
+    assert redis_problem(cmdline_settings(REDIS_URL="notaurl"))[0] == 2
+    assert redis_problem(cmdline_settings()) is None
+    env = {**os.environ, "SCRAPY_SETTINGS_MODULE": "newscrawl.settings"}
+    run = subprocess.run(
+        [sys.executable, "-m", "newscrawl", "crawl", "qq", "-s", "REDIS_URL=redis://127.0.0.1:1",
+         "-s", f"OUTPUT_DIR={tmp_path / 'out'}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert run.returncode == 1
+    assert run.stderr.splitlines() == [f"newscrawl: {refused[1]}"]
+
+
+def test_redis_that_answers_passes_the_check(tmp_path):
+    pytest.importorskip("scrapy_redis")
+    from newscrawl.scaleout import redis_problem
+    from tests.redisserver import RedisServer
+
+    with RedisServer(tmp_path / "redis") as redis:
+        assert redis_problem(cmdline_settings(REDIS_URL=redis.url)) is None

@@ -25,6 +25,31 @@ def missing_extra(settings: Any) -> str | None:
     return INSTALL_HINT
 
 
+def redis_problem(settings: Any) -> tuple[int, str] | None:
+    """(exit status, one line) when ``REDIS_URL`` is set and Redis cannot be used, else None: a URL
+    Redis cannot read (2, a bad setting) or a server that does not answer (1, could not start).
+    The scheduler's own check at start was a chain of tracebacks ending in "Engine slot not
+    assigned". Only host and port are named: the URL may hold a password."""
+    if not settings.get("REDIS_URL") or missing_extra(settings):
+        return None
+    import redis
+    from scrapy_redis.connection import get_redis_from_settings
+
+    try:
+        server = get_redis_from_settings(settings)
+    except ValueError as exc:
+        return 2, f"REDIS_URL is not a Redis URL ({exc}); use redis://HOST:PORT/DB"
+    where = server.connection_pool.connection_kwargs
+    try:
+        server.ping()
+    except redis.exceptions.RedisError as exc:
+        place = f"{where.get('host', '?')}:{where.get('port', '?')}" if "host" in where else "REDIS_URL"
+        return 1, f"Redis at {place} cannot be used: {exc}"
+    finally:
+        server.close()
+    return None
+
+
 class MissingExtra(RuntimeError):
     """``REDIS_URL`` without the ``[redis]`` extra."""
 

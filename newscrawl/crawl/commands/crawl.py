@@ -15,7 +15,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawl
 from scrapy.exceptions import UsageError
 
 from newscrawl.crawl import preflight
-from newscrawl.scaleout import missing_extra
+from newscrawl.scaleout import missing_extra, redis_problem
 
 BAD_SETTINGS_EXIT = 2  # the same status as invalid spider arguments
 
@@ -30,6 +30,10 @@ class Command(ScrapyCrawl):
             print(f"newscrawl: {problem}", file=sys.stderr)
             raise SystemExit(1)
         problems, notes = preflight.check(self.settings)
+        unusable = None if problems else redis_problem(self.settings)
+        if unusable:  # after the settings' check: a bad REDIS_* value is said there first
+            print(f"newscrawl: {unusable[1]}", file=sys.stderr)
+            raise SystemExit(unusable[0])
         for note in notes:
             print(f"newscrawl: {note}", file=sys.stderr)
         if problems:
