@@ -376,11 +376,29 @@ def test_a_file_that_is_no_warc_is_a_bad_argument_for_replay_and_rebuild(tmp_pat
     page.write_text("<html>an HTML page saved under a WARC name</html>")
     with pytest.raises(NotAWarcFile, match="is not a WARC file"):
         warc_files(page)
-    assert warc_files(SAMPLE) == [SAMPLE]  # gzip, and an empty capture file, stay archives
-    (tmp_path / "killed.warc.gz.open").write_bytes(b"")
-    assert warc_files(tmp_path / "killed.warc.gz.open") == [tmp_path / "killed.warc.gz.open"]
+    assert warc_files(SAMPLE) == [SAMPLE]
     assert run([str(page), "--output", str(tmp_path / "out")]) == 2
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.md"))
+
+
+def test_an_archive_of_empty_files_is_a_bad_argument_and_one_empty_file_among_others_is_not(tmp_path):
+    """An empty capture file (killed before its first record) alone holds nothing to replay: it
+    used to run and fail as "feed endpoints unreachable" (exit 4). Beside real files it is read."""
+    import shutil
+
+    from newscrawl.archive.files import warc_files
+    from newscrawl.archive.rebuild import run
+
+    killed = tmp_path / "archive" / "killed.warc.gz.open"
+    killed.parent.mkdir()
+    killed.write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match="is empty: no record to replay"):
+        warc_files(killed)
+    with pytest.raises(FileNotFoundError, match="holds only empty WARC files"):
+        warc_files(killed.parent)
+    assert run([str(killed), "--output", str(tmp_path / "out")]) == 2
+    shutil.copy(SAMPLE, killed.parent / SAMPLE.name)
+    assert warc_files(killed.parent) == sorted([killed, killed.parent / SAMPLE.name])
 
 
 @pytest.mark.parametrize("jobs", ["0", "-1", "two"])

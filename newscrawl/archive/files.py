@@ -180,10 +180,20 @@ def warc_files(location: str | os.PathLike) -> list[Path]:
             # A FileNotFoundError, as the callers report it: a bad argument (exit 2), not an
             # archive whose every record is damaged (exit 7) or whose feeds are missing (exit 4).
             raise NotAWarcFile(f"{path} is not a WARC file (neither gzip nor a WARC/ record at its start)")
+        _not_all_empty(path, [path])
         return [path]
     if not path.is_dir():
         raise FileNotFoundError(f"no WARC file or folder at {path}")
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(WARC_SUFFIXES))
     if not files:
         raise FileNotFoundError(f"no WARC files (*.warc.gz, *.warc) in {path}")
+    _not_all_empty(path, files)
     return files
+
+
+def _not_all_empty(location: Path, files: list[Path]) -> None:
+    """An archive whose every file is empty holds nothing to replay: a bad argument, not a run
+    whose feeds all went missing (exit 4). One empty file among others is a killed capture's."""
+    if all(file.stat().st_size == 0 for file in files):
+        what = "is empty" if files == [location] else "holds only empty WARC files"
+        raise FileNotFoundError(f"{location} {what}: no record to replay (a capture killed before its first record?)")
