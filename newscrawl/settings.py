@@ -36,6 +36,8 @@ SUMMARY_WHOLE_UNDER = 80
 # Characters of body text a longer summary keeps before its "...".
 SUMMARY_LENGTH = 50
 # Front matter keys that are the same for every article (the users' theme expects them).
+# Any key and any JSON value (lists, mappings) is written as YAML that reads back the same;
+# a key that is not a plain word ("a: b", "yes") is quoted.
 FRONT_MATTER_DEFAULTS = {
     "menu": "",
     "lead": "",

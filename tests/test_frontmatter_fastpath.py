@@ -69,3 +69,25 @@ def test_bmp_test_is_the_max_formula():
     samples = ["".join(rng.choice(pool) for _ in range(rng.randint(1, 60))) for _ in range(5000)]
     for value in samples + [c for c in pool if c]:
         assert (frontmatter._OUTSIDE_BMP.search(value) is None) == (max(value) <= "\uffff"), repr(value)
+
+
+UNUSUAL_DEFAULTS = [
+    {"title": "t", "weird key: x": True},  # a key the emitter quotes: was a KeyError per article
+    {"yes": "no", "on": True},  # keys YAML 1.1 would read as booleans
+    {"widgets": [1, {"a": None}], "menu": ""},  # a mapping in a list: was "unhashable type: 'dict'"
+    {"extra": {"a": [1, 2], "b": "x\n---\ny"}},  # a mapping value, with a line that ends front matter
+    {"menu": "x\n---\ninjected: 1"},
+    {"title": "a\n---\nb: 'c' \"d\"", "odd: key": "", "menu": ""},  # a hostile title beside an odd key
+    {"foo-bar": "x", "n": False, "~": None},
+]
+
+
+def test_unusual_front_matter_defaults_dump_to_yaml_that_reads_back_the_same():
+    """FRONT_MATTER_DEFAULTS from a user's settings: every article used to fail (exit 6) on
+    the first two shapes above; the block must also never end early."""
+    for fields in UNUSUAL_DEFAULTS:
+        for _ in range(2):  # the second time from the cache, where it holds them
+            text = frontmatter.dump(fields)
+            assert text.startswith("---\n") and text.endswith("---\n")
+            assert text.count("\n---\n") == 1, text  # only the closing line
+            assert yaml.safe_load(text[4:-4]) == fields, text

@@ -86,6 +86,16 @@ def _scalar_events(value: Any) -> list[yaml.Event] | None:
     return None
 
 
+# A key the emitter may write plain: a word that reads back as the same string. Any other key
+# (``a: b``, ``yes``, ``~``, a number) goes through PyYAML's representer, which quotes it.
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_YAML11_WORDS = frozenset(("y", "n", "yes", "no", "on", "off", "true", "false", "null"))
+
+
+def _plain_key(key: Any) -> bool:
+    return isinstance(key, str) and _PLAIN_KEY.match(key) is not None and key.lower() not in _YAML11_WORDS
+
+
 def _yaml(fields: dict[str, Any]) -> str:
     """YAML of a mapping. The usual values (strings, booleans, lists of strings) go straight
     to the emitter as events, which skips PyYAML's representer; anything else is dumped."""
@@ -96,7 +106,7 @@ def _yaml(fields: dict[str, Any]) -> str:
     ]
     for key, value in fields.items():
         value_events = _scalar_events(value)
-        if value_events is None or not isinstance(key, str):
+        if value_events is None or not _plain_key(key):
             events = []
             break
         events.append(yaml.ScalarEvent(None, None, (True, False), key))
@@ -140,7 +150,10 @@ def _frozen(value: Any) -> Any:
 def dump(fields: dict[str, Any]) -> str:
     """The front matter block, ``---`` lines included, keys in the given order."""
     keys = [(key, _frozen(value)) for key, value in fields.items()]
-    missing = {key: fields[key] for key, frozen in keys if (key, frozen) not in _CACHE}
+    try:
+        missing = {key: fields[key] for key, frozen in keys if (key, frozen) not in _CACHE}
+    except TypeError:  # a value no cache key can hold (a mapping, a list holding one): not cached
+        return "---\n" + _yaml(fields) + "---\n"
     fresh: dict[str, str] = {}
     for key in _QUOTED_KEYS.intersection(missing):
         value = missing[key]
@@ -152,6 +165,10 @@ def dump(fields: dict[str, Any]) -> str:
         # key starts a line; scalars never wrap, the width is unbounded).
         for chunk in _TOP_LEVEL_KEY.split(_yaml(missing))[1:]:
             fresh[chunk.split(":", 1)[0]] = chunk
+        if not all(key in fresh for key in missing):
+            # A key the emitter quotes ('a: b', 'yes') or that is no string: its line does not
+            # start with the key as given, so the block is emitted whole, nothing cached.
+            return "---\n" + _yaml(fields) + "---\n"
         for key, frozen in keys:
             if key in fresh and len(_CACHE) < _CACHE_LIMIT:
                 _CACHE[key, frozen] = fresh[key]  # the first articles fill it with the constants
