@@ -97,12 +97,12 @@ def existing_article_file(
     the article is fetched and the writer reports the path it cannot write (``write_error``).
 
     The spider asks this for every article it considers, so the paths are joined as strings
-    where that gives ``article_path``'s path (see ``_existing_prefix``): ``Path`` objects, the
+    where that gives ``article_path``'s path (see ``_plain_prefix``): ``Path`` objects, the
     language, source and template checks and a ``getcwd`` per form cost several times the stat.
     """
     folder = os.fspath(output_dir)
     # An absolute folder resolves the same from any working directory: no getcwd() then.
-    prefix = _existing_prefix("" if folder[:1] == "/" else os.getcwd(), folder, template, lang, source)
+    prefix = _plain_prefix("" if folder[:1] == "/" else os.getcwd(), folder, template, lang, source)
     if prefix is None:  # the language, source or template is refused: so is every form
         return None
     if prefix:
@@ -123,15 +123,16 @@ def existing_article_file(
 
 
 @functools.lru_cache(maxsize=256)
-def _existing_prefix(cwd: str, output_dir: str, template: str, lang: str, source: str) -> str | None:
+def _plain_prefix(cwd: str, output_dir: str, template: str, lang: str, source: str) -> str | None:
     """The resolved output root as a path prefix (``"/out/"``) when ``prefix + template.format(...)``
     is ``article_path``'s path for every safe id; ``""`` when it may not be (then each path goes
     through ``article_path``); None when ``article_path`` refuses every id (an unsafe language,
-    source or template). ``cwd`` is ``""`` for an absolute ``output_dir``.
+    source or template). ``cwd`` is ``""`` for an absolute ``output_dir``. Used by the writer
+    (``WriterPipeline._prefix``) and the existing-file check alike.
 
-    As in ``WriterPipeline._prefix``: a template of bare ``{id}``/``{lang}``/``{source}`` fields
-    whose probe path is already normal gives normal paths for every id, because ids, languages and
-    sources are single tokens of ``[0-9A-Za-z_-]`` (plus ``-`` joined parts for a language).
+    A template of bare ``{id}``/``{lang}``/``{source}`` fields whose probe path is already normal
+    gives normal paths for every id, because ids, languages and sources are single tokens of
+    ``[0-9A-Za-z_-]`` (plus ``-`` joined parts for a language).
     """
     try:
         probe = article_path(Path(cwd or "/", output_dir), template, "ID0", lang, source)
@@ -229,9 +230,8 @@ class WriterPipeline(ArticlePipeline):
         """The resolved root as a path prefix (``"/out/"``) when the template's paths are plain
         strings, else ``""``. Runs every check of ``article_path`` (raises UnsafePath)."""
         self.path_for(article)
-        relative = self.template.format(id=article.id, lang=article.lang, source=article.source)
-        plain = _plain_template(self.template) and str(Path(relative)) == relative and relative[:1] != "/"
-        return os.path.join(str(resolved_dir(self.output_dir)), "") if plain else ""
+        cwd = "" if self._cwd_free else os.getcwd()
+        return _plain_prefix(cwd, str(self.output_dir), self.template, article.lang, article.source) or ""
 
     def process_article(self, article: Article) -> Article:
         try:
