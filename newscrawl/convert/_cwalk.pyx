@@ -464,14 +464,20 @@ cdef object _block(object level, list spans):
     return obj
 
 
-cdef inline object _field(object span, Py_ssize_t offset, str name):
-    """``getattr(span, name)``, read from the slot when ``span`` is a plain ``Span``."""
+cdef inline object _slot(object obj, type cls, bint fast, Py_ssize_t offset, str name):
+    """``getattr(obj, name)``, read from the slot at ``offset`` when ``fast`` and ``obj`` is
+    exactly ``cls`` (the plain class the offsets were taken from)."""
     cdef PyObject* value
-    if _FAST and type(span) is _Span:
-        value = (<PyObject**>((<char*><PyObject*>span) + offset))[0]
+    if fast and type(obj) is cls:
+        value = (<PyObject**>((<char*><PyObject*>obj) + offset))[0]
         if value != NULL:
             return <object>value
-    return getattr(span, name)  # a subclass, or an unset slot: its AttributeError
+    return getattr(obj, name)  # a subclass, or an unset slot: its AttributeError
+
+
+cdef inline object _field(object span, Py_ssize_t offset, str name):
+    """``getattr(span, name)``, read from the slot when ``span`` is a plain ``Span``."""
+    return _slot(span, _Span, _FAST, offset, name)
 
 
 cdef inline object _spans_of(object block, type cls):
@@ -534,12 +540,7 @@ if _FAST_BUILDER:
 
 cdef inline object _bget(object b, Py_ssize_t offset, str name):
     """``getattr(b, name)``, read from the slot when ``b`` is a plain ``_Builder``."""
-    cdef PyObject* value
-    if _FAST_BUILDER and type(b) is _Builder:
-        value = (<PyObject**>((<char*><PyObject*>b) + offset))[0]
-        if value != NULL:
-            return <object>value
-    return getattr(b, name)  # a subclass, or an unset slot: its AttributeError
+    return _slot(b, _Builder, _FAST_BUILDER, offset, name)
 
 
 cdef int _flush(object b) except -1:
