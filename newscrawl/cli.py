@@ -60,12 +60,37 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", SETTINGS_MODULE)
     from scrapy.cmdline import execute
 
+    unknown = _unknown_command(args)
+    if unknown:
+        # Scrapy's own answer is a banner, "Unknown command" and a pointer to `scrapy`: one line
+        # that names this command's help instead.
+        sys.stderr.write(f"newscrawl: unknown command {unknown!r} (see `newscrawl --help`)\n")
+        return 2
     try:
         execute(["scrapy", *args])
     except SystemExit as done:  # execute() always ends with sys.exit(status)
         code = done.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     return 0
+
+
+def _unknown_command(args: list[str]) -> str | None:
+    """The command name in ``args`` when neither newscrawl nor Scrapy has it, else None.
+
+    The name is found as Scrapy finds it (the first argument not starting with ``-``); when
+    Scrapy's command table cannot be read (a private function that may move), Scrapy decides.
+    """
+    name = next((arg for arg in args if not arg.startswith("-")), None)
+    if name is None:
+        return None
+    try:
+        from scrapy.cmdline import _get_commands_dict
+        from scrapy.utils.project import get_project_settings
+
+        known = _get_commands_dict(get_project_settings(), inproject=True)
+    except Exception:  # noqa: BLE001 - a changed Scrapy internal: let Scrapy answer as before
+        return None
+    return None if name in known else name
 
 
 if __name__ == "__main__":

@@ -93,6 +93,17 @@ def test_usage_and_render_through_the_console_script(tmp_path):
     assert via_script.stdout == via_module.stdout and via_script.stdout.startswith(b"---\ntitle: ")
 
 
+def test_a_misspelt_command_gets_one_line_and_status_2(capsys):
+    from newscrawl.cli import main
+
+    assert main(["crwal", "qq"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["newscrawl: unknown command 'crwal' (see `newscrawl --help`)"]
+    # Scrapy's own commands are still handed over (one that prints and returns at once).
+    assert main(["list"]) == 0
+    assert capsys.readouterr().out.split() == ["qq"]
+
+
 def summary_line(stderr: str) -> str:
     lines = [line.split("newscrawl summary: ", 1)[1] for line in stderr.splitlines() if "newscrawl summary: " in line]
     assert len(lines) == 1, stderr[-2000:]
