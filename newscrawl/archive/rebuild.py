@@ -677,13 +677,25 @@ class ArchiveIndex(ServedInOrder):
     """
 
     def __init__(self, files: list[FileIndex], classify: Callable[[Any, str, str, bytes], Any]) -> None:
-        from newscrawl.archive.index import Capture, _parse_fields
-
         super().__init__()
         self.damaged: list[tuple[str, Damage]] = []
         self.first_capture: Any = None
         self.classify = classify
         self.archived: list[Stored] | None = []  # in archive order, until by_article is filled
+        # A few objects per archived response, none of them garbage or in a cycle: with the
+        # collector on, their growth set off a full collection here that walked the whole index
+        # (~50 ms per 10,000 articles, 10% of rebuild's own work); it is paused while they are made.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._add(files)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _add(self, files: list[FileIndex]) -> None:
+        from newscrawl.archive.index import Capture, _parse_fields
+
         for index in files:
             self.damaged.extend((index.path, damage) for damage in index.damaged)
             captures = {rid: Capture.from_fields(_parse_fields(payload)) for rid, payload in index.infos.items()}
