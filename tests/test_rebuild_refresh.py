@@ -185,3 +185,48 @@ def test_the_head_bytes_are_those_of_the_first_4096_characters():
         assert rebuild._utf8_head(framed, 2, 2 + len(raw)) == text[:4096].encode()
     assert rebuild._utf8_head(b"ab\xffcd" * 100, 0, 500) is None
     assert rebuild._utf8_head("新".encode()[:2], 0, 2) is None  # a body cut inside its last character
+
+
+def _refresh_pages(rng: random.Random) -> list[tuple[bytes, int, int]]:
+    """(raw, start, end): bodies read in place, with "refresh" (any case, or cut short) placed around
+    the edges of the window the check reads (4,096 ASCII bytes, else 16,384) and of the body."""
+    pages = []
+    plain = (b"x", b"<p>a</p>", "新".encode(), "😀".encode(), b"\x80")
+    parts = (b"R", b"H", b"refres", b"efresh")  # pieces of the word, in some pages
+    for _ in range(3000):
+        before = rng.randbytes(rng.choice((0, 0, 3, 100)))
+        size = rng.choice((0, 5, 7, 4095, 4096, 4097, 4102, 16383, 16384, 16390, 17000, rng.randrange(20000)))
+        fillers = plain if rng.random() < 0.7 else plain + parts
+        ascii_start = rng.random() < 0.3
+        body = bytearray()
+        while len(body) < size:
+            body += b"x" * 64 if ascii_start and len(body) < 4096 else rng.choice(fillers) * rng.randrange(1, 40)
+        body = body[:size]
+        if rng.random() < 0.8:
+            word = bytes(c ^ 0x20 if rng.random() < 0.3 else c for c in rng.choice((b"refresh", b"refresh", b"refres")))
+            edge = rng.choice((0, 4096, 16384, size, rng.randrange(size + 1)))
+            at = max(0, min(len(body), edge - rng.choice((6, 7, 7, 8, rng.randrange(-1, 9)))))
+            body[at : at + len(word)] = word
+        after = rng.randbytes(rng.choice((0, 0, 9)))
+        raw = before + bytes(body) + after
+        pages.append((raw, len(before), len(before) + len(body)))
+    return pages
+
+
+def test_the_compiled_refresh_check_is_the_python_one():
+    """``_cwalk.refresh_in_head`` (the index's common-page check, compiled) answers as
+    ``python_refresh_in_head`` (its reference) on bodies whose window ends anywhere near the word."""
+    from newscrawl.convert.htmlblocks import COMPILED
+
+    if COMPILED is None:
+        pytest.skip("the compiled module is not built (or NEWSCRAWL_PURE_PYTHON is set)")
+    assert rebuild.refresh_in_head is COMPILED.refresh_in_head
+    pages = _refresh_pages(random.Random(15))
+    answers = [rebuild.python_refresh_in_head(raw, start, end, 4096) for raw, start, end in pages]
+    assert [COMPILED.refresh_in_head(raw, start, end, 4096) for raw, start, end in pages] == answers
+    assert 300 < sum(answers) < len(answers) - 300  # both answers, often
+    for chars in (1, 6, 7, 8, 100):  # other windows, as small as the word
+        for raw, start, end in pages[:300]:
+            assert COMPILED.refresh_in_head(raw, start, end, chars) == rebuild.python_refresh_in_head(
+                raw, start, end, chars
+            ), (raw, start, end, chars)
