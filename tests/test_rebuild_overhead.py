@@ -164,3 +164,34 @@ def test_a_spider_whose_requests_differ_keeps_its_own():
 
     spider = Other.from_crawler(get_crawler(Other, {}), ids="20250208A07Y6400")
     assert _planned_article_request(spider) is None
+
+
+def test_the_compiled_warc_head_reads_every_field_as_the_python_one():
+    """``_cwalk.warc_head`` (the index's header fields, in one pass) gives for every name what
+    ``_Head.get`` (a lookup of ``CRLF name:`` in the lowercased header) gives: case, repeats (the
+    first wins), spaces and tabs, colons in values, lines without one, lone CR or LF, no value."""
+    import random
+
+    from newscrawl.convert.htmlblocks import COMPILED
+
+    if COMPILED is None:
+        import pytest
+
+        pytest.skip("the compiled module is not built (or NEWSCRAWL_PURE_PYTHON is set)")
+    assert rebuild.warc_head is COMPILED.warc_head
+    rng = random.Random(15)
+    names = [b"WARC-Type", b"warc-record-id", b"Content-Length", b"WARC-Target-URI", b"X", b"", b"a b", b"k\r"]
+    values = [b"response", b" <urn:uuid:1> ", b"\t12\t", b"a:b", b"", b" ", b"x\ry", b"x\ny", b"\xff\xfe"]
+    for _ in range(3000):
+        lines = [b"WARC/1.1"] if rng.random() < 0.95 else [b"WARC/1.1: odd"]
+        for _ in range(rng.randrange(12)):
+            name = bytes(c ^ 0x20 if 97 <= c | 0x20 <= 122 and rng.random() < 0.3 else c for c in rng.choice(names))
+            sep = rng.choice((b":", b":", b": ", b" :", b""))
+            lines.append(name + sep + rng.choice(values))
+        head = b"\r\n".join(lines) + rng.choice((b"", b"", b"\r", b"\n", b"\r\n"))
+        before, after = rng.randbytes(rng.randrange(3)), rng.randbytes(rng.randrange(3))
+        data = before + head + after
+        fields = COMPILED.warc_head(data, len(before), len(before) + len(head))
+        reference = rebuild._Head(head)
+        for name in {n.lower() for n in names} | set(fields):
+            assert fields.get(name, b"") == reference.get(name), (head, name)

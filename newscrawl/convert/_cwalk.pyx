@@ -1437,3 +1437,47 @@ def refresh_in_head(bytes raw, Py_ssize_t start, Py_ssize_t end, Py_ssize_t char
                 return True
         i += _RF_SKIP[p[i + 6]]
     return False
+
+
+def warc_head(bytes data, Py_ssize_t start, Py_ssize_t stop):
+    """The header fields of the WARC header ``data[start:stop]`` (its version line, then ``Name: value``
+    lines split by CRLF): {name lowercased: value stripped}, the first of a name kept, lines without
+    a colon skipped. ``rebuild._Head`` is the reference (a name looked up in the lowercased header
+    as ``CRLF name:``), which the index pass asked six times a record."""
+    cdef const unsigned char* p = <const unsigned char*><char*>data
+    cdef Py_ssize_t size = len(data)
+    cdef Py_ssize_t line, eol, colon, a, b, i
+    cdef dict fields = {}
+    cdef bytearray name
+    if stop > size:
+        stop = size
+    if start < 0 or start > stop:
+        raise ValueError("bad span")
+    line = start
+    while line < stop:  # the version line first: skipped
+        if p[line] == 13 and line + 1 < stop and p[line + 1] == 10:
+            break
+        line += 1
+    while line < stop:
+        line += 2  # past the CRLF
+        eol = line
+        while eol < stop and not (p[eol] == 13 and eol + 1 < stop and p[eol + 1] == 10):
+            eol += 1
+        colon = line
+        while colon < eol and p[colon] != 58:  # ":"
+            colon += 1
+        if colon < eol:
+            name = bytearray(data[line:colon])
+            for i in range(colon - line):
+                if 65 <= name[i] <= 90:
+                    name[i] += 32
+            key = bytes(name)
+            if key not in fields:
+                a, b = colon + 1, eol
+                while a < b and p[a] in b" \t\n\r\x0b\x0c":
+                    a += 1
+                while b > a and p[b - 1] in b" \t\n\r\x0b\x0c":
+                    b -= 1
+                fields[key] = data[a:b]
+        line = eol
+    return fields
