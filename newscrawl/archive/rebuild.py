@@ -166,13 +166,21 @@ class _Head:
         return self.head[start : end if end >= 0 else len(self.head)].strip()
 
 
-def python_warc_head(data: bytes, start: int, stop: int) -> _Head:
+# The WARC header fields the index reads (``_records``, ``_index_record``).
+WARC_FIELDS = (
+    b"content-length", b"warc-type", b"warc-record-id", b"warc-target-uri", b"warc-concurrent-to",
+    b"warc-warcinfo-id",
+)  # fmt: skip
+
+
+def python_warc_head(data: bytes, start: int, stop: int, names: tuple[bytes, ...] = WARC_FIELDS) -> _Head:
     """The WARC header ``data[start:stop]``, its fields read by name (``_cwalk.warc_head``'s reference)."""
     return _Head(data[start:stop])
 
 
-# The header's fields in one pass, compiled (``_cwalk.warc_head``: a dict; ~6 lookups of a name in
-# the lowercased header per record before), when the conversion's compiled module runs.
+# The header's fields in one pass, compiled (``_cwalk.warc_head``: a dict of WARC_FIELDS; six lookups
+# of a name in a lowercased copy of the header per record before), when the conversion's compiled
+# module runs.
 warc_head = getattr(COMPILED, "warc_head", None) or python_warc_head
 
 
@@ -187,7 +195,7 @@ def _records(data: bytes) -> Iterator[tuple[Any, int, int]]:
         head_end = data.find(b"\r\n\r\n", pos)
         if head_end < 0:
             raise ValueError("WARC headers cut short")
-        headers = warc_head(data, pos, head_end)
+        headers = warc_head(data, pos, head_end, WARC_FIELDS)
         length = int(headers.get(b"content-length", b""))
         block_start = head_end + 4
         if block_start + length > len(data):

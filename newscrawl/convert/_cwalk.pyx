@@ -1439,20 +1439,23 @@ def refresh_in_head(bytes raw, Py_ssize_t start, Py_ssize_t end, Py_ssize_t char
     return False
 
 
-def warc_head(bytes data, Py_ssize_t start, Py_ssize_t stop):
-    """The header fields of the WARC header ``data[start:stop]`` (its version line, then ``Name: value``
-    lines split by CRLF): {name lowercased: value stripped}, the first of a name kept, lines without
-    a colon skipped. ``rebuild._Head`` is the reference (a name looked up in the lowercased header
-    as ``CRLF name:``), which the index pass asked six times a record."""
+def warc_head(bytes data, Py_ssize_t start, Py_ssize_t stop, tuple names):
+    """The fields ``names`` (lowercase bytes) of the WARC header ``data[start:stop]`` (its version line,
+    then ``Name: value`` lines split by CRLF): {name: value stripped} for those found, the first of a
+    name kept; a line's name is compared lowercased, in place (no string for the other fields).
+    ``rebuild._Head`` is the reference (a name looked up in the lowercased header as ``CRLF name:``),
+    which the index pass asked six times a record."""
     cdef const unsigned char* p = <const unsigned char*><char*>data
     cdef Py_ssize_t size = len(data)
-    cdef Py_ssize_t line, eol, colon, a, b, i
+    cdef Py_ssize_t line, eol, colon, a, b, i, length, n
+    cdef const unsigned char* want
     cdef dict fields = {}
-    cdef bytearray name
+    cdef bytes name
     if stop > size:
         stop = size
     if start < 0 or start > stop:
         raise ValueError("bad span")
+    n = len(names)
     line = start
     while line < stop:  # the version line first: skipped
         if p[line] == 13 and line + 1 < stop and p[line + 1] == 10:
@@ -1467,17 +1470,23 @@ def warc_head(bytes data, Py_ssize_t start, Py_ssize_t stop):
         while colon < eol and p[colon] != 58:  # ":"
             colon += 1
         if colon < eol:
-            name = bytearray(data[line:colon])
-            for i in range(colon - line):
-                if 65 <= name[i] <= 90:
-                    name[i] += 32
-            key = bytes(name)
-            if key not in fields:
-                a, b = colon + 1, eol
-                while a < b and p[a] in b" \t\n\r\x0b\x0c":
-                    a += 1
-                while b > a and p[b - 1] in b" \t\n\r\x0b\x0c":
-                    b -= 1
-                fields[key] = data[a:b]
+            length = colon - line
+            for k in range(n):
+                name = <bytes>names[k]
+                if len(name) != length:
+                    continue
+                want = <const unsigned char*><char*>name
+                i = 0
+                while i < length and (p[line + i] + 32 if 65 <= p[line + i] <= 90 else p[line + i]) == want[i]:
+                    i += 1
+                if i == length:
+                    if name not in fields:
+                        a, b = colon + 1, eol
+                        while a < b and p[a] in b" \t\n\r\x0b\x0c":
+                            a += 1
+                        while b > a and p[b - 1] in b" \t\n\r\x0b\x0c":
+                            b -= 1
+                        fields[name] = data[a:b]
+                    break
         line = eol
     return fields
