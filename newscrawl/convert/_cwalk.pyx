@@ -24,6 +24,10 @@ modules as the reference (``markdown.python_render_inline``, ``normalize.python_
 ...) and as the pure path. Nothing is cached on the blocks and nothing is normalized early: every
 step still sees and may change the same blocks, and each step's output depends only on its input.
 
+At its end, two checks of ``newscrawl rebuild``'s index pass (not conversion; this is the one compiled
+module): ``refresh_in_head`` and ``warc_head``, whose references are ``rebuild.python_refresh_in_head``
+and ``rebuild._Head``.
+
 Optional: built by setup.py when Cython, lxml's headers and a C compiler are there; htmlblocks
 uses it unless ``NEWSCRAWL_PURE_PYTHON`` is set (``htmlblocks.COMPILED``: one choice for the walk,
 the text step and the renderer), and falls back to the Python functions otherwise.
