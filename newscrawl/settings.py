@@ -186,6 +186,10 @@ DOWNLOADER_MIDDLEWARES = {
     "newscrawl.crawl.robots.RobotsTxtLimits": 340,
     "newscrawl.archive.capture.WarcCaptureMiddleware": 950,
     "newscrawl.archive.replay.WarcReplayMiddleware": 951,
+    # Scrapy's offsite filter (50), skipped when the spider has no allowed_domains (it would
+    # allow every request, at a cost per request): newscrawl.crawl.offsite.
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+    "newscrawl.crawl.offsite.OffsiteMiddleware": 50,
 }
 
 # ---- run reporting ---------------------------------------------------------------------
