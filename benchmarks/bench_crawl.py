@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import sys
 import tempfile
 import time
@@ -224,6 +225,19 @@ def disk_floor(work: Path, repeat: int) -> dict | None:
     }
 
 
+def paired_cpu_ratios(base: Side, nc: Side) -> list[float]:
+    """``base`` crawl CPU / newscrawl crawl CPU for each repeat in which both ran fine. The sides alternate,
+    so the two runs of a pair are minutes apart at most: the load of that moment weighs on both (a best-of
+    per side can take each side's best from different minutes)."""
+    ratios = []
+    for b, n in zip(base.runs, nc.runs, strict=False):
+        if b in base.ok_runs and n in nc.ok_runs:
+            b_cpu, n_cpu = b.stats.get("bench/crawl_cpu_s"), n.stats.get("bench/crawl_cpu_s")
+            if b_cpu and n_cpu:
+                ratios.append(b_cpu / n_cpu)
+    return ratios
+
+
 def summarize(results: dict[str, dict[str, Side]], articles: int) -> dict:
     """Per mode: each side's best run (by crawl time), its best crawl CPU, and the ratios to each bare side."""
     out = {}
@@ -255,6 +269,9 @@ def summarize(results: dict[str, dict[str, Side]], articles: int) -> dict:
                 if base["crawl_cpu_s"] and nc["crawl_cpu_s"]:
                     ratio["cpu_value"] = round(base["crawl_cpu_s"] / nc["crawl_cpu_s"], 3)
             ratio["pass"] = None if ratio["value"] is None or ratio["target"] is None else ratio["value"] >= TARGET
+            paired = paired_cpu_ratios(sides[name], sides["newscrawl"]) if "newscrawl" in sides else []
+            ratio["paired_cpu"] = [round(r, 3) for r in paired]
+            ratio["paired_cpu_median"] = round(statistics.median(paired), 3) if paired else None
             row["ratios"][name] = ratio
         out[mode] = row
     return out
@@ -302,6 +319,15 @@ def report(summary: dict, args, articles: int, wall: float, disk: dict | None = 
                     "n/a" if ratio["pass"] is None else "PASS" if ratio["pass"] else "FAIL"
                 )
             print(f"  {mode:10} newscrawl / {name:{width}} {value:>7}  (cpu {cpu:>6})   {verdict}")
+    print("paired, same run: median over the repeats of bare cpu s / newscrawl cpu s of the runs made one after the")
+    print("other (less moved by the machine's load than a best-of per side; range over the pairs)")
+    for mode, row in summary.items():
+        for name, ratio in row["ratios"].items():
+            pairs = ratio.get("paired_cpu") or []
+            if pairs:
+                median = f"{ratio['paired_cpu_median']:.3f}x"
+                print(f"  {mode:10} newscrawl / {name:{width}} {median:>7}  "
+                      f"({min(pairs):.3f}-{max(pairs):.3f}, {len(pairs)} pairs)")  # fmt: skip
     if "ids" not in summary:
         print(f"  ids: skipped, {articles} ids do not fit in one command-line argument")
     if disk:
