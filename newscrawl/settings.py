@@ -195,9 +195,10 @@ DOWNLOADER_MIDDLEWARES = {
 # ---- run reporting ---------------------------------------------------------------------
 # Write the run's final stats as JSON to this path ("" = off): for cron checks and tests.
 STATS_FILE = ""
-# `newscrawl rebuild --jobs 1`: megabytes of archived responses the index pass keeps inflated in
+# `newscrawl rebuild`: megabytes of archived responses the index pass keeps inflated in
 # memory, so the articles among them are not inflated a second time to be converted (each is
 # freed once read; past the budget, responses are read again from the file). 0 = keep none.
+# With --jobs N it is the total of the N workers: each keeps up to 1/N of it.
 REBUILD_KEEP_MB = 256
 # Seconds between "Articles: written N, skipped N, failed N (rate)" log lines (0 = off).
 # They replace Scrapy's page-counting LogStats lines.

@@ -4,8 +4,8 @@ Replay (``scrapy crawl SITE -a warc=…``) stays the reference: it runs the craw
 archived answers, one request at a time through Scrapy's engine, on one core. Rebuild writes
 the same files without the engine, in three steps:
 
-1. **Index** (one worker per file): every gzip member is inflated once and only its WARC and
-   HTTP headers are read (no warcio record objects): response records are keyed as replay
+1. **Index** (the workers, a file or a piece of a big file each): every gzip member is inflated
+   once and only its WARC and HTTP headers are read (no warcio record objects): response records are keyed as replay
    keys them (method, URL, sha1 of the request body), damaged spans are counted as replay
    counts them (:mod:`newscrawl.archive.read` finds and skips them).
 2. **Plan** (the main process, microseconds per article): :class:`Planner` walks the
@@ -16,11 +16,12 @@ the same files without the engine, in three steps:
    feeds and articles (WARC_REPLAY_ALL) with the same rules for articles that failed in an
    earlier run. The result is, per article, the one archived response replay hands to the
    spider, its URL, whether it was redirected and the feed metadata it was listed with.
-3. **Convert** (N worker processes, while the plan goes on): each article's member is inflated
-   again (``--jobs 1``: its body was kept from the index pass, up to REBUILD_KEEP_MB), its body
-   decoded (Content-Encoding, charset), and the spider's extraction, the item pipelines and the
-   writer run on it, exactly as in a crawl; the files of each 64 articles are written together
-   (:class:`Converter`). Counts and gone marks come back
+3. **Convert** (N worker processes, while the plan goes on): each article's body is the one
+   kept from the index pass (up to REBUILD_KEEP_MB; else its member is read and inflated again):
+   with ``--jobs N`` the worker that indexed a piece keeps its bodies and is sent its articles
+   (:class:`Pools`). The body is decoded (Content-Encoding, charset), and the spider's
+   extraction, the item pipelines and the writer run on it, exactly as in a crawl; the files of
+   each 64 articles are written together (:class:`Converter`). Counts and gone marks come back
    to the main process, which prints the crawl's summary line and returns the crawl's exit
    status (``verdict``).
 
@@ -110,6 +111,7 @@ class Entry:
     body_at: int = -1
     content_type: str | None = None
     kept: bytes | None = None  # that body, kept from the index pass (REBUILD_KEEP_MB), read once
+    owner: int = -1  # --jobs N: the worker that indexed it and keeps its body (-1: none keeps it)
 
     def __reduce__(self) -> tuple[type[Entry], tuple[Any, ...]]:
         # Pickled to and from the workers (every response once, every article once): a plain
@@ -132,6 +134,7 @@ class Entry:
             self.body_at,
             self.content_type,
             self.kept,
+            self.owner,
         )
 
 
@@ -1167,6 +1170,8 @@ class Converter:
 
         from newscrawl.crawl.pipelines import ArticlePipeline, extract_failed
 
+        self.settings = settings
+
         self.extract_failed = extract_failed
         self.decode_html, self.extract, self.unavailable = page_functions(site, settings)
 
@@ -1269,8 +1274,82 @@ def _convert_chunk(tasks: list[Task]) -> tuple[Counter[str], list[tuple[str, str
 
 
 def _convert_packed(packed: list[tuple[Any, ...]]) -> tuple[Counter[str], list[tuple[str, str]], int]:
-    """A worker's chunk (--jobs N): tasks sent as ``Task.packed`` tuples."""
-    return _convert_chunk([Task.unpacked(task) for task in packed])
+    """A worker's chunk (--jobs N): tasks sent as ``Task.packed`` tuples. A body this worker kept
+    from its own index pass (:data:`_store`) is taken from there, not inflated from the file again."""
+    tasks = [Task.unpacked(task) for task in packed]
+    if _store:
+        for task in tasks:
+            entry = task.entry
+            if entry.block is not None:
+                kept = _store.pop((entry.path, entry.start, entry.block[0]), None)
+                if kept is not None:
+                    entry.kept, entry.data = kept
+    return _convert_chunk(tasks)
+
+
+# A --jobs N worker's bodies kept from its index pass: (file, member start, block start) ->
+# (Entry.kept, Entry.data). Each is taken (and freed) by the first task that reads it.
+_store: dict[tuple[str, int, int], tuple[bytes | None, bytes | None]] = {}
+
+
+def _index_kept(piece: Piece, owner: int) -> FileIndex:
+    """``index_piece`` in a --jobs N worker: what it kept stays here (:data:`_store`), not sent
+    back with the index; its entries name this worker as their owner, so their tasks come here."""
+    index = index_piece(piece)
+    for entry in index.responses:
+        if (entry.kept is not None or entry.data is not None) and entry.block is not None:
+            _store[(entry.path, entry.start, entry.block[0])] = (entry.kept, entry.data)
+            entry.kept = entry.data = None
+            entry.owner = owner
+    return index
+
+
+class _Failed:
+    """A worker's exception, sent back to be raised in the main process."""
+
+    def __init__(self, exc: BaseException) -> None:
+        import pickle
+        import traceback
+
+        try:
+            pickle.dumps(exc)
+            self.exc: BaseException = exc
+        except Exception:  # noqa: BLE001 - an exception that does not pickle goes back as its text
+            self.exc = RuntimeError(repr(exc))
+        self.text = "".join(traceback.format_exception(exc))
+
+
+def _serve(conn: Any, owner: int) -> None:
+    """A --jobs N worker: indexes pieces, keeps their bodies (its share of REBUILD_KEEP_MB), then
+    converts the articles it is sent; one reply per message, in order (``keep`` gets none)."""
+    global _converter
+    try:
+        while True:
+            message = conn.recv()
+            kind = message[0]
+            if kind == "stop":
+                return
+            if kind == "keep":
+                _kept.left = message[1]
+                continue
+            try:
+                if kind == "index":
+                    reply: Any = _index_kept(message[1], owner)
+                elif kind == "init":
+                    _init_worker(message[1], message[2])
+                    assert _converter is not None
+                    _log_level_at_source(_converter.settings)
+                    # What this process holds for the whole run (modules, the converter, the kept
+                    # bodies' table) out of the collector's sight, as a forked converter had it.
+                    gc.freeze()
+                    reply = None
+                else:
+                    reply = _convert_packed(message[1])
+            except Exception as exc:  # noqa: BLE001 - raised again in the main process
+                reply = _Failed(exc)
+            conn.send(reply)
+    except (EOFError, KeyboardInterrupt):  # the main process is gone or interrupted: stop quietly
+        return
 
 
 # ---- progress ---------------------------------------------------------------------------
@@ -1417,40 +1496,136 @@ def run(argv: list[str]) -> int:
         pools.close()
 
 
+class _Worker:
+    """The main process's end of one --jobs N worker: its pipe, the replies it owes, the chunks queued for it."""
+
+    def __init__(self, context: Any, owner: int) -> None:
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_serve, args=(child, owner), daemon=True)
+        self.process.start()
+        child.close()
+        self.owed: deque[Callable[[Any], None]] = deque()  # what to do with each reply, in order
+        self.queued: deque[list[tuple[Any, ...]]] = deque()  # packed chunks not sent yet
+
+    def send(self, message: tuple[Any, ...], then: Callable[[Any], None]) -> None:
+        self.conn.send(message)
+        self.owed.append(then)
+
+    def receive(self) -> None:
+        """Take one reply (one is ready or owed) and hand it on; a worker's exception is raised here."""
+        try:
+            reply = self.conn.recv()
+        except EOFError:
+            status = self.process.exitcode
+            raise RuntimeError(f"rebuild worker {self.process.pid} died (exit status {status})") from None
+        then = self.owed.popleft()
+        if isinstance(reply, _Failed):
+            logger.error("Rebuild worker failed:\n%s", reply.text)
+            raise reply.exc
+        then(reply)
+
+
+def _ignore(reply: Any) -> None:
+    return None
+
+
 class Pools:
-    """The worker processes: one pool indexes, then one converts (started with the replay's settings)."""
+    """The worker processes (--jobs N > 1): each indexes pieces of the archive, keeps the bodies it
+    inflated (its share of REBUILD_KEEP_MB), then converts articles, those it keeps first.
+
+    Affinity, not shared memory: a task goes to the worker that indexed its response, which takes
+    the body from its own memory instead of reading and inflating the member again (the way
+    ``--jobs 1`` converts). A worker with nothing to do takes chunks queued for another (those it
+    reads from the file), so neither waits while the other has work: at the start (the plan
+    reaches the second worker's pieces later) and at the end. The same under the fork and spawn
+    start methods (nothing is inherited but the modules).
+    """
+
+    # Chunks sent to a worker ahead of its replies (the rest wait in the main process, where
+    # another worker can still take them).
+    AHEAD = 2
 
     def __init__(self, jobs: int) -> None:
         self.jobs = jobs
         methods = multiprocessing.get_all_start_methods()
         self.context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-        self.index: Any = self.context.Pool(jobs) if jobs > 1 else None
-        self.convert: Any = None
+        self.workers = [_Worker(self.context, owner) for owner in range(jobs)] if jobs > 1 else []
 
-    def start_converting(self, settings: dict[str, Any], site: str) -> Any:
-        if self.index is not None:
-            self.index.close()
-            self.index.join()
-            self.index = None
-        # Built here once: forked workers inherit it with every module imported (spawned ones build their own).
-        _init_worker(settings, site)
-        # The index and the rest stay for the whole run: out of the collector's sight, the full
-        # collections that converting triggers do not walk them again (nor, in a forked worker,
-        # copy their pages).
-        gc.freeze()
-        if self.jobs > 1:
-            forked = self.context.get_start_method() == "fork"
-            self.convert = self.context.Pool(
-                self.jobs, None if forked else _init_worker, () if forked else (settings, site)
-            )
-        return self.convert
+    def indexed(self, slices: list[Piece], keep: int) -> Iterator[FileIndex]:
+        """Each slice's index, in slice order; slices handed to whichever worker is free.
+        ``keep``: bytes of bodies all workers together may keep (each keeps its share)."""
+        from multiprocessing.connection import wait
+
+        for worker in self.workers:
+            worker.conn.send(("keep", keep // len(self.workers)))
+        done: dict[int, FileIndex] = {}
+        todo = deque(enumerate(slices))
+        by_conn = {worker.conn: worker for worker in self.workers}
+        following = 0
+
+        def give(worker: _Worker) -> None:
+            if todo:
+                at, piece = todo.popleft()
+                worker.send(("index", piece), functools.partial(done.__setitem__, at))
+
+        for worker in self.workers:
+            give(worker)
+        while following < len(slices):
+            for conn in wait([w.conn for w in self.workers if w.owed]):
+                worker = by_conn[conn]
+                give(worker)  # first: the worker goes on while this process unpickles its index
+                worker.receive()
+            while following in done:
+                yield done.pop(following)
+                following += 1
+
+    def start_converting(self, settings: dict[str, Any], site: str) -> None:
+        """The workers build their converters (while the main process goes on)."""
+        for worker in self.workers:
+            worker.send(("init", settings, site), _ignore)
+
+    def submit(self, tasks: list[Task], then: Callable[[Any], None]) -> None:
+        """Queue a chunk's tasks by the worker that keeps their bodies (the chunk's first owner for the rest)."""
+        owners: dict[int, list[tuple[Any, ...]]] = {}
+        first = next((task.entry.owner for task in tasks if task.entry.owner >= 0), 0)
+        for task in tasks:
+            owner = task.entry.owner
+            owners.setdefault(owner if owner >= 0 else first, []).append(task.packed())
+        for owner, packed in owners.items():
+            self.workers[owner % len(self.workers)].queued.append(packed)
+        self.pump(then)
+
+    def pump(self, then: Callable[[Any], None]) -> None:
+        """Take the replies that are ready; send each worker its queued chunks up to AHEAD; an
+        idle worker with none queued takes the last chunk queued for the busiest."""
+        for worker in self.workers:
+            while worker.owed and worker.conn.poll():
+                worker.receive()
+        for worker in self.workers:
+            while len(worker.owed) < self.AHEAD and worker.queued:
+                worker.send(("convert", worker.queued.popleft()), then)
+            if not worker.owed:
+                other = max(self.workers, key=lambda w: len(w.queued))
+                if other.queued:
+                    worker.send(("convert", other.queued.pop()), then)
+
+    def drain(self, then: Callable[[Any], None]) -> None:
+        """Wait until every queued chunk is converted and its reply taken."""
+        from multiprocessing.connection import wait
+
+        self.pump(then)
+        while any(worker.owed or worker.queued for worker in self.workers):
+            wait([worker.conn for worker in self.workers if worker.owed])
+            self.pump(then)
 
     def close(self) -> None:
-        for pool in (self.index, self.convert):
-            if pool is not None:
-                pool.terminate()
-                pool.join()
-        gc.unfreeze()  # what start_converting froze is the collector's again (a caller that goes on)
+        for worker in self.workers:
+            if worker.process.is_alive():
+                worker.process.terminate()
+            worker.process.join()
+            worker.conn.close()
+        self.workers = []
+        gc.unfreeze()  # what _rebuild froze is the collector's again (a caller that goes on)
 
 
 def classifier(settings: Any) -> Callable[[Any, str, str, bytes], tuple[str, dict[str, Any]] | None]:
@@ -1503,10 +1678,11 @@ def _rebuild(settings: Any, location: str, files: list[Path], pools: Pools, prog
     # (imports count on no side of the benchmark; ~25 ms, once per run).
     loader = get_spider_loader(settings)
     started, cpu_started = time.monotonic(), time.process_time()
-    slices = pieces(files, pools.index is not None, tuple(settings.getlist("METAREFRESH_IGNORE_TAGS")))
-    # One process indexes and converts: it may keep what it inflated (other jobs' workers index apart).
-    _kept.left = max(0, settings.getint("REBUILD_KEEP_MB")) << 20 if pools.index is None else 0
-    indexed = pools.index.imap(index_piece, slices) if pools.index else map(index_piece, slices)
+    slices = pieces(files, bool(pools.workers), tuple(settings.getlist("METAREFRESH_IGNORE_TAGS")))
+    # What the index pass may keep inflated: the one process's, or shared by the workers.
+    keep = max(0, settings.getint("REBUILD_KEEP_MB")) << 20
+    _kept.left = 0 if pools.workers else keep
+    indexed = pools.indexed(slices, keep) if pools.workers else map(index_piece, slices)
     indexes: list[FileIndex] = []
     for index in merge(indexed):
         indexes.append(index)
@@ -1526,6 +1702,8 @@ def _rebuild(settings: Any, location: str, files: list[Path], pools: Pools, prog
     spider.backlog_limit = 0  # no engine to release held-back feed pages: plan them at once
     stats = crawler.stats
     stats.set_value("start_time", datetime.now(UTC))
+    if pools.workers:  # they build their converters while this process builds the index
+        pools.start_converting(crawler.settings.copy_to_dict(), spider.name)
     index = ArchiveIndex(indexes, classifier(crawler.settings))
     del indexes
     logger.info("Rebuild index: %d archived responses (WARC files: %d)", len(index), len(files))
@@ -1534,7 +1712,11 @@ def _rebuild(settings: Any, location: str, files: list[Path], pools: Pools, prog
     if index.damaged:
         stats.set_value("newscrawl/replay/damaged", len(index.damaged))
     WriterPipeline(crawler.settings).open_spider()
-    pool = pools.start_converting(crawler.settings.copy_to_dict(), spider.name)
+    if not pools.workers:
+        _init_worker(crawler.settings.copy_to_dict(), spider.name)
+    # The index and the rest stay for the whole run: out of the collector's sight, the full
+    # collections that planning (and, with one process, converting) triggers do not walk them again.
+    gc.freeze()
     progress.converting_since = time.monotonic()
 
     def collect(result: tuple[Counter[str], list[tuple[str, str]], int]) -> None:
@@ -1546,24 +1728,20 @@ def _rebuild(settings: Any, location: str, files: list[Path], pools: Pools, prog
         progress.done += done
         progress.update()
 
-    waiting: deque = deque()
-
     def sink(tasks: list[Task]) -> None:
         """Planned articles go to the workers at once: conversion overlaps the rest of the plan."""
         progress.total += len(tasks)
-        if pool is None:
+        if not pools.workers:
             collect(_convert_chunk(tasks))
             return
-        waiting.append(pool.apply_async(_convert_packed, ([task.packed() for task in tasks],)))
-        while waiting and waiting[0].ready():
-            collect(waiting.popleft().get())
+        pools.submit(tasks, collect)
 
     def drain() -> None:
-        while waiting:
-            collect(waiting.popleft().get())
+        if pools.workers:
+            pools.drain(collect)
 
-    planner = Planner(crawler, spider, index, sink, drain, chunk=64 if pool else 256)
-    if pool is None and planner.empty_output and _converter is not None:
+    planner = Planner(crawler, spider, index, sink, drain, chunk=64 if pools.workers else 256)
+    if not pools.workers and planner.empty_output and _converter is not None:
         # One process writes into a folder that held no file: only what it wrote can be there.
         for pipeline in _converter.pipelines:
             if isinstance(pipeline, WriterPipeline):
