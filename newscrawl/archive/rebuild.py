@@ -481,18 +481,28 @@ def _gzipped(path: Path) -> bool:
 
 
 PIECE = 8 << 20  # a file bigger than this is indexed in pieces of about this size, in parallel
+# A smaller archive is cut into pieces down to this size, so that each of N workers indexes about
+# two (and, keeping their bodies, converts their articles): not one worker for all of it.
+MIN_PIECE = 1 << 20
 
 
-def pieces(files: list[Path], split: bool, ignore_tags: tuple[str, ...] = ()) -> list[Piece]:
-    """Slices to index: whole files, or big ``.warc.gz`` files cut at record starts."""
+def piece_size(files: list[Path], jobs: int) -> int:
+    """The size of the pieces ``jobs`` workers index: PIECE, or less for an archive under 2 pieces a worker."""
+    total = sum(path.stat().st_size for path in files)
+    return min(PIECE, max(MIN_PIECE, total // (2 * jobs)))
+
+
+def pieces(files: list[Path], split: bool, ignore_tags: tuple[str, ...] = (), piece: int | None = None) -> list[Piece]:
+    """Slices to index: whole files, or ``.warc.gz`` files over 1.5 ``piece`` (PIECE) cut at record starts."""
+    piece = PIECE if piece is None else piece
     out: list[Piece] = []
     for path in files:
         size = path.stat().st_size
-        if not split or size <= PIECE * 1.5 or path.name.endswith(OPEN_SUFFIX) or not _gzipped(path):
+        if not split or size <= piece * 1.5 or path.name.endswith(OPEN_SUFFIX) or not _gzipped(path):
             out.append((str(path), 0, None, ignore_tags))
             continue
         # Pieces of one size (no small last one): workers that take them in turn finish together.
-        step = -(-size // max(2, round(size / PIECE)))
+        step = -(-size // max(2, round(size / piece)))
         with path.open("rb") as handle:
             starts = record_starts(handle, list(range(0, size, step)))
         if not starts or starts[0] != 0:
@@ -1323,8 +1333,15 @@ def _serve(conn: Any, owner: int) -> None:
     """A --jobs N worker: indexes pieces, keeps their bodies (its share of REBUILD_KEEP_MB), then
     converts the articles it is sent; one reply per message, in order (``keep`` gets none)."""
     global _converter
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    # Watched beside the pipe: a main process that dies without closing it (killed) ends this one too.
+    watch = [conn] if parent is None else [conn, parent.sentinel]
     try:
         while True:
+            if conn not in wait(watch):
+                return
             message = conn.recv()
             kind = message[0]
             if kind == "stop":
@@ -1549,7 +1566,13 @@ class Pools:
         self.jobs = jobs
         methods = multiprocessing.get_all_start_methods()
         self.context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-        self.workers = [_Worker(self.context, owner) for owner in range(jobs)] if jobs > 1 else []
+        self.workers: list[_Worker] = []
+
+    def start(self) -> None:
+        """Start the workers (--jobs N > 1). Forked once the spiders' modules are imported: they
+        inherit them (and build only their converters), as the converters forked later did."""
+        if self.jobs > 1 and not self.workers:
+            self.workers = [_Worker(self.context, owner) for owner in range(self.jobs)]
 
     def indexed(self, slices: list[Piece], keep: int) -> Iterator[FileIndex]:
         """Each slice's index, in slice order; slices handed to whichever worker is free.
@@ -1677,8 +1700,10 @@ def _rebuild(settings: Any, location: str, files: list[Path], pools: Pools, prog
     # The spiders, as `scrapy crawl` finds them: their modules imported before the clock starts
     # (imports count on no side of the benchmark; ~25 ms, once per run).
     loader = get_spider_loader(settings)
+    pools.start()
     started, cpu_started = time.monotonic(), time.process_time()
-    slices = pieces(files, bool(pools.workers), tuple(settings.getlist("METAREFRESH_IGNORE_TAGS")))
+    tags = tuple(settings.getlist("METAREFRESH_IGNORE_TAGS"))
+    slices = pieces(files, bool(pools.workers), tags, piece_size(files, pools.jobs))
     # What the index pass may keep inflated: the one process's, or shared by the workers.
     keep = max(0, settings.getint("REBUILD_KEEP_MB")) << 20
     _kept.left = 0 if pools.workers else keep
