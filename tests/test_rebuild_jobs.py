@@ -136,3 +136,36 @@ def test_a_worker_that_fails_fails_the_run(tmp_path, monkeypatch):
     monkeypatch.setattr(rebuild.multiprocessing, "get_all_start_methods", lambda: ["fork"])
     with pytest.raises(OSError, match="disk gone"):
         rebuild.run([str(SAMPLE), "--output", str(tmp_path / "out"), "--jobs", "2"])
+
+
+@pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(), reason="needs fork")
+def test_workers_end_when_the_main_process_dies(tmp_path):
+    """A main process killed without closing its pipes (each worker holds the others' ends too)
+    leaves no worker behind: they watch its sentinel."""
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import os, sys\n"
+        "from newscrawl.archive.rebuild import Pools\n"
+        "pools = Pools(2)\n"
+        "pools.start()\n"
+        "print(' '.join(str(w.process.pid) for w in pools.workers), flush=True)\n"
+        "os._exit(0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
+    pids = [int(pid) for pid in done.stdout.split()]
+    assert len(pids) == 2, done.stderr
+
+    def alive(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                return handle.read().split(") ")[1][0] != "Z"  # a zombie has ended
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 20
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(pid) for pid in pids)
