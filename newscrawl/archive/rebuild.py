@@ -1522,7 +1522,7 @@ class _Worker:
         self.process.start()
         child.close()
         self.owed: deque[Callable[[Any], None]] = deque()  # what to do with each reply, in order
-        self.queued: deque[list[tuple[Any, ...]]] = deque()  # packed chunks not sent yet
+        self.queued: deque[tuple[int, list[tuple[Any, ...]]]] = deque()  # (number, packed part) not sent yet
 
     def send(self, message: tuple[Any, ...], then: Callable[[Any], None]) -> None:
         self.conn.send(message)
@@ -1567,6 +1567,8 @@ class Pools:
         methods = multiprocessing.get_all_start_methods()
         self.context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         self.workers: list[_Worker] = []
+        self.queued = self.delivered = 0  # parts of chunks queued, and whose results were handed on
+        self.results: dict[int, Any] = {}  # results that came before an earlier part's
 
     def start(self) -> None:
         """Start the workers (--jobs N > 1). Forked once the spiders' modules are imported: they
@@ -1608,15 +1610,27 @@ class Pools:
             worker.send(("init", settings, site), _ignore)
 
     def submit(self, tasks: list[Task], then: Callable[[Any], None]) -> None:
-        """Queue a chunk's tasks by the worker that keeps their bodies (the chunk's first owner for the rest)."""
+        """Queue a chunk's tasks by the worker that keeps their bodies (the chunk's first owner for
+        the rest). ``then`` gets each part's result, in the order the parts were queued."""
         owners: dict[int, list[tuple[Any, ...]]] = {}
         first = next((task.entry.owner for task in tasks if task.entry.owner >= 0), 0)
         for task in tasks:
             owner = task.entry.owner
             owners.setdefault(owner if owner >= 0 else first, []).append(task.packed())
         for owner, packed in owners.items():
-            self.workers[owner % len(self.workers)].queued.append(packed)
+            self.workers[owner % len(self.workers)].queued.append((self.queued, packed))
+            self.queued += 1
         self.pump(then)
+
+    def _result(self, then: Callable[[Any], None], number: int, result: Any) -> None:
+        """A part's result, handed on in queue order (counts and gone marks as one process makes them)."""
+        self.results[number] = result
+        while self.delivered in self.results:
+            then(self.results.pop(self.delivered))
+            self.delivered += 1
+
+    def _send(self, worker: _Worker, part: tuple[int, list[tuple[Any, ...]]], then: Callable[[Any], None]) -> None:
+        worker.send(("convert", part[1]), functools.partial(self._result, then, part[0]))
 
     def pump(self, then: Callable[[Any], None]) -> None:
         """Take the replies that are ready; send each worker its queued chunks up to AHEAD; an
@@ -1626,14 +1640,14 @@ class Pools:
                 worker.receive()
         for worker in self.workers:
             while len(worker.owed) < self.AHEAD and worker.queued:
-                worker.send(("convert", worker.queued.popleft()), then)
+                self._send(worker, worker.queued.popleft(), then)
             if not worker.owed:
                 other = max(self.workers, key=lambda w: len(w.queued))
                 if other.queued:
-                    worker.send(("convert", other.queued.pop()), then)
+                    self._send(worker, other.queued.pop(), then)
 
     def drain(self, then: Callable[[Any], None]) -> None:
-        """Wait until every queued chunk is converted and its reply taken."""
+        """Wait until every queued chunk is converted and its result handed on."""
         from multiprocessing.connection import wait
 
         self.pump(then)
