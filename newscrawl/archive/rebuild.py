@@ -5,9 +5,9 @@ archived answers, one request at a time through Scrapy's engine, on one core. Re
 the same files without the engine, in three steps:
 
 1. **Index** (the workers, a file or a piece of a big file each): every gzip member is inflated
-   once and only its WARC and HTTP headers are read (no warcio record objects): response records are keyed as replay
-   keys them (method, URL, sha1 of the request body), damaged spans are counted as replay
-   counts them (:mod:`newscrawl.archive.read` finds and skips them).
+   once and only its WARC and HTTP headers are read (no warcio record objects): response
+   records are keyed as replay keys them (method, URL, sha1 of the request body), damaged spans
+   are counted as replay counts them (:mod:`newscrawl.archive.read` finds and skips them).
 2. **Plan** (the main process, microseconds per article): :class:`Planner` walks the
    archive the way replay's spider and middlewares do: the first capture's arguments and
    settings, its feeds page by page, the n-th request for a key answered by the n-th archived
