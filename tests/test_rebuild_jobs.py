@@ -124,6 +124,7 @@ def test_spawned_workers_write_what_one_process_writes(tmp_path, monkeypatch):
     """Without fork (the spawn start method) workers inherit nothing: the same output."""
     monkeypatch.setattr(rebuild, "PIECE", 4096)
     monkeypatch.setattr(rebuild.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    assert rebuild.Pools(2).context.get_start_method() == "spawn"
     expected = rebuild_here(tmp_path, "one", SAMPLE, "--jobs", "1")
     assert rebuild_here(tmp_path, "two", SAMPLE, "--jobs", "2") == expected
 
