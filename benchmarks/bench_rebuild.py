@@ -150,7 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-rebuild-"))
     archive = args.archive or work / "warc"
     root = Path(tempfile.mkdtemp(prefix="bench-rebuild-out-", dir=args.output_root)) if args.output_root else work
-    print(f"# bench_rebuild: {machine()}")
+    from newscrawl.archive.gzipview import INFLATER
+
+    print(f"# bench_rebuild: {machine()}; WARC members inflated with {INFLATER}")
     if not (archive.is_dir() and any(archive.glob("*.warc.gz"))):
         seconds = capture(archive, work, args.articles)
         print(f"capture: {args.articles} articles in {seconds:.1f} s (scrapy crawl qq -s WARC_DIR=…)")
