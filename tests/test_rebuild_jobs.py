@@ -129,16 +129,27 @@ def test_spawned_workers_write_what_one_process_writes(tmp_path, monkeypatch):
     assert rebuild_here(tmp_path, "two", SAMPLE, "--jobs", "2") == expected
 
 
-def test_a_worker_that_fails_fails_the_run(tmp_path, monkeypatch):
-    """An exception in a worker is raised in the main process (as a pool's would be), not lost."""
+@pytest.mark.parametrize("how", ["raises", "dies"])
+def test_a_worker_that_fails_fails_the_run(tmp_path, monkeypatch, caplog, how):
+    """An exception in a worker is raised in the main process (as a pool's would be), not lost; a
+    worker that dies outright is noticed too. Either way: the traceback, one FAILED summary, exit 9."""
 
     def broken(piece, owner):
+        if how == "dies":
+            os._exit(3)
         raise OSError("disk gone")
 
     monkeypatch.setattr(rebuild, "_index_kept", broken)
     monkeypatch.setattr(rebuild.multiprocessing, "get_all_start_methods", lambda: ["fork"])
-    with pytest.raises(OSError, match="disk gone"):
-        rebuild.run([str(SAMPLE), "--output", str(tmp_path / "out"), "--jobs", "2"])
+    with caplog.at_level(logging.ERROR, logger="newscrawl.archive.rebuild"):
+        code = rebuild.run([str(SAMPLE), "--output", str(tmp_path / "out"), "--jobs", "2"])
+    assert code == 9
+    summaries = [r.getMessage() for r in caplog.records if "newscrawl summary:" in r.getMessage()]
+    assert summaries == [
+        "newscrawl summary: status=FAILED: the rebuild did not finish (unexpected error, traceback above)"
+    ]
+    failure = next(r for r in caplog.records if r.exc_info)
+    assert ("disk gone" if how == "raises" else "died (exit status 3)") in str(failure.exc_info[1])
 
 
 @pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(), reason="needs fork")

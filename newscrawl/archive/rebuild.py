@@ -1518,6 +1518,12 @@ def run(argv: list[str]) -> int:
     except KeyboardInterrupt:
         logger.error("newscrawl summary: status=FAILED: the rebuild did not finish (interrupted)")
         return 3
+    except Exception:  # noqa: BLE001 - a worker that died, a file gone mid-run: said, counted, exit 9
+        # Not a bare traceback and Python's status 1: the crawl's table says 9 for "a traceback in
+        # the log", and cron reads one summary line either way.
+        logger.exception("Rebuild stopped by an unexpected error")
+        logger.error("newscrawl summary: status=FAILED: the rebuild did not finish (unexpected error, traceback above)")
+        return 9
     finally:
         pools.close()
 
@@ -1542,6 +1548,7 @@ class _Worker:
         try:
             reply = self.conn.recv()
         except EOFError:
+            self.process.join(5)  # reaped, so its exit status can be said (the pipe closes first)
             status = self.process.exitcode
             raise RuntimeError(f"rebuild worker {self.process.pid} died (exit status {status})") from None
         then = self.owed.popleft()
