@@ -42,6 +42,7 @@ import logging
 import multiprocessing
 import os
 import re
+import signal
 import sys
 import time
 from collections import Counter, deque
@@ -1513,10 +1514,12 @@ def run(argv: list[str]) -> int:
     progress = Progress(settings.getfloat("PROGRESS_INTERVAL"))
     progress.files_total = len(files)
     pools = Pools(jobs)
+    previous = _stop_on_sigterm()
     try:
         return _rebuild(settings, options.archives[0], files, pools, progress)
-    except KeyboardInterrupt:
-        logger.error("newscrawl summary: status=FAILED: the rebuild did not finish (interrupted)")
+    except KeyboardInterrupt as stop:
+        how = "terminated by SIGTERM" if isinstance(stop, Terminated) else "interrupted"
+        logger.error("newscrawl summary: status=FAILED: the rebuild did not finish (%s)", how)
         return 3
     except Exception:  # noqa: BLE001 - a worker that died, a file gone mid-run: said, counted, exit 9
         # Not a bare traceback and Python's status 1: the crawl's table says 9 for "a traceback in
@@ -1526,6 +1529,26 @@ def run(argv: list[str]) -> int:
         return 9
     finally:
         pools.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (cron's timeout, systemd, ``kill``), raised where the rebuild is, as Ctrl-C is."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+def _stop_on_sigterm() -> Any:
+    """Make SIGTERM stop the rebuild as Ctrl-C does (the summary line, exit 3; a file being written
+    is not left half-named), not kill it silently; returns the handler it replaced (None: not set,
+    off the main thread). Forked workers inherit it: they stop between files and exit quietly."""
+    try:
+        return signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        return None
 
 
 class _Worker:
