@@ -90,17 +90,20 @@ def write_atomic(path: str | Path, data: bytes, fsync: bool = False) -> None:
         os.makedirs(parent, exist_ok=True)
         _MADE_DIRS.add(parent)
     tmp = f"{head}{slash}.{name}.{HOST_AND_NAMESPACE}@{_TempNames.next()}{TMP_SUFFIX}"
+    # One cleanup for everything from the open on: a signal handler that raises (SIGTERM, Ctrl-C)
+    # runs right after the system call it interrupted, often the open itself, before any line
+    # after it; the temp file is removed by name (a name never opened is simply not there).
     try:
-        fd = os.open(tmp, _CREATE, 0o644)
-    except FileNotFoundError:  # the folder went away during the run
-        _MADE_DIRS.discard(parent)
-        os.makedirs(parent, exist_ok=True)
-        fd = os.open(tmp, _CREATE, 0o644)
-    except FileExistsError:  # a dead process of the same pid left this very name: another random part
-        _TempNames.reset()
-        tmp = f"{head}{slash}.{name}.{HOST_AND_NAMESPACE}@{_TempNames.next()}{TMP_SUFFIX}"
-        fd = os.open(tmp, _CREATE, 0o644)
-    try:
+        try:
+            fd = os.open(tmp, _CREATE, 0o644)
+        except FileNotFoundError:  # the folder went away during the run
+            _MADE_DIRS.discard(parent)
+            os.makedirs(parent, exist_ok=True)
+            fd = os.open(tmp, _CREATE, 0o644)
+        except FileExistsError:  # a dead process of the same pid left this very name: another random part
+            _TempNames.reset()
+            tmp = f"{head}{slash}.{name}.{HOST_AND_NAMESPACE}@{_TempNames.next()}{TMP_SUFFIX}"
+            fd = os.open(tmp, _CREATE, 0o644)
         try:
             written = os.write(fd, data)
             if written < len(data):  # a short write (a full disk, a signal): the rest, piece by piece
@@ -115,6 +118,6 @@ def write_atomic(path: str | Path, data: bytes, fsync: bool = False) -> None:
     except BaseException:
         try:
             os.unlink(tmp)
-        except FileNotFoundError:
+        except OSError:  # not there (never opened), or the folder refuses it too: the first error is the one to say
             pass
         raise

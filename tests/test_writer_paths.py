@@ -58,6 +58,28 @@ def test_write_atomic_takes_strings_and_paths(tmp_path, monkeypatch):
     assert files == {"here.md": b"1", "a/b/c.md": b"2", "p/q.md": b"4"}
 
 
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, PermissionError])
+def test_write_atomic_leaves_no_temp_file_when_stopped_right_after_the_open(tmp_path, monkeypatch, stop):
+    """A signal handler that raises (SIGTERM in rebuild, Ctrl-C) runs right after the system call it
+    interrupted, often the temp file's open: the file that open made is removed all the same, the
+    target is not touched, and the first error is the one raised."""
+    import newscrawl.osutil as osutil
+
+    real_open = osutil.os.open
+
+    def open_then_stop(*args, **kwargs):
+        real_open(*args, **kwargs)  # the file exists now; its descriptor is never seen by the caller
+        raise stop("stopped")
+
+    (tmp_path / "a.md").write_bytes(b"old")
+    monkeypatch.setattr(osutil.os, "open", open_then_stop)
+    with pytest.raises(stop, match="stopped"):
+        write_atomic(tmp_path / "a.md", b"new")
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.md"]
+    assert (tmp_path / "a.md").read_bytes() == b"old"
+
+
 def test_a_writer_told_its_folder_was_empty_reads_only_what_it_wrote(tmp_path):
     """rebuild -j 1 into an empty folder: no read for a path it has not written; its own files are read
     again, so a second write of an article is still unchanged or updated."""
