@@ -1538,6 +1538,9 @@ class Terminated(KeyboardInterrupt):
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:
+    # Once: a second SIGTERM (``kill`` of the whole group, then the main process stopping its
+    # workers) would interrupt the cleanup the first one started, e.g. the removal of a temp file.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Terminated
 
 
