@@ -1451,7 +1451,7 @@ def warc_head(bytes data, Py_ssize_t start, Py_ssize_t stop, tuple names):
     which the index pass asked six times a record."""
     cdef const unsigned char* p = <const unsigned char*><char*>data
     cdef Py_ssize_t size = len(data)
-    cdef Py_ssize_t line, eol, colon, a, b, i, length, n
+    cdef Py_ssize_t line, eol, colon, a, b, i, k, length, n
     cdef const unsigned char* want
     cdef dict fields = {}
     cdef bytes name

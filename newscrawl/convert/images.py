@@ -65,16 +65,22 @@ def _normalize_image_url(url: str, base: str, https_hosts: tuple[str, ...]) -> s
 _UI_EXTENSIONS = (".ico", ".svg", ".png", ".gif")
 
 
+def may_contain(url: str, needles: tuple[str, ...]) -> bool:
+    """False when an ASCII ``url``, lower-cased, holds none of ``needles``: a pattern that needs one
+    of them cannot match, so its search is skipped (a plain loop: cheaper than ``any`` over a
+    generator, once per image). True otherwise, non-ASCII URLs included (the pattern decides)."""
+    if not url.isascii():
+        return True
+    low = url.lower()
+    for needle in needles:
+        if needle in low:
+            return True
+    return False
+
+
 def is_ui_image(url: str) -> bool:
     """True for icons, logos and spacers that are not content (any site)."""
-    if url.isascii():
-        low = url.lower()
-        for extension in _UI_EXTENSIONS:
-            if extension in low:
-                break
-        else:
-            return False
-    return is_ui_image_general(url)
+    return may_contain(url, _UI_EXTENSIONS) and is_ui_image_general(url)
 
 
 def is_ui_image_general(url: str) -> bool:

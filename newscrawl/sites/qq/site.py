@@ -20,6 +20,7 @@ import scrapy
 from scrapy.http import Response
 
 from newscrawl.convert.article import Article
+from newscrawl.convert.images import may_contain
 from newscrawl.sites.base import ArchivedRequest, FeedPage, Site, split_arg
 from newscrawl.sites.qq import feeds, ids, page
 from newscrawl.sites.qq import settings as qq_settings
@@ -91,16 +92,11 @@ class QQSite(Site):
         return page.extract(html, url, requested_id, redirected)
 
     def is_ui_image(self, url: str) -> bool:
-        if url.isascii():
-            # _UI_HOST needs one of _UI_HOST_NEEDS in the lower-cased URL (its last alternative
-            # ends in ".qq.com/"); most content images are on other hosts, and the pattern's
-            # "[^/]*" backtracks over the whole host of each.
-            low = url.lower()
-            for needle in _UI_HOST_NEEDS:
-                if needle in low:
-                    break
-            else:
-                return bool(("?" in url or "&" in url) and _UI_TRACKING.search(url))
+        # _UI_HOST needs one of _UI_HOST_NEEDS in the lower-cased URL (its last alternative ends
+        # in ".qq.com/"); most content images are on other hosts, and the pattern's "[^/]*"
+        # backtracks over the whole host of each.
+        if not may_contain(url, _UI_HOST_NEEDS):
+            return bool(("?" in url or "&" in url) and _UI_TRACKING.search(url))
         return self.is_ui_image_general(url)
 
     def is_ui_image_general(self, url: str) -> bool:
