@@ -1,7 +1,7 @@
 """Crawl overhead benchmark: ``scrapy crawl qq`` beside a bare Scrapy spider fetching the same URLs.
 
     python benchmarks/bench_crawl.py [--smoke] [--articles N] [--repeat N] [--concurrency N] [--output-root DIR]
-                                     [--set NAME=VALUE] [--nc-set NAME=VALUE] [--json] [--profile]
+                                     [--set NAME=VALUE] [--nc-set NAME=VALUE] [--sched-fifo] [--json] [--profile]
 
 The mock Tencent server (``tests.mockserver``, a subprocess, no latency) serves N synthetic articles (default
 2,000) in one channel. Two workloads, each run by every side:
@@ -15,20 +15,22 @@ The mock Tencent server (``tests.mockserver``, a subprocess, no latency) serves 
 
 Sides: ``bare`` (Scrapy's defaults: the baseline of the target), ``bare, writes files`` (the fair floor of a
 crawler that writes files: the project's item concurrency, each article page written to one file by an item
-pipeline, in the same output root; the second target), ``newscrawl``, and, when the project sets one of
-TUNING (Scrapy's own cost per response, e.g. ``CONCURRENT_ITEMS``) away from Scrapy's default, ``bare, project
-tuning``: the bare spider with the project's values, for information. All run with the same concurrency
-(``--concurrency``, default 16, all on one host), DOWNLOAD_DELAY=0, AutoThrottle off, robots.txt obeyed, INFO
-logging, the asyncio reactor. Articles/s = N / Scrapy's ``elapsed_time_seconds`` (spider opened -> closed), so
-interpreter start and imports count on no side; the crawl's CPU time over the same span is taken too
-(``benchmarks/crawlclock.py``). Each newscrawl run writes into a fresh folder under ``--output-root`` (default
-the temp dir; ``/dev/shm`` takes the disk out). Every page is fetched once before timing (the mock's page cache
-is warm for all), then the sides alternate ``--repeat`` times (default 5: one identical crawl's CPU time
-moves by up to 30% between processes on a shared VM; with 3 runs the verdict's ratio spread by sd 0.03-0.07,
-with 5 by 0.01-0.04, see docs/performance.md); each keeps its best. Ratios are taken in the same run.
-Target (from the issue): newscrawl >= 0.8x bare. ``--set`` adds a setting to every side, ``--nc-set`` to
-newscrawl only (experiments). ``--profile`` runs one newscrawl crawl under cProfile instead. Exit status 0
-whatever the numbers (no timing asserts: CI runs ``--smoke`` to keep it working).
+pipeline, in the same output root; the second target), ``newscrawl``, and, when the project sets one of TUNING
+(Scrapy's own cost per response, e.g. ``CONCURRENT_ITEMS``) away from Scrapy's default, ``bare, project tuning``:
+the bare spider with the project's values, for information. All run with the same concurrency (``--concurrency``,
+default 16, all on one host), DOWNLOAD_DELAY=0, AutoThrottle off, robots.txt obeyed, INFO logging, the asyncio
+reactor. Articles/s = N / Scrapy's ``elapsed_time_seconds`` (spider opened -> closed), so interpreter start and
+imports count on no side; the crawl's CPU time over the same span is taken too (``benchmarks/crawlclock.py``).
+Each newscrawl run writes into a fresh folder under ``--output-root`` (default the temp dir; ``/dev/shm`` takes
+the disk out). Every page is fetched once before timing (the mock's page cache is warm for all), then the sides
+alternate ``--repeat`` times (default 5: one identical crawl's CPU time moves by up to 30% between processes on a
+shared VM; with 3 runs the verdict's ratio spread by sd 0.03-0.07, with 5 by 0.01-0.04, see docs/performance.md);
+each keeps its best. Ratios are taken in the same run. Target (from the issue): newscrawl >= 0.8x bare. ``--set``
+adds a setting to every side, ``--nc-set`` to newscrawl only (experiments). Each run's involuntary context
+switches are printed ("preempted": on a loaded machine about one per article, which costs that run up to ~30% more
+CPU); ``--sched-fifo`` (root) runs every timed crawl of every side under SCHED_FIFO, so that other jobs do not
+preempt it. ``--profile`` runs one newscrawl crawl under cProfile instead. Exit status 0 whatever the numbers (no
+timing asserts: CI runs ``--smoke`` to keep it working).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from crawlutil import Run, fair_settings, machine, newscrawl_command, run_process  # noqa: E402
+from crawlutil import Run, fair_settings, machine, newscrawl_command, realtime_problem, run_process  # noqa: E402
 
 from newscrawl.sites.qq.feeds import FEED_HEADERS, channel_feed_body  # noqa: E402
 from tests.mockserver import MockQQProcess  # noqa: E402
@@ -191,7 +193,7 @@ def measure(args, mock: MockQQProcess, ids: list[str], work: Path, outputs: Path
                     stats = work / "bare-stats.json"
                     written = outputs / f"bare-{mode}-{rep}" if name == WRITES else None
                     cmd = bare_command(request_files[mode], stats, args, tuned=name != "bare", write_dir=written)
-                run = run_process(cmd, stats, stats.with_suffix(".log"))
+                run = run_process(cmd, stats, stats.with_suffix(".log"), realtime=getattr(args, "sched_fifo", False))
                 problem = check(name, run, len(ids))
                 if problem:
                     run.returncode = run.returncode or 99
@@ -199,7 +201,8 @@ def measure(args, mock: MockQQProcess, ids: list[str], work: Path, outputs: Path
                 results[mode][name].runs.append(run)
                 cpu = run.stats.get("bench/crawl_cpu_s", math.nan)
                 rate = len(ids) / run.elapsed
-                log(f"  {mode:9} #{rep + 1} {name[:12]:12} {run.elapsed:6.2f} s, {rate:7.1f} art/s, cpu {cpu:6.2f} s")
+                log(f"  {mode:9} #{rep + 1} {name[:12]:12} {run.elapsed:6.2f} s, {rate:7.1f} art/s, cpu {cpu:6.2f} s, "
+                    f"preempted {run.preempted}")  # fmt: skip
     return results
 
 
@@ -259,6 +262,7 @@ def summarize(results: dict[str, dict[str, Side]], articles: int) -> dict:
                 "runs": len(side.runs),
                 "ok_runs": len(side.ok_runs),
                 "all_elapsed_s": [round(r.elapsed, 3) for r in side.runs],
+                "preempted": [r.preempted for r in side.runs],
             }  # fmt: skip
         nc = row["sides"].get("newscrawl")
         for name, base in row["sides"].items():
@@ -288,6 +292,8 @@ def report(summary: dict, args, articles: int, wall: float, disk: dict | None = 
         f"(best of), wall {wall:.1f} s"
     )
     print(f"newscrawl writes into {args.output_root or tempfile.gettempdir()}")
+    if getattr(args, "sched_fifo", False):
+        print("every timed crawl of every side ran under SCHED_FIFO (--sched-fifo): other jobs did not preempt it")
     if args.set or args.nc_set:
         print(f"extra settings: both sides {args.set}, newscrawl only {args.nc_set}")
     print()
@@ -330,6 +336,12 @@ def report(summary: dict, args, articles: int, wall: float, disk: dict | None = 
                 median = f"{ratio['paired_cpu_median']:.3f}x"
                 print(f"  {mode:10} newscrawl / {name:{width}} {median:>7}  "
                       f"({min(pairs):.3f}-{max(pairs):.3f}, {len(pairs)} pairs)")  # fmt: skip
+    print("preempted: involuntary context switches of each run (another process took the CPU); about one per article")
+    print("costs up to ~30% more CPU for the same crawl, so compare sides by runs that were preempted alike")
+    for mode, row in summary.items():
+        for name, side in row["sides"].items():
+            if side is not None:
+                print(f"  {mode:10} {name:{width}} " + ", ".join(str(n) for n in side["preempted"]))
     if "ids" not in summary:
         print(f"  ids: skipped, {articles} ids do not fit in one command-line argument")
     if disk:
@@ -372,6 +384,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="where newscrawl's output folders go (default: the temp dir; /dev/shm: no disk)",
     )
+    parser.add_argument(
+        "--sched-fifo",
+        action="store_true",
+        help="run every timed crawl of every side under SCHED_FIFO (Linux, root or CAP_SYS_NICE): a loaded "
+        "machine's other jobs no longer preempt it",
+    )
     parser.add_argument("--json", action="store_true", help="also print one JSON line with every number")
     parser.add_argument("--profile", action="store_true", help="profile one newscrawl discovery crawl instead")
     args = parser.parse_args(argv)
@@ -380,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.repeat is None:
         args.repeat = 1 if args.smoke else 5
     args.repeat = max(1, args.repeat)
+    if args.sched_fifo and (problem := realtime_problem()):
+        parser.error(f"--sched-fifo: {problem}")
     progress = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     log = (lambda msg: progress(msg) if "\n" in msg else None) if args.smoke else progress  # smoke: problems only
     start = time.perf_counter()
