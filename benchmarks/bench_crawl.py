@@ -26,11 +26,11 @@ the disk out). Every page is fetched once before timing (the mock's page cache i
 alternate ``--repeat`` times (default 5: one identical crawl's CPU time moves by up to 30% between processes on a
 shared VM; with 3 runs the verdict's ratio spread by sd 0.03-0.07, with 5 by 0.01-0.04, see docs/performance.md);
 each keeps its best. Ratios are taken in the same run. Target (from the issue): newscrawl >= 0.8x bare. ``--set``
-adds a setting to every side, ``--nc-set`` to newscrawl only (experiments). Each run's involuntary context
-switches are printed ("preempted": on a loaded machine about one per article, which costs that run up to ~30% more
-CPU); ``--sched-fifo`` (root) runs every timed crawl of every side under SCHED_FIFO, so that other jobs do not
-preempt it. ``--profile`` runs one newscrawl crawl under cProfile instead. Exit status 0 whatever the numbers (no
-timing asserts: CI runs ``--smoke`` to keep it working).
+adds a setting to every side, ``--nc-set`` to newscrawl only (experiments). Each run's involuntary context switches
+are printed ("preempted": on a loaded machine about one per article, costing that run 20-40% more CPU, or more);
+``--sched-fifo`` (root) runs every timed crawl of every side under SCHED_FIFO, so that other jobs do not preempt it
+(it runs ahead of them: not while someone else measures). ``--profile`` runs one newscrawl crawl under cProfile
+instead. Exit status 0 whatever the numbers (no timing asserts: CI runs ``--smoke`` to keep it working).
 """
 
 from __future__ import annotations
@@ -337,7 +337,7 @@ def report(summary: dict, args, articles: int, wall: float, disk: dict | None = 
                 print(f"  {mode:10} newscrawl / {name:{width}} {median:>7}  "
                       f"({min(pairs):.3f}-{max(pairs):.3f}, {len(pairs)} pairs)")  # fmt: skip
     print("preempted: involuntary context switches of each run (another process took the CPU); about one per article")
-    print("costs up to ~30% more CPU for the same crawl, so compare sides by runs that were preempted alike")
+    print("costs the same crawl 20-40% more CPU, more when worse, so compare sides by runs that were preempted alike")
     for mode, row in summary.items():
         for name, side in row["sides"].items():
             if side is not None:

@@ -49,7 +49,7 @@ class Run:
     rss: list[tuple[float, float]] = field(default_factory=list)  # (seconds since spawn, MB), when sampled
     # Involuntary context switches: how often another process took the CPU from it. On a loaded machine a
     # crawl is interrupted about once per article, and each time its caches are refilled: such a run's CPU
-    # time is up to ~30% above the same crawl's uninterrupted (docs/performance.md).
+    # time is 20-40% (several times, under heavy load) above the same crawl uninterrupted (docs/performance.md).
     preempted: int = 0
 
     @property
