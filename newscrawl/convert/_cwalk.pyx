@@ -1389,6 +1389,154 @@ def scan(_Element root not None, tuple tags, tuple needles):
     return found
 
 
+# ---- the parser's input as UTF-8 (htmlblocks._parse) --------------------------------------------
+#
+# lxml hands a str to libxml2 in the str's own storage: UTF-16 for most pages (one CJK character
+# makes the whole string two bytes a character), which libxml2 converts to UTF-8, chunk by chunk,
+# before it parses: ~14 instructions a character, ~130k a dom page. UTF-8 bytes are parsed in
+# place. The loop below writes the same UTF-8 in a few instructions a character (ASCII eight at a
+# time with SSE2, where the compiler has it; ``str.encode`` costs about as much as libxml2's
+# converter), and ``htmlblocks._parse`` parses the bytes with the same options and the encoding
+# named, so libxml2 reads the very bytes its own conversion would have made. Anything unusual keeps
+# the str (None): an ASCII string (lxml already passes it as UTF-8), a lone surrogate (libxml2's
+# converter decides what becomes of it), a NUL, a byte order mark at the start, and ``<?xml`` at
+# the start (lxml refuses a str with an encoding declaration, which bytes would not be).
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    #endif
+    /* UTF-8 of n UCS-2 code units into out (room for 3n bytes): the length, or -1 at a NUL or a
+       surrogate (a two-byte str never holds a surrogate pair). */
+    static Py_ssize_t nc_utf8_ucs2(const uint16_t *s, Py_ssize_t n, uint8_t *out) {
+        uint8_t *o = out;
+        Py_ssize_t i = 0;
+        uint32_t c;
+    #if defined(__SSE2__)
+        const __m128i k7f = _mm_set1_epi16(0x7F), zero = _mm_setzero_si128();
+    #endif
+        while (i < n) {
+    #if defined(__SSE2__)
+            while (i + 8 <= n) {  /* eight ASCII characters, none of them NUL: one store */
+                __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+                __m128i bad = _mm_or_si128(_mm_subs_epu16(v, k7f), _mm_cmpeq_epi16(v, zero));
+                if (_mm_movemask_epi8(_mm_cmpeq_epi16(bad, zero)) != 0xFFFF) break;
+                _mm_storel_epi64((__m128i *)o, _mm_packus_epi16(v, v));
+                o += 8;
+                i += 8;
+            }
+    #endif
+            while (i < n) {  /* one by one, back to the wide loop after an ASCII character */
+                c = s[i++];
+                if (c < 0x80) {
+                    if (c == 0) return -1;
+                    *o++ = (uint8_t)c;
+                    break;
+                } else if (c < 0x800) {
+                    o[0] = (uint8_t)(0xC0 | (c >> 6));
+                    o[1] = (uint8_t)(0x80 | (c & 0x3F));
+                    o += 2;
+                } else if (c >= 0xD800 && c < 0xE000) {
+                    return -1;
+                } else {
+                    o[0] = (uint8_t)(0xE0 | (c >> 12));
+                    o[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+                    o[2] = (uint8_t)(0x80 | (c & 0x3F));
+                    o += 3;
+                }
+            }
+        }
+        return o - out;
+    }
+    /* The same for one-byte (room for 2n) and four-byte (room for 4n) strings. */
+    static Py_ssize_t nc_utf8_ucs1(const uint8_t *s, Py_ssize_t n, uint8_t *out) {
+        uint8_t *o = out;
+        Py_ssize_t i;
+        for (i = 0; i < n; i++) {
+            uint32_t c = s[i];
+            if (c < 0x80) {
+                if (c == 0) return -1;
+                *o++ = (uint8_t)c;
+            } else {
+                o[0] = (uint8_t)(0xC0 | (c >> 6));
+                o[1] = (uint8_t)(0x80 | (c & 0x3F));
+                o += 2;
+            }
+        }
+        return o - out;
+    }
+    static Py_ssize_t nc_utf8_ucs4(const uint32_t *s, Py_ssize_t n, uint8_t *out) {
+        uint8_t *o = out;
+        Py_ssize_t i;
+        for (i = 0; i < n; i++) {
+            uint32_t c = s[i];
+            if (c < 0x80) {
+                if (c == 0) return -1;
+                *o++ = (uint8_t)c;
+            } else if (c < 0x800) {
+                o[0] = (uint8_t)(0xC0 | (c >> 6));
+                o[1] = (uint8_t)(0x80 | (c & 0x3F));
+                o += 2;
+            } else if (c < 0x10000) {
+                if (c >= 0xD800 && c < 0xE000) return -1;
+                o[0] = (uint8_t)(0xE0 | (c >> 12));
+                o[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+                o[2] = (uint8_t)(0x80 | (c & 0x3F));
+                o += 3;
+            } else {
+                o[0] = (uint8_t)(0xF0 | (c >> 18));
+                o[1] = (uint8_t)(0x80 | ((c >> 12) & 0x3F));
+                o[2] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+                o[3] = (uint8_t)(0x80 | (c & 0x3F));
+                o += 4;
+            }
+        }
+        return o - out;
+    }
+    """
+    Py_ssize_t nc_utf8_ucs1(const void*, Py_ssize_t, void*)
+    Py_ssize_t nc_utf8_ucs2(const void*, Py_ssize_t, void*)
+    Py_ssize_t nc_utf8_ucs4(const void*, Py_ssize_t, void*)
+
+cdef extern from "Python.h":
+    Py_ssize_t _u8_len "PyUnicode_GET_LENGTH"(object)
+    bint _u8_is_ascii "PyUnicode_IS_ASCII"(object)
+    bytes _u8_bytes "PyBytes_FromStringAndSize"(const char*, Py_ssize_t)
+
+cdef char* _u8_buf = NULL  # scratch, grown as needed; used only while this function holds the GIL
+cdef Py_ssize_t _u8_cap = 0
+
+
+def utf8_for_parser(str text):
+    """``text.encode("utf-8")`` for the HTML parser, or None when the str must be parsed as it is."""
+    global _u8_buf, _u8_cap
+    cdef Py_ssize_t n = _u8_len(text), need, size
+    cdef int kind = PyUnicode_KIND(text)
+    cdef const void* data = PyUnicode_DATA(text)
+    cdef Py_UCS4 first
+    cdef char* grown
+    if n == 0 or _u8_is_ascii(text):
+        return None
+    first = PyUnicode_READ(kind, data, 0)
+    if first == 0xFEFF or (first == 0x3C and text.startswith("<?xml")):
+        return None
+    need = n * (2 if kind == 1 else 3 if kind == 2 else 4)
+    if need > _u8_cap:
+        grown = <char*>PyMem_Realloc(_u8_buf, need)
+        if grown == NULL:
+            raise MemoryError()
+        _u8_buf, _u8_cap = grown, need
+    if kind == 2:
+        size = nc_utf8_ucs2(data, n, _u8_buf)
+    elif kind == 1:
+        size = nc_utf8_ucs1(data, n, _u8_buf)
+    else:
+        size = nc_utf8_ucs4(data, n, _u8_buf)
+    return None if size < 0 else _u8_bytes(_u8_buf, size)
+
+
 # ---- rebuild's meta refresh check (newscrawl.archive.rebuild.refresh_in_head) -----------------
 #
 # Not conversion: the index pass of ``newscrawl rebuild`` asks it of every HTML page it reads, and

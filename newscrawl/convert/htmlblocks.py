@@ -68,6 +68,10 @@ _KIND["iframe"] = _IFRAME
 # collect_ids=False: libxml2 would register every id attribute in a hash table (and free it with
 # the tree) for id() lookups nothing here makes (XPaths test @id as an attribute); same tree.
 _PARSER = etree.HTMLParser(remove_comments=True, remove_pis=True, no_network=True, huge_tree=True, collect_ids=False)
+# The same parser for the page as UTF-8 bytes (``_cwalk.utf8_for_parser``, see ``_parse``).
+_PARSER_UTF8 = etree.HTMLParser(
+    remove_comments=True, remove_pis=True, no_network=True, huge_tree=True, collect_ids=False, encoding="utf-8"
+)
 
 
 # The walk's nesting limit, in nested calls of its recursive functions (one or two per element:
@@ -84,8 +88,13 @@ class TooDeep(ValueError):
 
 
 def _parse(html: str) -> etree._Element | None:
-    root = etree.fromstring(html, _PARSER)
-    for error in _PARSER.error_log:
+    # A str is handed to libxml2 in its own storage (UTF-16 for CJK text), which libxml2 converts
+    # to UTF-8 before parsing; the compiled module writes that UTF-8 several times faster, and the
+    # parser, told the encoding, reads the same bytes (None: parse the str, as without it).
+    data = _utf8(html) if _utf8 is not None else None
+    parser = _PARSER if data is None else _PARSER_UTF8
+    root = etree.fromstring(html if data is None else data, parser)
+    for error in parser.error_log:
         # libxml2 stops at its depth limit and silently returns what it had so far.
         if error.type_name == "ERR_RESOURCE_LIMIT" or "Excessive depth" in error.message:
             raise TooDeep(f"HTML nested deeper than the parser's limit ({error.message.strip()})")
@@ -475,6 +484,8 @@ def _compiled_module() -> ModuleType | None:
 # The compiled module, or None: markdown.py and normalize.py take their compiled paragraph
 # rendering and text normalization from it too, so one choice covers the whole conversion.
 COMPILED = _compiled_module()
+# ``_cwalk.utf8_for_parser`` (``_parse``), None on the pure path.
+_utf8 = getattr(COMPILED, "utf8_for_parser", None)
 if COMPILED is not None:
     _walk = COMPILED.walk  # the other functions look ``_walk`` up at call time
     WALKER = "cython"
