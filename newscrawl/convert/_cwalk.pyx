@@ -1430,21 +1430,20 @@ cdef extern from *:
     #endif
             while (i < n) {  /* one by one, back to the wide loop after an ASCII character */
                 c = s[i++];
-                if (c < 0x80) {
-                    if (c == 0) return -1;
-                    *o++ = (uint8_t)c;
-                    break;
-                } else if (c < 0x800) {
-                    o[0] = (uint8_t)(0xC0 | (c >> 6));
-                    o[1] = (uint8_t)(0x80 | (c & 0x3F));
-                    o += 2;
-                } else if (c >= 0xD800 && c < 0xE000) {
-                    return -1;
-                } else {
+                if (c >= 0x800) {  /* CJK text first: most of a page's non-ASCII characters */
+                    if ((c & 0xF800) == 0xD800) return -1;
                     o[0] = (uint8_t)(0xE0 | (c >> 12));
                     o[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
                     o[2] = (uint8_t)(0x80 | (c & 0x3F));
                     o += 3;
+                } else if (c < 0x80) {
+                    if (c == 0) return -1;
+                    *o++ = (uint8_t)c;
+                    break;
+                } else {
+                    o[0] = (uint8_t)(0xC0 | (c >> 6));
+                    o[1] = (uint8_t)(0x80 | (c & 0x3F));
+                    o += 2;
                 }
             }
         }
