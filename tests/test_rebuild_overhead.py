@@ -197,3 +197,24 @@ def test_the_compiled_warc_head_reads_every_field_as_the_python_one():
         assert set(fields) <= set(asked)
         for name in asked:
             assert fields.get(name, b"") == reference.get(name), (head, name)
+
+
+def test_a_request_records_method_and_body_are_read_as_from_its_header_lines():
+    """The index reads a request record's method and body without splitting its header lines: the
+    same (method, body) as the request line's first word (``_http_lines``) and the bytes after the
+    first blank line, for blocks with and without a blank line, lone CR or LF, no space, no head."""
+    import random
+
+    rng = random.Random(1505)
+    pieces = [b"GET", b"post", b" ", b"/a b", b"HTTP/1.1", b"\r\n", b"\r\n\r\n", b"\r", b"\n", b"Host: x", b"{}", b""]
+    for _ in range(3000):
+        block = b"".join(rng.choice(pieces) for _ in range(rng.randrange(9)))
+        before, after = rng.randbytes(rng.randrange(3)), rng.randbytes(rng.randrange(3))
+        data = before + block + after
+        span = (len(before), len(before) + len(block))
+        index = rebuild.FileIndex("x.warc.gz")
+        headers = {b"warc-type": b"request", b"warc-record-id": b"<r1>", b"warc-concurrent-to": b"<a> <b>"}
+        rebuild._index_record(index, 0, 9, headers, data, span)
+        lines, body_at = rebuild._http_lines(data, *span)
+        expected = (lines[0].split(b" ", 1)[0].decode("latin-1").upper(), data[body_at : span[1]])
+        assert index.requests == {"<r1>": expected, "<a>": expected, "<b>": expected}, block

@@ -188,26 +188,30 @@ def python_warc_head(data: bytes, start: int, stop: int, names: tuple[bytes, ...
 warc_head = getattr(COMPILED, "warc_head", None) or python_warc_head
 
 
-def _records(data: bytes) -> Iterator[tuple[Any, int, int]]:
-    """(WARC headers, block start, block end) of each record in an inflated member (one, for the files we write)."""
-    pos = 0
-    while pos < len(data):
+def _records(data: bytes) -> list[tuple[Any, int, int]]:
+    """(WARC headers, block start, block end) of each record in an inflated member (one, for the
+    files we write). A list, not a generator: every record of a member is read before any is
+    indexed (a member that fails to parse is one damaged span), and a generator's frame and
+    resumptions cost more than the list."""
+    out = []
+    pos, size = 0, len(data)
+    while pos < size:
         if not data.startswith(b"WARC/", pos):
             if data[pos:].strip():
                 raise ValueError("no WARC record where one should start")
-            return
+            break
         head_end = data.find(b"\r\n\r\n", pos)
         if head_end < 0:
             raise ValueError("WARC headers cut short")
         headers = warc_head(data, pos, head_end, WARC_FIELDS)
-        length = int(headers.get(b"content-length", b""))
         block_start = head_end + 4
-        if block_start + length > len(data):
+        pos = block_start + int(headers.get(b"content-length", b""))
+        if pos > size:
             raise ValueError("WARC block cut short")
-        yield headers, block_start, block_start + length
-        pos = block_start + length
+        out.append((headers, block_start, pos))
         while data.startswith(b"\r\n", pos):
             pos += 2
+    return out
 
 
 def _http_lines(data: bytes, start: int, end: int) -> tuple[list[bytes], int]:
@@ -228,9 +232,14 @@ def _index_record(
     if kind == b"warcinfo":
         index.infos[record_id] = data[block_start:block_end]
     elif kind == b"request":
-        lines, body_at = _http_lines(data, block_start, block_end)
-        method = lines[0].split(b" ", 1)[0].decode("latin-1").upper()
-        entry = (method, data[body_at:block_end])
+        # Only the method (the request line's first word) and the body: ``_http_lines``' split of
+        # every header line is not needed (the same bytes: the first line ends at the first CRLF
+        # of the head, the head at the first blank line, or the block's end).
+        head_end = data.find(b"\r\n\r\n", block_start, block_end)
+        line_end = data.find(b"\r\n", block_start, block_end if head_end < 0 else head_end)
+        first = data[block_start : line_end if line_end >= 0 else (block_end if head_end < 0 else head_end)]
+        method = first.split(b" ", 1)[0].decode("latin-1").upper()
+        entry = (method, data[head_end + 4 if head_end >= 0 else block_end : block_end])
         index.requests[record_id] = entry
         for other in headers.get(b"warc-concurrent-to", b"").decode("latin-1").split():
             index.requests[other] = entry
@@ -532,7 +541,7 @@ def index_piece(piece: Piece) -> FileIndex:
                 index.damaged.append(item)
                 continue
             try:
-                parsed = list(_records(item.data))
+                parsed = _records(item.data)
             except (ValueError, KeyError) as exc:
                 index.damaged.append(
                     Damage(item.start, item.end, f"unparsable WARC record: {exc}", describe(item.data))
