@@ -149,6 +149,13 @@ def test_planned_article_requests_are_the_spiders_own():
                 assert mine.replace(url=target).url == theirs.replace(url=target).url == Request(target).url
     assert _PlannedRequest._safe_prefixes.get("https://new.qq.com/rain/a") is True  # the fast path ran
     assert _PlannedRequest("https://h.example/x/ID", meta={"verbatim_url": True}).url == "https://h.example/x/ID"
+    # Not in Scrapy's live-object registry (the telnet console's; no engine in a rebuild), and its
+    # replace() still makes one of its own class.
+    from scrapy.utils.trackref import live_refs
+
+    tracked = _PlannedRequest("https://h.example/x/ID2")
+    assert _PlannedRequest not in live_refs or tracked not in live_refs[_PlannedRequest]
+    assert type(tracked.replace(url="https://h.example/y/ID3")) is _PlannedRequest
 
 
 def test_a_spider_whose_requests_differ_keeps_its_own():

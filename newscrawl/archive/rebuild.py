@@ -785,9 +785,11 @@ class ArchiveIndex(ServedInOrder):
             if self.classified(stored).kind == "article":
                 self.by_article.setdefault(stored.details["id"], request_key(stored.method, stored.uri, stored.body))
 
-    def next_for(self, method: str, url: str, body: bytes, article_id: str | None) -> Any:
-        """ServedInOrder's, with ``by_article`` filled at the first article request not archived as asked."""
-        key = request_key(method, url, body)
+    def next_for(self, method: str, url: str, body: bytes, article_id: str | None, key: Key | None = None) -> Any:
+        """ServedInOrder's, with ``by_article`` filled at the first article request not archived as asked.
+        ``key``: ``request_key(method, url, body)``, when the caller has it already."""
+        if key is None:
+            key = request_key(method, url, body)
         if key not in self.by_key:
             if not article_id:
                 return None
@@ -895,6 +897,12 @@ class _PlannedRequest(Request):
     part. Any other URL (a redirect target, a swept page's) is escaped as Request escapes it."""
 
     _safe_prefixes: dict[str, bool] = {}
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> _PlannedRequest:
+        # Not in Scrapy's trackref registry (``object_ref.__new__``: a WeakKeyDictionary entry and
+        # a clock read per request, a weakref callback when it goes): the telnet console's
+        # prefs() that reads it has no engine to look at in a rebuild. ~1 µs of each article's plan.
+        return object.__new__(cls)
 
     def _set_url(self, url: str) -> None:
         prefix, slash, tail = url.rpartition("/")
@@ -1026,11 +1034,13 @@ class Planner:
             self.pending = []
         return len(self.planned)
 
-    def _seen_before(self, request: Any) -> bool:
-        """Scrapy's duplicate filter: a request (not ``dont_filter``) asked before is dropped."""
+    def _seen_before(self, request: Any, key: Key | None = None) -> bool:
+        """Scrapy's duplicate filter: a request (not ``dont_filter``) asked before is dropped.
+        ``key``: the request's ``request_key``, when the caller has it already."""
         if request.dont_filter:
             return False
-        key = request_key(request.method, request.url, request.body)
+        if key is None:
+            key = request_key(request.method, request.url, request.body)
         if key in self.fingerprints:
             return True
         self.fingerprints.add(key)
@@ -1038,16 +1048,19 @@ class Planner:
 
     def handle(self, request: Any) -> None:
         stats = self.stats
-        if self._seen_before(request):
+        method, url, body = request.method, request.url, request.body
+        # The duplicate filter's key is the index's first lookup key too: made once.
+        key: Key | None = request_key(method, url, body)
+        if self._seen_before(request, key):
             stats.inc_value("dupefilter/filtered")
             self.spider.request_dropped(request)
             return
-        article_id = request.meta.get("article_id")
-        max_retries = request.meta.get("max_retry_times", self.retry_times)
-        method, url, body = request.method, request.url, request.body
+        meta = request.meta
+        article_id = meta.get("article_id")
+        max_retries = meta.get("max_retry_times", self.retry_times)
         retries, redirects = 0, []
         while True:
-            stored = self.index.next_for(method, url, body, article_id)
+            stored = self.index.next_for(method, url, body, article_id, key)
             if stored is None:
                 stats.inc_value("newscrawl/replay/missing")
                 logger.warning("Not in the WARC archive: %s %s", method, url)
@@ -1063,6 +1076,7 @@ class Planner:
                     break
                 redirects.append(url)
                 url, method, body = target[0], target[1], body if target[1] == method else b""
+                key = None  # the target's, made by the index from these (not the escaped URL below)
                 redirected = request.replace(url=url, method=method, body=body)
                 if self._seen_before(redirected):
                     stats.inc_value("dupefilter/filtered")
