@@ -225,3 +225,41 @@ def test_a_request_records_method_and_body_are_read_as_from_its_header_lines():
         lines, body_at = rebuild._http_lines(data, *span)
         expected = (lines[0].split(b" ", 1)[0].decode("latin-1").upper(), data[body_at : span[1]])
         assert index.requests == {"<r1>": expected, "<a>": expected, "<b>": expected}, block
+
+
+def test_the_compiled_http_head_reads_a_response_as_its_header_lines_do():
+    """``_cwalk.http_head`` (status, body offset and the four header fields the index reads, in one
+    pass) gives what ``python_http_head`` (the header lines split and read one by one) gives, or
+    leaves the status to it (None) where it is not plain digits: case, repeats, spaces and tabs
+    around names and values, lines without a colon, lone CR or LF, no blank line, odd status lines."""
+    import random
+
+    from newscrawl.convert.htmlblocks import COMPILED
+
+    if COMPILED is None:
+        import pytest
+
+        pytest.skip("the compiled module is not built (or NEWSCRAWL_PURE_PYTHON is set)")
+    assert rebuild.http_head is COMPILED.http_head
+    rng = random.Random(1506)
+    statuses = [b"HTTP/1.1 200 OK", b"HTTP/1.1 301", b"HTTP/1.1 0404 x", b"HTTP/1.1  200", b"HTTP/1.1",
+                b"HTTP/1.1 ", b"HTTP/1.1 +200 OK", b"HTTP/1.1 2_00", b"HTTP/1.1 1234567890 big", b"HTTP/1.1 20\r0",
+                b" 200 x", b""]  # fmt: skip
+    names = [b"Content-Type", b"content-TYPE", b"Location", b"Content-Encoding", b"Transfer-Encoding", b"X-A",
+             b" Location ", b"\tcontent-type", b"Content-Type\x0b", b"Locations", b""]  # fmt: skip
+    values = [b"text/html; charset=utf-8", b" /a b ", b"\tgzip\t", b"a:b", b"", b" ", b"x\ry", b"x\ny", b"\xff"]
+    fast = 0
+    for _ in range(4000):
+        lines = [rng.choice(statuses)]
+        for _ in range(rng.randrange(8)):
+            sep = rng.choice((b":", b":", b": ", b" :", b""))
+            lines.append(rng.choice(names) + sep + rng.choice(values))
+        head = b"\r\n".join(lines) + rng.choice((b"\r\n\r\n<html>", b"\r\n\r\n", b"", b"\r\n", b"\r", b"\n\r\n"))
+        before, after = rng.randbytes(rng.randrange(3)), rng.randbytes(rng.randrange(3))
+        data = before + head + after
+        span = (len(before), len(before) + len(head))
+        compiled, reference = COMPILED.http_head(data, *span), rebuild.python_http_head(data, *span)
+        if compiled is not None:
+            fast += 1
+            assert compiled == reference, head
+    assert fast > 1000  # the plain status lines took the compiled path

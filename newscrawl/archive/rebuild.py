@@ -244,15 +244,21 @@ def _index_record(
         for other in headers.get(b"warc-concurrent-to", b"").decode("latin-1").split():
             index.requests[other] = entry
     elif kind == b"response":
-        lines, body_at = _http_lines(data, block_start, block_end)
-        parts = lines[0].split(b" ", 2)
-        try:
-            status = int(parts[1])
-        except (IndexError, ValueError):
-            return
-        fields = _head_fields(lines)
+        head = http_head(data, block_start, block_end)
+        if head is None and http_head is not python_http_head:
+            head = python_http_head(data, block_start, block_end)  # a status the compiled one leaves to it
+        if head is None:
+            return  # no status code: not a response replay can serve
+        status, body_at, location, types, encoded, transfer = head
+        fields = HeadFields(location, types, encoded, transfer)
         uri = headers.get(b"warc-target-uri", b"").decode("utf-8", "replace")
-        types = fields.content_types
+        if _utf8_html((), data[body_at : min(body_at + 4, block_end)], fields) and not refresh_in_head(
+            data, body_at, block_end, HEAD_CHARS
+        ):
+            refresh = None  # meta_refresh's common case, decided without the header lines
+        else:
+            lines = _http_lines(data, block_start, block_end)[0]
+            refresh = meta_refresh(uri, lines, data, index.ignore_tags, body_at, block_end, fields)
         index.responses.append(
             Entry(
                 index.path,
@@ -260,16 +266,41 @@ def _index_record(
                 end,
                 uri,
                 status,
-                fields.location.decode("latin-1"),
+                location.decode("latin-1"),
                 record_id,
                 headers.get(b"warc-concurrent-to", b"").decode("latin-1"),
                 headers.get(b"warc-warcinfo-id", b"").decode("latin-1"),
-                refresh=meta_refresh(uri, lines, data, index.ignore_tags, body_at, block_end, fields),
-                block=span if gz else None,
-                body_at=body_at if gz and fields.as_stored else -1,
-                content_type=types[0].decode("latin-1") if types else None,
+                "GET",
+                b"",
+                refresh,
+                span if gz else None,
+                None,
+                body_at if gz and fields.as_stored else -1,
+                types[0].decode("latin-1") if types else None,
             )
         )
+
+
+HttpHead = tuple[int, int, bytes, list[bytes], bool, list[bytes]]
+
+
+def python_http_head(data: bytes, start: int, end: int) -> HttpHead | None:
+    """(status, body offset, Location, Content-Types, has Content-Encoding, Transfer-Encodings) of the
+    HTTP response block ``data[start:end]`` from its header lines; None without a status code
+    (``_cwalk.http_head``'s reference)."""
+    lines, body_at = _http_lines(data, start, end)
+    parts = lines[0].split(b" ", 2)
+    try:
+        status = int(parts[1])
+    except (IndexError, ValueError):
+        return None
+    fields = _head_fields(lines)
+    return status, body_at, fields.location, fields.content_types, fields.encoded, fields.transfer
+
+
+# The same read compiled (``_cwalk.http_head``: no bytes object per header line, no HeadFields
+# built field by field), when the conversion's compiled module runs; else the Python one.
+http_head = getattr(COMPILED, "http_head", None) or python_http_head
 
 
 @dataclass(slots=True)

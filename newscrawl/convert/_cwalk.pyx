@@ -24,9 +24,9 @@ modules as the reference (``markdown.python_render_inline``, ``normalize.python_
 ...) and as the pure path. Nothing is cached on the blocks and nothing is normalized early: every
 step still sees and may change the same blocks, and each step's output depends only on its input.
 
-At its end, two checks of ``newscrawl rebuild``'s index pass (not conversion; this is the one compiled
-module): ``refresh_in_head`` and ``warc_head``, whose references are ``rebuild.python_refresh_in_head``
-and ``rebuild._Head``.
+At its end, three readers of ``newscrawl rebuild``'s index pass (not conversion; this is the one compiled
+module): ``refresh_in_head``, ``warc_head`` and ``http_head``, whose references are
+``rebuild.python_refresh_in_head``, ``rebuild._Head`` and ``rebuild.python_http_head``.
 
 Optional: built by setup.py when Cython, lxml's headers and a C compiler are there; htmlblocks
 uses it unless ``NEWSCRAWL_PURE_PYTHON`` is set (``htmlblocks.COMPILED``: one choice for the walk,
@@ -1641,3 +1641,100 @@ def warc_head(bytes data, Py_ssize_t start, Py_ssize_t stop, tuple names):
                     break
         line = eol
     return fields
+
+
+cdef inline bint _ws(unsigned char c):
+    """bytes.strip()'s whitespace: space, \\t, \\n, \\r, \\x0b, \\x0c."""
+    return c == 32 or 9 <= c <= 13
+
+
+cdef bint _name_is(const unsigned char* p, Py_ssize_t a, Py_ssize_t b, const char* want, Py_ssize_t n):
+    """``p[a:b].lower() == want`` (``want`` lowercase ASCII, ``n`` bytes)."""
+    cdef Py_ssize_t i
+    if b - a != n:
+        return False
+    for i in range(n):
+        if (p[a + i] + 32 if 65 <= p[a + i] <= 90 else p[a + i]) != <unsigned char>want[i]:
+            return False
+    return True
+
+
+def http_head(bytes data, Py_ssize_t start, Py_ssize_t end):
+    """(status, body at, Location, Content-Types, has Content-Encoding, Transfer-Encodings) of the
+    HTTP response block ``data[start:end]``, as ``rebuild.python_http_head`` (its reference) reads
+    them from its header lines, without a bytes object per line; None when the status is not 1-9
+    plain digits between the status line's first two spaces (the reference decides those)."""
+    cdef const unsigned char* p = <const unsigned char*><char*>data
+    cdef Py_ssize_t size = len(data)
+    cdef Py_ssize_t stop, body_at, line, eol, colon, a, b, i
+    cdef long status = 0
+    cdef bint encoded = False
+    cdef list types = []
+    cdef list transfer = []
+    location = None
+    if end > size:
+        end = size
+    if start < 0 or start > end:
+        raise ValueError("bad span")
+    stop = data.find(b"\r\n\r\n", start, end)
+    if stop < 0:
+        stop = body_at = end
+    else:
+        body_at = stop + 4
+    # The status line: ``lines[0].split(b" ", 2)[1]``, digits only.
+    eol = start
+    while eol < stop and not (p[eol] == 13 and eol + 1 < stop and p[eol + 1] == 10):
+        eol += 1
+    a = start
+    while a < eol and p[a] != 32:
+        a += 1
+    a += 1
+    b = a
+    while b < eol and p[b] != 32:
+        b += 1
+    if b <= a or b - a > 9 or a > eol:
+        return None
+    for i in range(a, b):
+        if not 48 <= p[i] <= 57:
+            return None
+        status = status * 10 + (p[i] - 48)
+    line = eol
+    while line < stop:  # each header line: ``name, _, value = line.partition(b":")``, both stripped
+        line += 2
+        eol = line
+        while eol < stop and not (p[eol] == 13 and eol + 1 < stop and p[eol + 1] == 10):
+            eol += 1
+        colon = line
+        while colon < eol and p[colon] != 58:
+            colon += 1
+        a, b = line, colon
+        while a < b and _ws(p[a]):
+            a += 1
+        while b > a and _ws(p[b - 1]):
+            b -= 1
+        i = 0  # which of the four names: 1 Content-Type, 2 Location, 3 Content-Encoding, 4 Transfer-Encoding
+        if _name_is(p, a, b, "content-type", 12):
+            i = 1
+        elif _name_is(p, a, b, "location", 8):
+            i = 2
+        elif _name_is(p, a, b, "content-encoding", 16):
+            i = 3
+        elif _name_is(p, a, b, "transfer-encoding", 17):
+            i = 4
+        if i:
+            a, b = (colon + 1 if colon < eol else eol), eol
+            while a < b and _ws(p[a]):
+                a += 1
+            while b > a and _ws(p[b - 1]):
+                b -= 1
+            if i == 1:
+                types.append(data[a:b])
+            elif i == 2:
+                if location is None:
+                    location = data[a:b]
+            elif i == 3:
+                encoded = True
+            else:
+                transfer.append(data[a:b])
+        line = eol
+    return status, body_at, b"" if location is None else location, types, encoded, transfer
