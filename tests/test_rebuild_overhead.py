@@ -263,3 +263,38 @@ def test_the_compiled_http_head_reads_a_response_as_its_header_lines_do():
             fast += 1
             assert compiled == reference, head
     assert fast > 1000  # the plain status lines took the compiled path
+
+
+def test_the_compiled_record_loop_reads_a_member_as_the_python_one():
+    """``_cwalk.warc_records`` (a member's records, each with its header fields and block) gives what
+    ``python_records`` gives, or raises the same ValueError: several records, CRLFs between them,
+    trailing whitespace or garbage, Content-Lengths too long, negative, huge, spaced or not numbers."""
+    import random
+
+    from newscrawl.convert.htmlblocks import COMPILED
+
+    if COMPILED is None:
+        import pytest
+
+        pytest.skip("the compiled module is not built (or NEWSCRAWL_PURE_PYTHON is set)")
+    assert rebuild._records is rebuild._compiled_records
+    rng = random.Random(1507)
+    lengths = [b"0", b" 5 ", b"+3", b"1_0", b"-2", b"x", b"", b"99999999999999999999999", b"9"]
+
+    def outcome(read, data):
+        try:
+            return read(data)
+        except ValueError as exc:
+            return ("ValueError", str(exc))
+
+    for _ in range(3000):
+        data = b""
+        for _ in range(rng.randrange(4)):
+            block = rng.randbytes(rng.randrange(12))
+            length = rng.choice([str(len(block)).encode()] * 6 + lengths)
+            head = rng.choice((b"WARC/1.1", b"WARC/1.0", b"WARX/1.1", b" WARC/1.1"))
+            head += b"\r\nWARC-Type: response" + rng.choice((b"\r\nContent-Length: " + length, b""))
+            data += head + rng.choice((b"\r\n\r\n", b"\r\n\r\n", b"\r\n")) + block
+            data += rng.choice((b"", b"\r\n", b"\r\n\r\n", b"\r"))
+        data += rng.choice((b"", b"", b" \t\r\n", b"x", b"\x0b"))
+        assert outcome(rebuild._records, data) == outcome(rebuild.python_records, data), data

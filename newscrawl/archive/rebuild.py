@@ -188,7 +188,7 @@ def python_warc_head(data: bytes, start: int, stop: int, names: tuple[bytes, ...
 warc_head = getattr(COMPILED, "warc_head", None) or python_warc_head
 
 
-def _records(data: bytes) -> list[tuple[Any, int, int]]:
+def python_records(data: bytes) -> list[tuple[Any, int, int]]:
     """(WARC headers, block start, block end) of each record in an inflated member (one, for the
     files we write). A list, not a generator: every record of a member is read before any is
     indexed (a member that fails to parse is one damaged span), and a generator's frame and
@@ -212,6 +212,16 @@ def _records(data: bytes) -> list[tuple[Any, int, int]]:
         while data.startswith(b"\r\n", pos):
             pos += 2
     return out
+
+
+def _compiled_records(data: bytes) -> list[tuple[Any, int, int]]:
+    out = COMPILED.warc_records(data, WARC_FIELDS)
+    return python_records(data) if out is None else out
+
+
+# The same loop compiled (``_cwalk.warc_records``, its header fields read by ``warc_head``'s code:
+# no Python frame per record), when the conversion's compiled module runs; else the Python one.
+_records = _compiled_records if getattr(COMPILED, "warc_records", None) else python_records
 
 
 def _http_lines(data: bytes, start: int, end: int) -> tuple[list[bytes], int]:

@@ -1590,22 +1590,13 @@ def refresh_in_head(bytes raw, Py_ssize_t start, Py_ssize_t end, Py_ssize_t char
     return False
 
 
-def warc_head(bytes data, Py_ssize_t start, Py_ssize_t stop, tuple names):
-    """The fields ``names`` (lowercase bytes) of the WARC header ``data[start:stop]`` (its version line,
-    then ``Name: value`` lines split by CRLF): {name: value stripped} for those found, the first of a
-    name kept; a line's name is compared lowercased, in place (no string for the other fields).
-    ``rebuild._Head`` is the reference (a name looked up in the lowercased header as ``CRLF name:``),
-    which the index pass asked six times a record."""
+cdef dict _warc_fields(bytes data, Py_ssize_t start, Py_ssize_t stop, tuple names):
+    """``warc_head``'s body (the span checked by the caller)."""
     cdef const unsigned char* p = <const unsigned char*><char*>data
-    cdef Py_ssize_t size = len(data)
     cdef Py_ssize_t line, eol, colon, a, b, i, k, length, n
     cdef const unsigned char* want
     cdef dict fields = {}
     cdef bytes name
-    if stop > size:
-        stop = size
-    if start < 0 or start > stop:
-        raise ValueError("bad span")
     n = len(names)
     line = start
     while line < stop:  # the version line first: skipped
@@ -1641,6 +1632,19 @@ def warc_head(bytes data, Py_ssize_t start, Py_ssize_t stop, tuple names):
                     break
         line = eol
     return fields
+
+
+def warc_head(bytes data, Py_ssize_t start, Py_ssize_t stop, tuple names):
+    """The fields ``names`` (lowercase bytes) of the WARC header ``data[start:stop]`` (its version line,
+    then ``Name: value`` lines split by CRLF): {name: value stripped} for those found, the first of a
+    name kept; a line's name is compared lowercased, in place (no string for the other fields).
+    ``rebuild._Head`` is the reference (a name looked up in the lowercased header as ``CRLF name:``),
+    which the index pass asked six times a record."""
+    if stop > len(data):
+        stop = len(data)
+    if start < 0 or start > stop:
+        raise ValueError("bad span")
+    return _warc_fields(data, start, stop, names)
 
 
 cdef inline bint _ws(unsigned char c):
@@ -1738,3 +1742,37 @@ def http_head(bytes data, Py_ssize_t start, Py_ssize_t end):
                 transfer.append(data[a:b])
         line = eol
     return status, body_at, b"" if location is None else location, types, encoded, transfer
+
+
+def warc_records(bytes data, tuple names):
+    """(fields ``names`` as ``warc_head`` reads them, block start, block end) of each WARC record of
+    an inflated member, as ``rebuild.python_records`` (its reference) reads them, with the same
+    ValueError where it raises one (the Content-Length read by ``int`` itself); None for a negative
+    or larger than the member Content-Length (the reference decides)."""
+    cdef const unsigned char* p = <const unsigned char*><char*>data
+    cdef Py_ssize_t size = len(data)
+    cdef Py_ssize_t pos = 0, head_end, block_start, i
+    cdef dict fields
+    cdef list out = []
+    while pos < size:
+        if not (pos + 5 <= size and p[pos] == 87 and p[pos + 1] == 65 and p[pos + 2] == 82 and p[pos + 3] == 67
+                and p[pos + 4] == 47):  # "WARC/"
+            for i in range(pos, size):
+                if not _ws(p[i]):
+                    raise ValueError("no WARC record where one should start")
+            break
+        head_end = data.find(b"\r\n\r\n", pos)
+        if head_end < 0:
+            raise ValueError("WARC headers cut short")
+        fields = _warc_fields(data, pos, head_end, names)
+        block_start = head_end + 4
+        length = int(fields.get(b"content-length", b""))
+        if length < 0 or length > size:
+            return None  # beyond a Py_ssize_t's reach, or negative: the reference reads it
+        pos = block_start + <Py_ssize_t>length
+        if pos > size:
+            raise ValueError("WARC block cut short")
+        out.append((fields, block_start, pos))
+        while pos + 1 < size and p[pos] == 13 and p[pos + 1] == 10:
+            pos += 2
+    return out
