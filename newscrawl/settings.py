@@ -191,6 +191,9 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
     "newscrawl.crawl.offsite.OffsiteMiddleware": 50,
 }
+# Scrapy's downloader, walking the downloader middlewares above with each method's facts worked
+# out once (same methods, order, results and warnings; newscrawl.crawl.downloader).
+DOWNLOADER = "newscrawl.crawl.downloader.Downloader"
 
 # ---- run reporting ---------------------------------------------------------------------
 # Write the run's final stats as JSON to this path ("" = off): for cron checks and tests.
