@@ -220,6 +220,31 @@ def test_jobdir_resumes_an_interrupted_crawl(tmp_path):
         assert all(mock.control.article_fetches(i) == 0 for i in first)
 
 
+@pytest.mark.e2e
+def test_sigterm_stops_the_crawl_with_a_summary_and_status_3(tmp_path):
+    """cron's ``timeout``, systemd and ``kill`` send SIGTERM: the crawl stops as on Ctrl-C (on the
+    project's event loop, uvloop where installed), says so in its summary line, exits 3, and leaves
+    only whole files and no temp file behind."""
+    out = tmp_path / "out"
+    with MockQQProcess("--articles", "40", "--latency", "0.1") as mock:
+        command = crawl_command(out, mock.url, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1")
+        proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while len(list(out.rglob("*.md"))) < 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 3, stderr[-2000:]
+    summaries = [line for line in stderr.splitlines() if "newscrawl summary:" in line]
+    assert len(summaries) == 1 and "status=FAILED: the crawl did not finish" in summaries[0], summaries
+    written = int(re.search(r"written=(\d+)", summaries[0]).group(1))
+    files = list(out.rglob("*.md"))
+    assert 5 <= written == len(files) < 40  # stopped early, and the summary counts what is there
+    for path in files:
+        check_complete(path)
+    assert not [q for q in out.rglob("*") if q.is_file() and q.suffix != ".md"]  # no temp file left
+
+
 def test_readme_documents_cron_use():
     readme = (REPO / "README.md").read_text("utf-8")
     usage = (REPO / "docs" / "usage.md").read_text("utf-8")  # the details live in the docs
