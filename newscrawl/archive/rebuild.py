@@ -246,10 +246,11 @@ def _index_record(
         # every header line is not needed (the same bytes: the first line ends at the first CRLF
         # of the head, the head at the first blank line, or the block's end).
         head_end = data.find(b"\r\n\r\n", block_start, block_end)
-        line_end = data.find(b"\r\n", block_start, block_end if head_end < 0 else head_end)
-        first = data[block_start : line_end if line_end >= 0 else (block_end if head_end < 0 else head_end)]
+        head_stop, body_at = (block_end, block_end) if head_end < 0 else (head_end, head_end + 4)
+        line_end = data.find(b"\r\n", block_start, head_stop)
+        first = data[block_start : head_stop if line_end < 0 else line_end]
         method = first.split(b" ", 1)[0].decode("latin-1").upper()
-        entry = (method, data[head_end + 4 if head_end >= 0 else block_end : block_end])
+        entry = (method, data[body_at:block_end])
         index.requests[record_id] = entry
         for other in headers.get(b"warc-concurrent-to", b"").decode("latin-1").split():
             index.requests[other] = entry

@@ -1449,20 +1449,35 @@ cdef extern from *:
         }
         return o - out;
     }
+    /* One code point's UTF-8 at o: past its end, or NULL at a NUL or a surrogate (the one-byte and
+       four-byte strings below: rare on these pages, so one general step; the two-byte loop above
+       keeps its own order, CJK first). */
+    static inline uint8_t *nc_put_utf8(uint32_t c, uint8_t *o) {
+        if (c < 0x80) {
+            if (c == 0) return NULL;
+            *o++ = (uint8_t)c;
+        } else if (c < 0x800) {
+            *o++ = (uint8_t)(0xC0 | (c >> 6));
+            *o++ = (uint8_t)(0x80 | (c & 0x3F));
+        } else if (c < 0x10000) {
+            if (c >= 0xD800 && c < 0xE000) return NULL;
+            *o++ = (uint8_t)(0xE0 | (c >> 12));
+            *o++ = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+            *o++ = (uint8_t)(0x80 | (c & 0x3F));
+        } else {
+            *o++ = (uint8_t)(0xF0 | (c >> 18));
+            *o++ = (uint8_t)(0x80 | ((c >> 12) & 0x3F));
+            *o++ = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+            *o++ = (uint8_t)(0x80 | (c & 0x3F));
+        }
+        return o;
+    }
     /* The same for one-byte (room for 2n) and four-byte (room for 4n) strings. */
     static Py_ssize_t nc_utf8_ucs1(const uint8_t *s, Py_ssize_t n, uint8_t *out) {
         uint8_t *o = out;
         Py_ssize_t i;
         for (i = 0; i < n; i++) {
-            uint32_t c = s[i];
-            if (c < 0x80) {
-                if (c == 0) return -1;
-                *o++ = (uint8_t)c;
-            } else {
-                o[0] = (uint8_t)(0xC0 | (c >> 6));
-                o[1] = (uint8_t)(0x80 | (c & 0x3F));
-                o += 2;
-            }
+            if ((o = nc_put_utf8(s[i], o)) == NULL) return -1;
         }
         return o - out;
     }
@@ -1470,27 +1485,7 @@ cdef extern from *:
         uint8_t *o = out;
         Py_ssize_t i;
         for (i = 0; i < n; i++) {
-            uint32_t c = s[i];
-            if (c < 0x80) {
-                if (c == 0) return -1;
-                *o++ = (uint8_t)c;
-            } else if (c < 0x800) {
-                o[0] = (uint8_t)(0xC0 | (c >> 6));
-                o[1] = (uint8_t)(0x80 | (c & 0x3F));
-                o += 2;
-            } else if (c < 0x10000) {
-                if (c >= 0xD800 && c < 0xE000) return -1;
-                o[0] = (uint8_t)(0xE0 | (c >> 12));
-                o[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
-                o[2] = (uint8_t)(0x80 | (c & 0x3F));
-                o += 3;
-            } else {
-                o[0] = (uint8_t)(0xF0 | (c >> 18));
-                o[1] = (uint8_t)(0x80 | ((c >> 12) & 0x3F));
-                o[2] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
-                o[3] = (uint8_t)(0x80 | (c & 0x3F));
-                o += 4;
-            }
+            if ((o = nc_put_utf8(s[i], o)) == NULL) return -1;
         }
         return o - out;
     }
