@@ -152,3 +152,40 @@ def test_too_deep_is_found_from_utf8_too() -> None:
         htmlblocks.parse_document(deep)
     both = _parse_both(deep)
     assert both is not None and both[0] == both[1]
+
+
+def test_utf8_from_an_offset_is_the_tails_or_none() -> None:
+    """``_utf8(text, start)`` (the page parsed from its ``<body`` without a slice) is
+    ``_utf8(text[start:])`` at every offset: the ASCII tail of a wider str, a BOM, ``<?xml`` or a
+    NUL after the offset, and the bounds."""
+    rng = random.Random(1516)
+    cases = ["中<?xml x", "中\ufeffa", "中abc", "é" + "a" * 17, "😀" + "<?xml", "a中", "中\x00", "\udfff中"]
+    for _ in range(6_000):
+        pieces = [rng.choice(CHARS) * rng.choice((1, 1, 7, 8, 9, 17)) for _ in range(rng.randrange(0, 10))]
+        cases.append("".join(pieces))
+    seen = {"bytes": 0, "none": 0}
+    for text in cases:
+        for start in sorted({0, len(text), rng.randrange(len(text) + 1), rng.randrange(len(text) + 1)}):
+            got = htmlblocks._utf8(text, start)
+            assert got == _expected(text[start:]), (text, start)
+            seen["none" if got is None else "bytes"] += 1
+    assert min(seen.values()) > 2_000
+    for start in (-1, 4):
+        with pytest.raises(ValueError):
+            htmlblocks._utf8("中文", start)
+
+
+def test_parse_from_an_offset_is_the_slices_parse() -> None:
+    """``parse_document(page, start)`` gives the tree of ``parse_document(page[start:])``, on the
+    compiled path (UTF-8 from the offset) and where the tail must stay a str (ASCII tail)."""
+    texts = []
+    for n, row in enumerate(bodies()):
+        if n % 7 == 0:
+            texts.append(wrap_body(row))
+    texts += ["<head><title>中</title></head><body><p>ascii only</p></body>", "中<body><p>é</p></body>"]
+    for text in texts:
+        start = text.find("<body")
+        for at in (0, start, start + 1):
+            got = htmlblocks.parse_document(text, at)
+            want = htmlblocks.parse_document(text[at:])
+            assert etree.tostring(got, encoding="unicode") == etree.tostring(want, encoding="unicode")

@@ -1503,18 +1503,23 @@ cdef char* _u8_buf = NULL  # scratch, grown as needed; used only while this func
 cdef Py_ssize_t _u8_cap = 0
 
 
-def utf8_for_parser(str text):
-    """``text.encode("utf-8")`` for the HTML parser, or None when the str must be parsed as it is."""
+def utf8_for_parser(str text, Py_ssize_t start=0):
+    """``text[start:].encode("utf-8")`` for the HTML parser, or None when ``text[start:]`` must be
+    parsed as a str. The page's ``<body`` is parsed from its offset: no slice of the page is copied."""
     global _u8_buf, _u8_cap
     cdef Py_ssize_t n = _u8_len(text), need, size
     cdef int kind = PyUnicode_KIND(text)
     cdef const void* data = PyUnicode_DATA(text)
     cdef Py_UCS4 first
     cdef char* grown
+    if start < 0 or start > n:
+        raise ValueError(f"start {start} is outside the text (length {n})")
+    n -= start
     if n == 0 or _u8_is_ascii(text):
         return None
+    data = (<const char*>data) + start * kind
     first = PyUnicode_READ(kind, data, 0)
-    if first == 0xFEFF or (first == 0x3C and text.startswith("<?xml")):
+    if first == 0xFEFF or (first == 0x3C and text.startswith("<?xml", start)):
         return None
     need = n * (2 if kind == 1 else 3 if kind == 2 else 4)
     if need > _u8_cap:
@@ -1528,7 +1533,8 @@ def utf8_for_parser(str text):
         size = nc_utf8_ucs1(data, n, _u8_buf)
     else:
         size = nc_utf8_ucs4(data, n, _u8_buf)
-    return None if size < 0 else _u8_bytes(_u8_buf, size)
+    # An ASCII part of a wider str (a byte a character): the str, as its slice would be an ASCII str.
+    return None if size < 0 or size == n else _u8_bytes(_u8_buf, size)
 
 
 # ---- rebuild's meta refresh check (newscrawl.archive.rebuild.refresh_in_head) -----------------

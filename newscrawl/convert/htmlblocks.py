@@ -87,13 +87,17 @@ class TooDeep(ValueError):
     would lose text, so the page is reported instead of written truncated."""
 
 
-def _parse(html: str) -> etree._Element | None:
+def _parse(html: str, start: int = 0) -> etree._Element | None:
     # A str is handed to libxml2 in its own storage (UTF-16 for CJK text), which libxml2 converts
-    # to UTF-8 before parsing; the compiled module writes that UTF-8 several times faster, and the
-    # parser, told the encoding, reads the same bytes (None: parse the str, as without it).
-    data = _utf8(html) if _utf8 is not None else None
-    parser = _PARSER if data is None else _PARSER_UTF8
-    root = etree.fromstring(html if data is None else data, parser)
+    # to UTF-8 before parsing; the compiled module writes that UTF-8 several times faster, from
+    # ``start`` on (no copy of the str's tail), and the parser, told the encoding, reads the same
+    # bytes (None: parse the str, as without it).
+    data = _utf8(html, start) if _utf8 is not None else None
+    if data is None:
+        source, parser = (html[start:] if start else html), _PARSER
+    else:
+        source, parser = data, _PARSER_UTF8
+    root = etree.fromstring(source, parser)
     for error in parser.error_log:
         # libxml2 stops at its depth limit and silently returns what it had so far.
         if error.type_name == "ERR_RESOURCE_LIMIT" or "Excessive depth" in error.message:
@@ -422,12 +426,13 @@ def parse_fragment(html: str) -> etree._Element | None:
     return body if body is not None else root
 
 
-def parse_document(html: str) -> etree._Element | None:
-    """Parse a whole page (plain etree elements: faster than ``lxml.html``'s classes).
+def parse_document(html: str, start: int = 0) -> etree._Element | None:
+    """Parse a whole page, or ``html[start:]`` (plain etree elements: faster than ``lxml.html``'s
+    classes).
 
     Raises TooDeep when libxml2 gave up part of the page at its nesting limit.
     """
-    return _parse(html)
+    return _parse(html, start)
 
 
 def html_to_blocks(html: str, markup: Markup = PLAIN_MARKUP) -> list[Block]:

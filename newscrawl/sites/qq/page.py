@@ -343,7 +343,7 @@ class QQPage:
     def tree(self) -> etree._Element:
         """The DOM of the ``<body>``: everything read from the head (meta tags, title,
         window.DATA, ARTICLE_INFO) is read from its text, so the head is not parsed."""
-        tree = parse_document(self.text[self.body_start :] if self.body_start > 0 else self.text)
+        tree = parse_document(self.text, self.body_start if self.body_start > 0 else 0)
         return tree if tree is not None else etree.Element("html")
 
     @_cached
