@@ -1389,6 +1389,28 @@ def scan(_Element root not None, tuple tags, tuple needles):
     return found
 
 
+def holds(_Element root not None, bytes name):
+    """Whether an element below ``root`` is named ``name`` (any namespace: a superset of
+    ``root.iter(name)``'s, for a gate whose caller then does the exact work)."""
+    cdef tree.xmlNode* c_root = root._c_node
+    cdef tree.xmlNode* c_node = c_root.children
+    cdef const char* c_name = name
+    if c_node is NULL:
+        return False
+    while True:
+        if c_node.type == tree.XML_ELEMENT_NODE:
+            if strcmp(<const char*>c_node.name, c_name) == 0:
+                return True
+            if c_node.children is not NULL:  # document order: children first
+                c_node = c_node.children
+                continue
+        while c_node.next is NULL:  # then the next sibling up the way
+            c_node = c_node.parent
+            if c_node is c_root:
+                return False
+        c_node = c_node.next
+
+
 # ---- the parser's input as UTF-8 (htmlblocks._parse) --------------------------------------------
 #
 # lxml hands a str to libxml2 in the str's own storage: UTF-16 for most pages (one CJK character
