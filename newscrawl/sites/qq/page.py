@@ -119,6 +119,8 @@ def _scan_all(root: etree._Element, tags: tuple[bytes, ...], needles: tuple[byte
 # ``_cwalk.scan`` when the compiled module runs (the same numbering, only the elements whose id or
 # class holds one of ``needles``: a proxy for a few elements instead of every one), else the above.
 _scan = getattr(htmlblocks.COMPILED, "scan", None) or _scan_all
+# ``_META_TAG.findall``, by ``_cwalk.meta_tags`` when the compiled module runs (a loop over the str).
+_meta_tags = getattr(htmlblocks.COMPILED, "meta_tags", None) or _META_TAG.findall
 # ``_cwalk.holds`` when the compiled module runs, else None (see ``_may_push_videos``).
 _holds = getattr(htmlblocks.COMPILED, "holds", None)
 
@@ -327,7 +329,7 @@ class QQPage:
     @_cached
     def meta(self) -> HeadMeta:
         """``<meta name|property|http-equiv=… content=…>`` of the head, first value of each name."""
-        return HeadMeta(_META_TAG.findall(self.head))
+        return HeadMeta(_meta_tags(self.head))
 
     @_cached
     def title_tag(self) -> str:
