@@ -1333,24 +1333,27 @@ cdef object _img_src(tree.xmlNode* c_node):
 from libc.string cimport strcmp, strstr
 
 
-cdef bint _may_hold(tree.xmlNode* c_node, tuple needles):
+cdef bint _may_hold(tree.xmlNode* c_node, const char** needles, Py_ssize_t count):
     """Whether the element's ``id`` or ``class`` attribute (no namespace, as ``el.get`` reads
-    them) may hold one of ``needles`` (bytes): a value holds one as a substring, or a value is
-    not a single text node (then the caller's Python test decides)."""
+    them) may hold one of the ``count`` ``needles``: a value holds one as a substring, or a value
+    is not a single text node (then the caller's Python test decides)."""
     cdef tree.xmlAttr* c_attr = c_node.properties
     cdef tree.xmlNode* c_text
     cdef const char* value
+    cdef const char* name
+    cdef Py_ssize_t k
     while c_attr is not NULL:
+        name = <const char*>c_attr.name
         if c_attr.ns is NULL and (
-            strcmp(<const char*>c_attr.name, "class") == 0 or strcmp(<const char*>c_attr.name, "id") == 0
+            (name[0] == 0x63 and strcmp(name, "class") == 0) or (name[0] == 0x69 and strcmp(name, "id") == 0)
         ):
             c_text = c_attr.children
             if c_text is not NULL:
                 if c_text.next is not NULL or c_text.type != tree.XML_TEXT_NODE or c_text.content is NULL:
                     return True
                 value = <const char*>c_text.content
-                for needle in needles:
-                    if strstr(value, <const char*><bytes>needle) is not NULL:
+                for k in range(count):
+                    if strstr(value, needles[k]) is not NULL:
                         return True
         c_attr = c_attr.next
     return False
@@ -1360,32 +1363,46 @@ def scan(_Element root not None, tuple tags, tuple needles):
     """``[(n, el) for n, el in enumerate(root.iter(*tags))]`` (``tags``: bytes, names without a
     namespace), keeping only the elements whose ``id`` or ``class`` may hold one of ``needles``
     (bytes): a superset of those where one of them is a class token or the id. A proxy is made
-    only for the elements kept; the caller applies its exact test to them."""
+    only for the elements kept; the caller applies its exact test to them. The names are read
+    into C arrays first: a Python tuple's loop per element cost more than the tests."""
     cdef tree.xmlNode* c_root = root._c_node
     cdef tree.xmlNode* c_node = c_root
-    cdef Py_ssize_t order = 0
+    cdef Py_ssize_t order = 0, ntags = len(tags), nneedles = len(needles), k
+    cdef const char* name
     cdef bint match
+    cdef const char** c_tags = <const char**>PyMem_Malloc((ntags + nneedles + 1) * sizeof(const char*))
+    cdef const char** c_needles = c_tags + ntags
+    if c_tags == NULL:
+        raise MemoryError()
     found = []
-    while c_node is not NULL:
-        if c_node.type == tree.XML_ELEMENT_NODE:
-            if c_node.ns is NULL:
-                match = False
-                for tag in tags:
-                    if strcmp(<const char*>c_node.name, <const char*><bytes>tag) == 0:
-                        match = True
-                        break
-                if match:
-                    if c_node.properties is not NULL and _may_hold(c_node, needles):
-                        found.append((order, elementFactory(root._doc, c_node)))
-                    order += 1
-            if c_node.children is not NULL:  # document order: children first
-                c_node = c_node.children
-                continue
-        while c_node is not c_root and c_node.next is NULL:  # then the next sibling up the way
-            c_node = c_node.parent
-        if c_node is c_root:
-            break
-        c_node = c_node.next
+    try:
+        for k in range(ntags):
+            c_tags[k] = <const char*><bytes?>tags[k]
+        for k in range(nneedles):
+            c_needles[k] = <const char*><bytes?>needles[k]
+        while c_node is not NULL:
+            if c_node.type == tree.XML_ELEMENT_NODE:
+                if c_node.ns is NULL:
+                    name = <const char*>c_node.name
+                    match = False
+                    for k in range(ntags):
+                        if name[0] == c_tags[k][0] and strcmp(name, c_tags[k]) == 0:
+                            match = True
+                            break
+                    if match:
+                        if c_node.properties is not NULL and _may_hold(c_node, c_needles, nneedles):
+                            found.append((order, elementFactory(root._doc, c_node)))
+                        order += 1
+                if c_node.children is not NULL:  # document order: children first
+                    c_node = c_node.children
+                    continue
+            while c_node is not c_root and c_node.next is NULL:  # then the next sibling up the way
+                c_node = c_node.parent
+            if c_node is c_root:
+                break
+            c_node = c_node.next
+    finally:
+        PyMem_Free(c_tags)
     return found
 
 
