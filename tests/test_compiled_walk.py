@@ -298,3 +298,15 @@ def test_compiled_bold_style_test_is_the_pattern(compiled):
         assert compiled._bold_css_test(css) == expected, css
         found += expected
     assert 1000 < found < len(samples) - 1000
+
+
+def test_spaces_is_str_isspace(compiled):
+    """The walk's and ``_flush``'s whitespace test (no method call) is ``str.isspace``: every code
+    point alone, and generated strings of every width."""
+    differ = [c for c in range(0x110000) if compiled._spaces_test(chr(c)) != chr(c).isspace()]
+    assert differ == []
+    rng = random.Random(1519)
+    pool = [" ", "\t", "\n", "\u3000", "\xa0", "\x85", "\u2028", "\x1c", "a", "中", "\U0001f600", "\u200b"]
+    for _ in range(20_000):
+        text = "".join(rng.choice(pool[: rng.choice((4, 8, 12))]) for _ in range(rng.randrange(0, 9)))
+        assert compiled._spaces_test(text) == text.isspace(), repr(text)
