@@ -1451,38 +1451,51 @@ def holds(_Element root not None, bytes name):
         c_node = c_node.next
 
 
-# ---- the head's <meta> tags (newscrawl.sites.qq.page.QQPage.meta) ----------------------------
+# ---- the head's <meta> and <base> tags (newscrawl.sites.qq.page: QQPage.meta, QQPage.base_href) --
 #
-# ``_META_TAG.findall(head)`` (``<meta\s[^<>]*>``, case-insensitive) runs the regex engine's
-# generic character-class loop over every character of each tag (~30 instructions a character on
-# a CJK head: ~20k a page). The same matches, found by a loop over the str's buffer: a ``<``, then
-# "meta" in either case (no other character matches those four letters case-insensitively; the
-# tests check), a ``str.isspace()`` character (the pattern's ``\s``), then the first ``<`` or
-# ``>``: a ``>`` closes a match (the text from the ``<`` to it), a ``<`` or the end does not, and
-# the search goes on from that ``<``, where the regex's next attempt would find its next match.
+# ``_META_TAG.findall(head)`` (``<meta\s[^<>]*>``, case-insensitive) and ``_BASE_TAG.search(head)``
+# (the same for ``<base``) run the regex engine's generic character-class loop over every character
+# of a tag (~30 instructions a character on a CJK head: ~20k a page for the meta tags). The same
+# matches, found by a loop over the str's buffer: a ``<``, the name's letters in either case (no
+# other character matches m, e, t, a or b case-insensitively, U+017F matches s: the tests check),
+# a ``str.isspace()`` character (the pattern's ``\s``), then the first ``<`` or ``>``: a ``>``
+# closes a match (the text from the ``<`` to it), a ``<`` or the end does not, and the search
+# goes on from that ``<``, where the regex's next attempt would find its next match.
 
-cdef inline bint _meta_at(int kind, const void* data, Py_ssize_t i, Py_ssize_t n):
-    """``<meta`` + a whitespace character at ``i`` (case-insensitive letters)."""
+cdef inline bint _tag_at(int kind, const void* data, Py_ssize_t i, Py_ssize_t n, bint base):
+    """``<meta`` (``<base`` when ``base``) + a whitespace character at ``i``, letters in either
+    case; the ``s`` of base also matches U+017F (LATIN SMALL LETTER LONG S), as under ``re.I``."""
+    cdef unsigned int c3
     if i + 5 >= n:
         return False
+    if not base:
+        return (
+            (<unsigned int>PyUnicode_READ(kind, data, i + 1) | 0x20) == 0x6D  # m
+            and (<unsigned int>PyUnicode_READ(kind, data, i + 2) | 0x20) == 0x65  # e
+            and (<unsigned int>PyUnicode_READ(kind, data, i + 3) | 0x20) == 0x74  # t
+            and (<unsigned int>PyUnicode_READ(kind, data, i + 4) | 0x20) == 0x61  # a
+            and Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i + 5))
+        )
+    c3 = <unsigned int>PyUnicode_READ(kind, data, i + 3)
     return (
-        (<unsigned int>PyUnicode_READ(kind, data, i + 1) | 0x20) == 0x6D  # m
-        and (<unsigned int>PyUnicode_READ(kind, data, i + 2) | 0x20) == 0x65  # e
-        and (<unsigned int>PyUnicode_READ(kind, data, i + 3) | 0x20) == 0x74  # t
-        and (<unsigned int>PyUnicode_READ(kind, data, i + 4) | 0x20) == 0x61  # a
+        (<unsigned int>PyUnicode_READ(kind, data, i + 1) | 0x20) == 0x62  # b
+        and (<unsigned int>PyUnicode_READ(kind, data, i + 2) | 0x20) == 0x61  # a
+        and ((c3 | 0x20) == 0x73 or c3 == 0x17F)  # s
+        and (<unsigned int>PyUnicode_READ(kind, data, i + 4) | 0x20) == 0x65  # e
         and Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i + 5))
     )
 
 
-def meta_tags(str head):
-    """``re.compile(r"<meta\s[^<>]*>", re.I).findall(head)``."""
+cdef list _start_tags(str head, bint base, bint first):
+    """The matches of ``<meta\s[^<>]*>`` (``<base\s[^<>]*>`` when ``base``), case-insensitive, in
+    order; only the first when ``first``."""
     cdef Py_ssize_t n = len(head), i = 0, j
     cdef int kind = PyUnicode_KIND(head)
     cdef const void* data = PyUnicode_DATA(head)
     cdef Py_UCS4 c
     found = []
     while i < n:
-        if PyUnicode_READ(kind, data, i) != 0x3C or not _meta_at(kind, data, i, n):  # <
+        if PyUnicode_READ(kind, data, i) != 0x3C or not _tag_at(kind, data, i, n, base):  # <
             i += 1
             continue
         j = i + 6
@@ -1493,10 +1506,23 @@ def meta_tags(str head):
             j += 1
         if j < n and PyUnicode_READ(kind, data, j) == 0x3E:
             found.append(head[i : j + 1])
+            if first:
+                break
             i = j + 1
         else:
             i = j  # the next "<", or the end
     return found
+
+
+def meta_tags(str head):
+    """``re.compile(r"<meta\s[^<>]*>", re.I).findall(head)``."""
+    return _start_tags(head, False, False)
+
+
+def base_tag(str head):
+    """``re.compile(r"<base\s[^<>]*>", re.I).search(head)``'s text, or None."""
+    found = _start_tags(head, True, True)
+    return found[0] if found else None
 
 
 # ---- the parser's input as UTF-8 (htmlblocks._parse) --------------------------------------------

@@ -119,8 +119,18 @@ def _scan_all(root: etree._Element, tags: tuple[bytes, ...], needles: tuple[byte
 # ``_cwalk.scan`` when the compiled module runs (the same numbering, only the elements whose id or
 # class holds one of ``needles``: a proxy for a few elements instead of every one), else the above.
 _scan = getattr(htmlblocks.COMPILED, "scan", None) or _scan_all
+
+
+def _base_tag_re(head: str) -> str | None:
+    """The text of ``_BASE_TAG``'s first match in ``head``, or None (the pure path)."""
+    match = _BASE_TAG.search(head)
+    return match.group(0) if match else None
+
+
 # ``_META_TAG.findall``, by ``_cwalk.meta_tags`` when the compiled module runs (a loop over the str).
 _meta_tags = getattr(htmlblocks.COMPILED, "meta_tags", None) or _META_TAG.findall
+# The first ``_BASE_TAG`` match's text or None, by ``_cwalk.base_tag`` when the compiled module runs.
+_base_tag = getattr(htmlblocks.COMPILED, "base_tag", None) or _base_tag_re
 # ``_cwalk.holds`` when the compiled module runs, else None (see ``_may_push_videos``).
 _holds = getattr(htmlblocks.COMPILED, "holds", None)
 
@@ -341,8 +351,8 @@ class QQPage:
     @_cached
     def base_href(self) -> str:
         """``<base href>`` when it points at a Tencent host (a mirror's own base is ignored)."""
-        match = _BASE_TAG.search(self.head)
-        href = htmllib.unescape(_attrs(match.group(0)).get("href", "")).strip() if match else ""
+        tag = _base_tag(self.head)
+        href = htmllib.unescape(_attrs(tag).get("href", "")).strip() if tag is not None else ""
         if href.startswith("//"):
             href = "https:" + href
         try:
