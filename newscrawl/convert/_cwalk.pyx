@@ -1486,25 +1486,47 @@ cdef inline bint _tag_at(int kind, const void* data, Py_ssize_t i, Py_ssize_t n,
     )
 
 
+from libc.stdint cimport uint16_t
+
+
+cdef inline Py_ssize_t _next_angle(int kind, const void* data, Py_ssize_t i, Py_ssize_t n, bint gt):
+    """The index of the next ``<`` (or ``>`` too, when ``gt``) from ``i``, else ``n``: a loop per
+    str width (a two-byte str on these pages), not a width switch per character."""
+    cdef const uint16_t* d2
+    cdef Py_UCS4 c
+    if kind == 2:
+        d2 = <const uint16_t*>data
+        if gt:
+            while i < n and d2[i] != 0x3C and d2[i] != 0x3E:
+                i += 1
+        else:
+            while i < n and d2[i] != 0x3C:
+                i += 1
+        return i
+    while i < n:
+        c = PyUnicode_READ(kind, data, i)
+        if c == 0x3C or (gt and c == 0x3E):
+            return i
+        i += 1
+    return n
+
+
 cdef list _start_tags(str head, bint base, bint first):
-    """The matches of ``<meta\s[^<>]*>`` (``<base\s[^<>]*>`` when ``base``), case-insensitive, in
+    """The matches of ``<meta\\s[^<>]*>`` (``<base\\s[^<>]*>`` when ``base``), case-insensitive, in
     order; only the first when ``first``."""
     cdef Py_ssize_t n = len(head), i = 0, j
     cdef int kind = PyUnicode_KIND(head)
     cdef const void* data = PyUnicode_DATA(head)
-    cdef Py_UCS4 c
     found = []
-    while i < n:
-        if PyUnicode_READ(kind, data, i) != 0x3C or not _tag_at(kind, data, i, n, base):  # <
+    while True:
+        i = _next_angle(kind, data, i, n, False)
+        if i >= n:
+            break
+        if not _tag_at(kind, data, i, n, base):
             i += 1
             continue
-        j = i + 6
-        while j < n:
-            c = PyUnicode_READ(kind, data, j)
-            if c == 0x3C or c == 0x3E:  # < >
-                break
-            j += 1
-        if j < n and PyUnicode_READ(kind, data, j) == 0x3E:
+        j = _next_angle(kind, data, i + 6, n, True)
+        if j < n and PyUnicode_READ(kind, data, j) == 0x3E:  # >
             found.append(head[i : j + 1])
             if first:
                 break
