@@ -118,7 +118,12 @@ ITEM_PIPELINES = {
 # writer) in one call instead of one asynchronous hop per entry: same steps, same order.
 ITEM_PROCESSOR = "newscrawl.crawl.pipelines.ItemPipelineManager"
 # Revisits (off unless REVISIT_SCHEDULE or -a revisit): due articles' requests, deletions, state.
-SPIDER_MIDDLEWARES = {"newscrawl.crawl.revisit.RevisitMiddleware": 950}
+# Start requests (an id list) past the first CONCURRENT_REQUESTS go to the scheduler at once, as
+# Scrapy does once its downloader is full, not one per event-loop round trip when answers come fast.
+SPIDER_MIDDLEWARES = {
+    "newscrawl.crawl.start.EagerStartMiddleware": 1,
+    "newscrawl.crawl.revisit.RevisitMiddleware": 950,
+}
 
 # ---- politeness and HTTP ---------------------------------------------------------------
 # A desktop browser User-Agent: news sites answer 403 to obvious bots.
