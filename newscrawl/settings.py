@@ -118,10 +118,10 @@ ITEM_PIPELINES = {
 # writer) in one call instead of one asynchronous hop per entry: same steps, same order.
 ITEM_PROCESSOR = "newscrawl.crawl.pipelines.ItemPipelineManager"
 # Revisits (off unless REVISIT_SCHEDULE or -a revisit): due articles' requests, deletions, state.
-# Start requests (an id list) past the first CONCURRENT_REQUESTS go to the scheduler at once, as
-# Scrapy does once its downloader is full, not one per event-loop round trip when answers come fast.
+# Requests reach the scheduler when made (callbacks' at once, start requests past the first
+# CONCURRENT_REQUESTS at once), not one event-loop hop apart: the downloader stays full.
 SPIDER_MIDDLEWARES = {
-    "newscrawl.crawl.start.EagerStartMiddleware": 1,
+    "newscrawl.crawl.handoff.RequestHandoffMiddleware": 1,
     "newscrawl.crawl.revisit.RevisitMiddleware": 950,
 }
 
