@@ -298,3 +298,49 @@ def test_the_compiled_record_loop_reads_a_member_as_the_python_one():
             data += rng.choice((b"", b"\r\n", b"\r\n\r\n", b"\r"))
         data += rng.choice((b"", b"", b" \t\r\n", b"x", b"\x0b"))
         assert outcome(rebuild._records, data) == outcome(rebuild.python_records, data), data
+
+
+def test_the_compiled_file_encoder_gives_str_encodes_bytes_or_its_error():
+    """``_cwalk.file_utf8`` (the writer's UTF-8 of the file text) gives ``str.encode("utf-8")``'s bytes,
+    or raises its UnicodeEncodeError, on generated text: runs of ASCII, CJK and two-byte characters
+    of every length around the eight-character steps, NUL, U+07FF/U+0800/U+FFFF edges, lone
+    surrogates anywhere, one-byte, two-byte and four-byte strings."""
+    import random
+
+    import pytest
+
+    from newscrawl.convert.htmlblocks import COMPILED
+    from newscrawl.crawl import writer
+
+    if COMPILED is None:
+        pytest.skip("the compiled module is not built (or NEWSCRAWL_PURE_PYTHON is set)")
+    assert writer.utf8 is COMPILED.file_utf8
+    rng = random.Random(1508)
+    kinds = [
+        [0x41, 0x0A, 0x20, 0x7F, 0x00, 0x23],  # ASCII, NUL included
+        [0x4E2D, 0x6587, 0x3002, 0xFF0C, 0x0800, 0xD7FF, 0xE000, 0xFFFF, 0xFEFF],  # three bytes
+        [0x80, 0xE9, 0x7FF, 0x3A9],  # two bytes
+        [0xD800, 0xDBFF, 0xDC00, 0xDFFF],  # lone surrogates
+        [0x10000, 0x1F600, 0x10FFFF],  # four bytes
+    ]
+    weights = [40, 40, 8, 1, 2]
+
+    def outcome(encode, text):
+        try:
+            return encode(text)
+        except UnicodeEncodeError as exc:
+            return ("UnicodeEncodeError", exc.start, exc.end, exc.reason)
+
+    errors = 0
+    for _ in range(6000):
+        parts = []
+        for _ in range(rng.randrange(8)):
+            kind = rng.choices(kinds, weights)[0]
+            parts.extend(chr(rng.choice(kind)) for _ in range(rng.choice((1, 2, 7, 8, 9, 15, 16, 17, 24, 40))))
+        text = "".join(parts)
+        expected = outcome(str.encode, text)
+        errors += isinstance(expected, tuple)
+        assert outcome(writer.utf8, text) == expected, text
+    assert errors > 100  # the surrogates were met, not only clean text
+    page = (Path(__file__).parent / "fixtures/sites/qq/20250208A07Y6400/expected.md").read_text("utf-8")
+    assert writer.utf8(page) == page.encode("utf-8") and writer.python_utf8(page) == page.encode("utf-8")

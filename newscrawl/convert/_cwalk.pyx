@@ -26,7 +26,8 @@ step still sees and may change the same blocks, and each step's output depends o
 
 At its end, three readers of ``newscrawl rebuild``'s index pass (not conversion; this is the one compiled
 module): ``refresh_in_head``, ``warc_head`` and ``http_head``, whose references are
-``rebuild.python_refresh_in_head``, ``rebuild._Head`` and ``rebuild.python_http_head``.
+``rebuild.python_refresh_in_head``, ``rebuild._Head`` and ``rebuild.python_http_head``; before them, the
+writer's UTF-8 of the file text, ``file_utf8`` (reference ``writer.python_utf8``).
 
 Optional: built by setup.py when Cython, lxml's headers and a C compiler are there; htmlblocks
 uses it unless ``NEWSCRAWL_PURE_PYTHON`` is set (``htmlblocks.COMPILED``: one choice for the walk,
@@ -1711,6 +1712,156 @@ def utf8_for_parser(str text, Py_ssize_t start=0):
         size = nc_utf8_ucs4(data, n, _u8_buf)
     # An ASCII part of a wider str (a byte a character): the str, as its slice would be an ASCII str.
     return None if size < 0 or size == n else _u8_bytes(_u8_buf, size)
+
+
+# ---- the file text as UTF-8 (crawl.writer.WriterPipeline; rebuild and crawl alike) --------------
+#
+# Not conversion: the writer encodes every article's Markdown for its file. A Chinese page's text
+# is a two-byte str, and CPython's encoder for it costs ~14 instructions a character (~50k an
+# article, a tenth of rebuild's own part). The loop below writes the same bytes (UTF-8 is one
+# encoding: no choice in it) with eight ASCII characters a step and a CJK character as one 32-bit
+# store; anything it does not take (a lone surrogate: ``str.encode`` raises) goes to
+# ``str.encode`` itself, so the result, or the error, is always ``text.encode("utf-8")``'s.
+# ``writer.python_utf8`` is the reference (tests compare the two on generated strings).
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    #endif
+    /* The UTF-8 of n UCS-2 code units into out (room for 3n + 1 bytes: a three-byte character is
+       written as four, the fourth overwritten next), or -1 at a surrogate. NUL is a character
+       here. Runs of one kind: ASCII eight characters a step (one store), three-byte characters
+       (CJK text and its punctuation) eight a step where the compiler has SSE2, each in one 32-bit
+       store otherwise; a run's last few one by one. */
+    static inline uint32_t nc_file_u8_3(uint32_t c) {  /* a three-byte character, lowest byte first */
+        return 0x008080E0u | (c >> 12) | ((c << 2) & 0x3F00u) | ((c & 0x3Fu) << 16);
+    }
+    static Py_ssize_t nc_file_utf8_ucs2(const uint16_t *s, Py_ssize_t n, uint8_t *out) {
+        uint8_t *o = out;
+        Py_ssize_t i = 0;
+        uint32_t c, w;
+    #if defined(__SSE2__)
+        const __m128i k7f = _mm_set1_epi16(0x7F), zero = _mm_setzero_si128();
+        const __m128i k1b = _mm_set1_epi16(0x1B), k3f = _mm_set1_epi16(0x3F);
+        const __m128i ke0 = _mm_set1_epi16(0xE0), k80 = _mm_set1_epi16(0x80);
+        uint32_t t[8];
+        int k;
+    #endif
+        while (i < n) {
+            c = s[i];
+            if (c < 0x80) {
+    #if defined(__SSE2__)
+                while (i + 8 <= n) {  /* eight ASCII characters: one store */
+                    __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+                    if (_mm_movemask_epi8(_mm_cmpeq_epi16(_mm_subs_epu16(v, k7f), zero)) != 0xFFFF) break;
+                    _mm_storel_epi64((__m128i *)o, _mm_packus_epi16(v, v));
+                    o += 8;
+                    i += 8;
+                }
+    #endif
+                while (i < n && (c = s[i]) < 0x80) {
+                    *o++ = (uint8_t)c;
+                    i++;
+                }
+            } else if (c >= 0x800) {
+    #if defined(__SSE2__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                while (i + 8 <= n) {  /* eight three-byte characters: 24 bytes */
+                    __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+                    __m128i top = _mm_srli_epi16(v, 11);  /* 0: below U+0800; 0x1B: a surrogate */
+                    if (_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi16(top, zero), _mm_cmpeq_epi16(top, k1b)))) break;
+                    __m128i b0 = _mm_or_si128(_mm_srli_epi16(v, 12), ke0);
+                    __m128i b1 = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(v, 6), k3f), k80);
+                    __m128i b2 = _mm_or_si128(_mm_and_si128(v, k3f), k80);
+                    __m128i b01 = _mm_or_si128(b0, _mm_slli_epi16(b1, 8));
+                    _mm_storeu_si128((__m128i *)t, _mm_unpacklo_epi16(b01, b2));
+                    _mm_storeu_si128((__m128i *)(t + 4), _mm_unpackhi_epi16(b01, b2));
+                    for (k = 0; k < 8; k++) memcpy(o + 3 * k, t + k, 4);
+                    o += 24;
+                    i += 8;
+                }
+    #endif
+                while (i < n && (c = s[i]) >= 0x800) {
+                    if ((c & 0xF800) == 0xD800) return -1;
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                    w = nc_file_u8_3(c);
+                    memcpy(o, &w, 4);
+    #else
+                    o[0] = (uint8_t)(0xE0 | (c >> 12));
+                    o[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+                    o[2] = (uint8_t)(0x80 | (c & 0x3F));
+    #endif
+                    o += 3;
+                    i++;
+                }
+            } else {
+                o[0] = (uint8_t)(0xC0 | (c >> 6));
+                o[1] = (uint8_t)(0x80 | (c & 0x3F));
+                o += 2;
+                i++;
+            }
+        }
+        return o - out;
+    }
+    /* The same for four-byte strings (room for 4n bytes); -1 at a surrogate. */
+    static Py_ssize_t nc_file_utf8_ucs4(const uint32_t *s, Py_ssize_t n, uint8_t *out) {
+        uint8_t *o = out;
+        Py_ssize_t i;
+        uint32_t c;
+        for (i = 0; i < n; i++) {
+            c = s[i];
+            if (c < 0x80) {
+                *o++ = (uint8_t)c;
+            } else if (c < 0x800) {
+                *o++ = (uint8_t)(0xC0 | (c >> 6));
+                *o++ = (uint8_t)(0x80 | (c & 0x3F));
+            } else if (c < 0x10000) {
+                if ((c & 0xF800) == 0xD800) return -1;
+                *o++ = (uint8_t)(0xE0 | (c >> 12));
+                *o++ = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+                *o++ = (uint8_t)(0x80 | (c & 0x3F));
+            } else {
+                *o++ = (uint8_t)(0xF0 | (c >> 18));
+                *o++ = (uint8_t)(0x80 | ((c >> 12) & 0x3F));
+                *o++ = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+                *o++ = (uint8_t)(0x80 | (c & 0x3F));
+            }
+        }
+        return o - out;
+    }
+    """
+    Py_ssize_t nc_file_utf8_ucs2(const void*, Py_ssize_t, void*)
+    Py_ssize_t nc_file_utf8_ucs4(const void*, Py_ssize_t, void*)
+
+cdef extern from "Python.h":
+    Py_ssize_t _fu8_len "PyUnicode_GET_LENGTH"(object)
+    bytes _fu8_bytes "PyBytes_FromStringAndSize"(const char*, Py_ssize_t)
+
+cdef char* _fu8_buf = NULL  # scratch, grown as needed; used only while file_utf8 holds the GIL
+cdef Py_ssize_t _fu8_cap = 0
+
+
+def file_utf8(str text):
+    """``text.encode("utf-8")``: the same bytes, or the same UnicodeEncodeError (a lone surrogate)."""
+    global _fu8_buf, _fu8_cap
+    cdef Py_ssize_t n = _fu8_len(text), need, size
+    cdef int kind = PyUnicode_KIND(text)
+    cdef char* grown
+    if kind == 1:  # ASCII is its own UTF-8 (one copy), and Latin-1 is rare on these pages
+        return text.encode("utf-8")
+    need = n * 3 + 1 if kind == 2 else n * 4
+    if need > _fu8_cap:
+        grown = <char*>PyMem_Realloc(_fu8_buf, need)
+        if grown == NULL:
+            raise MemoryError()
+        _fu8_buf, _fu8_cap = grown, need
+    if kind == 2:
+        size = nc_file_utf8_ucs2(PyUnicode_DATA(text), n, _fu8_buf)
+    else:
+        size = nc_file_utf8_ucs4(PyUnicode_DATA(text), n, _fu8_buf)
+    return text.encode("utf-8") if size < 0 else _fu8_bytes(_fu8_buf, size)
 
 
 # ---- rebuild's meta refresh check (newscrawl.archive.rebuild.refresh_in_head) -----------------
