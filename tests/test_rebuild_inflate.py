@@ -124,3 +124,36 @@ def test_rebuild_with_the_standard_zlib_writes_and_reports_the_same(tmp_path):
         # The slower fallback is said once, and only when it runs.
         said = rebuilt.stderr.count("zlib-ng is not installed")
         assert said == (1 if module == "zlib" else 0), (module, keep, rebuilt.stderr[-3000:])
+
+
+def test_the_compiled_inflate_loop_reads_every_member_as_the_python_one(monkeypatch):
+    """``_cwalk.inflate_member`` (the reader's inflate loop, compiled) answers for whole members only,
+    and with the reference's bytes and end: every member and every damage (span, reason, record)
+    of every one-bit flip of a response member is the same with it as with ``read.python_inflate``
+    alone, also with members read in many small steps (joined) and across the file window's edges."""
+    from newscrawl.archive import read
+
+    if read._compiled_inflate is None:
+        pytest.skip("the compiled module is not built (or NEWSCRAWL_PURE_PYTHON is set)")
+    compiled = read._compiled_inflate
+    answered = []
+
+    def counted(*args):
+        done = compiled(*args)
+        answered.append(done is not None)
+        return done
+
+    data = small_warc()
+    copies = [data, *flipped_copies(data)]
+    usual = read.FIRST
+    for first, block in ((usual, gzipview.BLOCK), (64, 700)):
+        monkeypatch.setattr(read, "FIRST", first)
+        monkeypatch.setattr(gzipview, "BLOCK", block)
+        some = copies if first == usual else copies[::5]
+        monkeypatch.setattr(read, "_compiled_inflate", counted)
+        with_compiled = [read_all(copy) for copy in some]
+        monkeypatch.setattr(read, "_compiled_inflate", None)
+        reference = [read_all(copy) for copy in some]
+        for n, (ours, theirs) in enumerate(zip(with_compiled, reference, strict=True)):
+            assert ours == theirs, (first, block, n)
+    assert any(answered) and not all(answered)  # whole members answered, damaged ones left to the reference

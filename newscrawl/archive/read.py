@@ -29,6 +29,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.limitreader import LimitReader
 
 from newscrawl.archive.gzipview import CHUNK, ZLIB_ERRORS, FileView, inflater_for_gzip
+from newscrawl.convert.htmlblocks import COMPILED
 
 MAGIC = b"\x1f\x8b\x08"  # gzip ID1 ID2 and CM=deflate: how every member of a .warc.gz starts
 PROBE = 4096  # compressed bytes a candidate member gets to inflate to "WARC/"
@@ -90,8 +91,9 @@ class _Bad(Exception):
         self.partial = partial
 
 
-def _inflate(view: FileView, start: int, stop: int) -> tuple[int, bytes]:
-    """(end, inflated bytes) of the gzip member at ``start``; raises _Bad when it is not whole."""
+def python_inflate(view: FileView, start: int, stop: int) -> tuple[int, bytes]:
+    """(end, inflated bytes) of the gzip member at ``start``; raises _Bad when it is not whole.
+    (``_cwalk.inflate_member``'s reference, and what decides a member that one leaves.)"""
     inflater = inflater_for_gzip()
     decompress, memory = inflater.decompress, view.memory
     out: list[bytes] = []
@@ -110,6 +112,11 @@ def _inflate(view: FileView, start: int, stop: int) -> tuple[int, bytes]:
     except ZLIB_ERRORS as exc:
         raise _Bad(f"gzip: {exc}", b"".join(out)) from None
     raise _Bad("gzip member cut short", b"".join(out))
+
+
+# The same loop compiled (``_cwalk.inflate_member``: no Python frame for it and the window's view
+# per member), when the conversion's compiled module runs; it answers for whole members only.
+_compiled_inflate = getattr(COMPILED, "inflate_member", None)
 
 
 def _salvage_head(view: FileView, start: int, stop: int) -> bytes:
@@ -176,7 +183,10 @@ def iter_members(
     end_at = stop if until is None else min(until, stop)
     while pos < end_at:
         try:
-            end, data = _inflate(view, pos, stop)
+            done = None
+            if _compiled_inflate is not None:
+                done = _compiled_inflate(inflater_for_gzip(), view, pos, stop, FIRST, CHUNK, ZLIB_ERRORS)
+            end, data = python_inflate(view, pos, stop) if done is None else done
             if not data.startswith(b"WARC/"):
                 raise _Bad("not a WARC record", data)
         except _Bad as bad:

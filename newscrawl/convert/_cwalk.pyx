@@ -1864,6 +1864,64 @@ def file_utf8(str text):
     return text.encode("utf-8") if size < 0 else _fu8_bytes(_fu8_buf, size)
 
 
+# ---- the WARC reader's inflate loop (newscrawl.archive.read._inflate; rebuild and replay) -------
+#
+# Not conversion: every gzip member of an archive is inflated once by the reader (rebuild's index
+# pass, replay's index). ``read.python_inflate`` is the reference and decides everything but the
+# plain case: this loop gives (end, inflated bytes) of a member that inflates whole, and None for
+# anything else (a zlib error, a member cut short, a file that shrank), which the caller hands to
+# the reference from the member's start, so a damaged member gets the same reason and partial
+# bytes as before. It reads the steps as views of the reader's window (``FileView.memory``'s
+# bytes, without its Python frame), the same steps (``first`` bytes, doubled up to ``most``).
+
+cdef extern from "Python.h":
+    object _rd_view "PyMemoryView_FromMemory"(char*, Py_ssize_t, int)
+    int _RD_READ "PyBUF_READ"
+
+
+def inflate_member(inflater, view, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t first, Py_ssize_t most,
+                   tuple errors):
+    """(end, inflated bytes) of the gzip member at ``start`` of the ``read.FileView`` ``view`` (at most
+    ``stop``), fed to ``inflater`` as ``read.python_inflate`` feeds it; None where that one would not
+    return (its error is left to it). ``errors``: the inflater's exceptions."""
+    cdef Py_ssize_t pos = start, end, n, wstart, offset
+    cdef Py_ssize_t step = first
+    cdef bytes window
+    cdef list out = None
+    decompress = inflater.decompress
+    if stop > view.size:
+        stop = view.size
+    window, wstart = view.window, view.window_start
+    while pos < stop:
+        end = pos + step if stop - pos > step else stop
+        offset = pos - wstart
+        if offset < 0 or end - wstart > len(window):  # outside the window: the view reads the file
+            chunk = view.memory(pos, end)
+            window, wstart = view.window, view.window_start
+            n = len(chunk)
+            if n == 0:
+                return None  # the file shrank meanwhile
+        else:
+            n = end - pos
+            chunk = _rd_view(<char*>window + offset, n, _RD_READ)  # the window is held: ``window``
+        try:
+            piece = decompress(chunk)
+        except errors:
+            return None
+        if inflater.eof:
+            end = pos + n - len(inflater.unused_data)
+            if out is None:
+                return end, piece
+            out.append(piece)
+            return end, b"".join(out)
+        if out is None:
+            out = []
+        out.append(piece)
+        pos += n
+        step = step * 2 if step * 2 < most else most
+    return None
+
+
 # ---- rebuild's meta refresh check (newscrawl.archive.rebuild.refresh_in_head) -----------------
 #
 # Not conversion: the index pass of ``newscrawl rebuild`` asks it of every HTML page it reads, and
