@@ -230,3 +230,34 @@ def test_the_compiled_refresh_check_is_the_python_one():
             assert COMPILED.refresh_in_head(raw, start, end, chars) == rebuild.python_refresh_in_head(
                 raw, start, end, chars
             ), (raw, start, end, chars)
+
+
+def test_the_refresh_window_holds_the_characters_scrapy_reads_and_no_more():
+    """The check's window ends at the (chars + 1)-th byte that starts a character (not 0x80-0xBF):
+    "refresh" anywhere in the first ``chars`` characters of the "replace" decoding (bad bytes, lone
+    continuation bytes, 1- to 4-byte characters) is always found, by both forms; and a word that
+    starts at or after that byte is not (a CJK page's 4,096 characters are ~12 KB, not 16 KB)."""
+    from newscrawl.convert.htmlblocks import COMPILED
+
+    checks = [rebuild.python_refresh_in_head] + ([COMPILED.refresh_in_head] if COMPILED is not None else [])
+    rng = random.Random(4097)
+    pieces = [b"a", b"<p>", "新".encode(), "😀".encode(), b"\x80", b"\xbf", b"\xc0", b"\xe6\x96", b"\xff", b"refresh"]
+    found = 0
+    for _ in range(1500):
+        raw = b"".join(rng.choice(pieces) * rng.randrange(1, 9) for _ in range(rng.randrange(0, 60)))
+        for chars in (1, 7, 8, 30, 100):
+            expected = "refresh" in raw.decode("utf-8", "replace")[:chars].lower()
+            found += expected
+            for check in checks:
+                assert check(raw, 0, len(raw), chars) or not expected, (check, raw, chars)
+    assert found > 1000
+    cjk = "新闻".encode() * 2048  # 4,096 characters in 12,288 bytes
+    for check in checks:
+        for raw, expected in (
+            (cjk + b"refresh", False),  # from the 4,097th character on
+            (cjk[:-1] + b"refresh", False),  # a cut character: its U+FFFD is the 4,096th
+            (cjk[:-18] + b"refresh" + cjk, False),  # the 4,091st to the 4,097th (the old 16 KB window: True)
+            (cjk[:-21] + b"refresh" + cjk, True),  # the 4,090th to the 4,096th
+        ):
+            assert "refresh" in raw.decode("utf-8", "replace")[:4096] or not expected
+            assert check(raw, 0, len(raw), 4096) is expected, (check, expected)

@@ -421,12 +421,21 @@ def meta_refresh(
 
 def python_refresh_in_head(raw: bytes, start: int, end: int, chars: int) -> bool:
     """Whether "refresh", in any case, is in the bytes that can hold the first ``chars`` characters
-    of the UTF-8 body ``raw[start:end]``: the first ``chars`` bytes if they are ASCII, else at most
-    the first ``4 * chars`` (1 to 4 bytes a character; a bad byte is a character)."""
-    head = raw[start : min(start + chars, end)]
-    if len(head) == chars and not head.isascii():
-        head = raw[start : min(start + 4 * chars, end)]
-    return b"refresh" in head.lower()
+    of the UTF-8 body ``raw[start:end]``: those before its (``chars`` + 1)-th byte that is not a
+    continuation byte (0x80-0xBF; each such byte starts a character of the decoder's output, a
+    replaced one too), and at most ``4 * chars`` (1 to 4 bytes a character; a bad byte is one)."""
+    head = raw[start : min(start + 4 * chars, end)]
+    if b"refresh" not in head.lower():
+        return False  # not in the widest window (most pages): the span is not worked out
+    span = _chars_span(chars).match(head) if len(head) > chars else None
+    return span is None or b"refresh" in head[: span.end()].lower()
+
+
+@functools.lru_cache(maxsize=8)
+def _chars_span(chars: int) -> re.Pattern[bytes]:
+    """Matches up to the (``chars`` + 1)-th byte that is not a continuation byte (linear: the two
+    classes are disjoint)."""
+    return re.compile(rb"(?:[\x80-\xbf]*[^\x80-\xbf]){%d}[\x80-\xbf]*" % chars)
 
 
 # The same test compiled (``_cwalk.refresh_in_head``: no copy and no lowercased copy of up to 16 KB

@@ -1926,54 +1926,96 @@ def inflate_member(inflater, view, Py_ssize_t start, Py_ssize_t stop, Py_ssize_t
 #
 # Not conversion: the index pass of ``newscrawl rebuild`` asks it of every HTML page it reads, and
 # this is the one compiled module. ``rebuild.python_refresh_in_head`` is the reference (tests
-# compare the two): it lowercases up to 16 KB to look for one word, ~10 µs a page.
+# compare the two): it lowercases up to 16 KB to look for one word, ~10 µs a page. Here the window
+# ends where the characters Scrapy reads must end (a count of the bytes that start characters), and
+# the word is looked for sixteen positions a step.
 
-cdef unsigned char _RF_SKIP[256]  # Horspool's shift for "refresh", either case of each letter
-cdef const unsigned char* _RF = b"refresh"
-
-
-cdef bint _rf_table() except -1:
-    cdef int c, j
-    for c in range(256):
-        _RF_SKIP[c] = 7
-    for j in range(6):  # every letter but the last: the shift that lines it up under the window's end
-        _RF_SKIP[_RF[j]] = 6 - j
-        _RF_SKIP[_RF[j] - 32] = 6 - j  # its capital
-    return True
-
-
-cdef bint _RF_OK = _rf_table()
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    #endif
+    /* Where the (chars + 1)-th byte of p[0:n] that is not a UTF-8 continuation byte (0x80-0xBF) is,
+       else n: every such byte starts a character of the UTF-8 decoder's output ("replace" or not),
+       so the first ``chars`` characters lie before it. Counted 64 bytes a step where the compiler
+       has SSE2 (each lane adds one per such byte; a signed byte > -65 is one), the last step byte
+       by byte. */
+    static Py_ssize_t nc_chars_span(const unsigned char *p, Py_ssize_t n, Py_ssize_t chars) {
+        Py_ssize_t i = 0, seen = 0, count;
+        int j;
+    #if defined(__SSE2__)
+        const __m128i lim = _mm_set1_epi8(-65), zero = _mm_setzero_si128();
+        __m128i acc, sums;
+        while (i + 64 <= n) {
+            acc = zero;
+            for (j = 0; j < 64; j += 16)
+                acc = _mm_sub_epi8(acc, _mm_cmpgt_epi8(_mm_loadu_si128((const __m128i *)(p + i + j)), lim));
+            sums = _mm_sad_epu8(acc, zero);
+            count = _mm_cvtsi128_si32(sums) + _mm_cvtsi128_si32(_mm_srli_si128(sums, 8));
+            if (seen + count > chars) break;  /* it is in these 64 bytes */
+            seen += count;
+            i += 64;
+        }
+    #endif
+        (void)j;
+        for (; i < n; i++) {
+            if ((p[i] & 0xC0) != 0x80) {
+                if (seen == chars) return i;
+                seen++;
+            }
+        }
+        return n;
+    }
+    /* Whether "refresh", each byte compared case-blind (``b | 0x20`` is a letter of the word only
+       for that letter and its capital: bytes.lower's only change), is in p[0:n]: sixteen starts a
+       step where the compiler has SSE2 ("r" at each and "h" six bytes on, then the whole word at
+       those that have both), the rest one by one. */
+    static inline int nc_refresh_at(const unsigned char *p) {
+        return (p[0] | 0x20) == 'r' && (p[1] | 0x20) == 'e' && (p[2] | 0x20) == 'f' && (p[3] | 0x20) == 'r'
+            && (p[4] | 0x20) == 'e' && (p[5] | 0x20) == 's' && (p[6] | 0x20) == 'h';
+    }
+    static int nc_has_refresh(const unsigned char *p, Py_ssize_t n) {
+        Py_ssize_t i = 0;
+    #if defined(__SSE2__) && defined(__GNUC__)
+        const __m128i k20 = _mm_set1_epi8(0x20), kr = _mm_set1_epi8('r'), kh = _mm_set1_epi8('h');
+        unsigned int hits;
+        while (i + 22 <= n) {  /* starts i..i+15, their last letters up to i+21 */
+            __m128i a = _mm_or_si128(_mm_loadu_si128((const __m128i *)(p + i)), k20);
+            __m128i b = _mm_or_si128(_mm_loadu_si128((const __m128i *)(p + i + 6)), k20);
+            hits = (unsigned int)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, kr), _mm_cmpeq_epi8(b, kh)));
+            while (hits) {
+                if (nc_refresh_at(p + i + __builtin_ctz(hits))) return 1;
+                hits &= hits - 1;
+            }
+            i += 16;
+        }
+    #endif
+        for (; i + 7 <= n; i++) {
+            if (nc_refresh_at(p + i)) return 1;
+        }
+        return 0;
+    }
+    """
+    Py_ssize_t nc_chars_span(const unsigned char*, Py_ssize_t, Py_ssize_t)
+    int nc_has_refresh(const unsigned char*, Py_ssize_t)
 
 
 def refresh_in_head(bytes raw, Py_ssize_t start, Py_ssize_t end, Py_ssize_t chars):
-    """``b"refresh" in raw[start:stop].lower()``, without the two copies: ``stop`` is ``start + chars``
-    if those bytes are ASCII, else ``start + 4 * chars`` (at most ``end``, the end of the body)."""
+    """``b"refresh" in raw[start:stop].lower()``, without the two copies: ``stop`` is where the
+    (``chars`` + 1)-th byte from ``start`` that is not a UTF-8 continuation byte is (at most ``start +
+    4 * chars`` and ``end``, the end of the body): ``chars`` bytes if they are ASCII, about one more
+    for each CJK character's two continuation bytes, not 4 bytes a character."""
     cdef const unsigned char* p = <const unsigned char*><char*>raw
     cdef Py_ssize_t size = len(raw)
-    cdef Py_ssize_t stop, i, k
-    cdef unsigned char seen = 0
+    cdef Py_ssize_t stop
     if end > size:
         end = size
-    if start < 0 or start > end:
+    if start < 0 or start > end or chars < 0:
         raise ValueError("bad span")
-    stop = start + chars if end - start > chars else end
-    if stop - start == chars:
-        for i in range(start, stop):
-            seen |= p[i]
-        if seen & 0x80:
-            stop = start + 4 * chars if end - start > 4 * chars else end
-    # Horspool over the window, each byte compared with its letter case-blind: ``b | 0x20`` is a
-    # letter of "refresh" only for that letter and its capital (bytes.lower's only change).
-    i = start
-    while i + 7 <= stop:
-        if (p[i + 6] | 0x20) == 104:  # "h"
-            k = 0
-            while k < 6 and (p[i + k] | 0x20) == _RF[k]:
-                k += 1
-            if k == 6:
-                return True
-        i += _RF_SKIP[p[i + 6]]
-    return False
+    stop = start + 4 * chars if end - start > 4 * chars else end
+    stop = start + nc_chars_span(p + start, stop - start, chars)
+    return nc_has_refresh(p + start, stop - start) != 0
 
 
 from libc.string cimport memchr
