@@ -812,12 +812,12 @@ cdef int _emphasis_into(_Buf* b, str t, str marker, long before, long after) exc
         while end > start and _is_edge(PyUnicode_READ(kind, data, end - 1)):
             end -= 1
     if start == end:
-        return _escape_into(b, t, 0, size)
-    _escape_into(b, t, 0, start)
+        return _escape_fast(b, t, 0, size)
+    _escape_fast(b, t, 0, start)
     _puts(b, marker)
-    _escape_into(b, t, start, end)
+    _escape_fast(b, t, start, end)
     _puts(b, marker)
-    _escape_into(b, t, end, size)
+    _escape_fast(b, t, end, size)
     return 0
 
 
@@ -826,9 +826,9 @@ cdef int _styled_into(_Buf* b, str t, object span, bint heading, long before, lo
     if _field(span, _S_CODE, "code"):
         if t.strip():
             return _puts(b, _md._code_span(t))
-        return _escape_into(b, t, 0, len(t))
+        return _escape_fast(b, t, 0, len(t))
     if heading or not (_field(span, _S_BOLD, "bold") or _field(span, _S_ITALIC, "italic")):
-        return _escape_into(b, t, 0, len(t))
+        return _escape_fast(b, t, 0, len(t))
     bold = _field(span, _S_BOLD, "bold")
     marker = "***" if bold and _field(span, _S_ITALIC, "italic") else "**" if bold else "*"
     return _emphasis_into(b, t, marker, before, after)
@@ -887,7 +887,7 @@ cdef object _render(object spans, bint heading):
                 t = _field(span, _S_TEXT, "text")
                 if type(t) is not str:
                     return _md.python_render_inline(spans, heading)  # the same error
-                _escape_into(&b, t, 0, len(t))
+                _escape_fast(&b, t, 0, len(t))
                 _line_start(&b)
                 return PyUnicode_FromKindAndData(_KIND4, b.data, b.n)
         # markdown._merge: neighbouring spans of one style become one text (the later span's style).
@@ -925,7 +925,7 @@ cdef object _render(object spans, bint heading):
                 if _field(span, _S_BOLD, "bold") or _field(span, _S_ITALIC, "italic") or _field(span, _S_CODE, "code"):
                     _styled_into(&b, t, span, heading, before, _first(texts, styles, i + 1))
                 else:
-                    _escape_into(&b, t, 0, len(t))
+                    _escape_fast(&b, t, 0, len(t))
                 i += 1
                 continue
             # A link: the group of neighbouring spans with this href is its label.
@@ -1031,7 +1031,7 @@ def escape(text):
     b.n = 0
     b.cap = _STACK
     try:
-        _escape_into(&b, <str>text, 0, len(<str>text))
+        _escape_fast(&b, <str>text, 0, len(<str>text))
         return PyUnicode_FromKindAndData(_KIND4, b.data, b.n)
     finally:
         if b.data != b.stack:
@@ -1205,7 +1205,7 @@ cdef object _norm_spans(object spans):
     out = []
     for span in <list>spans:
         raw = _field(span, _S_TEXT, "text")
-        if type(raw) is str and _settled(<str>raw):
+        if type(raw) is str and _settled_fast(<str>raw):
             t = body = raw
         else:
             t = _clean(raw) if type(raw) is str else _clean_chars(raw)
@@ -2216,3 +2216,153 @@ def warc_records(bytes data, tuple names):
         while pos + 1 < size and p[pos] == 13 and p[pos + 1] == 10:
             pos += 2
     return out
+
+
+# ---- conversion after the walk: scans over the string's own storage (issue 15, round 6) --------
+#
+# The text step's "is this span settled" scan and the renderer's escape loop ran once per
+# character through ``PyUnicode_READ`` (a switch on the string's kind per character) and, for the
+# scan, ``_printable``'s range tests. Here each loop is written once per kind (a fused type: the
+# compiler makes one loop for one-, two- and four-byte strings) over the characters themselves,
+# and the per-character tests are one load from a table built at import from the very tests they
+# replace (``_printable``, ``_special``), so the two cannot disagree. Same results as the
+# functions above (the tests compare them on generated text of every kind).
+
+ctypedef fused _uchar:
+    unsigned char  # Py_UCS1
+    unsigned short  # Py_UCS2
+    Py_UCS4
+
+cdef extern from "Python.h":
+    const void* _data_of "PyUnicode_DATA"(object)
+    int _kind_of_str "PyUnicode_KIND"(object)
+
+# What ``_settled`` decides for each BMP character: 0 text, 1 the ASCII space, 2 not settled
+# (``&`` or not printable: every whitespace character but the space is not printable).
+cdef unsigned char _SETTLE[0x10000]
+# What ``_escape_into`` does with each ASCII character: 0 copy, 1 a backslash before it
+# (``_special``), 2 ``&`` (a backslash before an entity-like name), 3 ``-`` or ``.`` (a backslash
+# when it repeats the character before it).
+cdef unsigned char _ESC[0x80]
+
+
+cdef bint _round6_tables() except -1:
+    cdef Py_UCS4 c
+    for c in range(0x10000):
+        _SETTLE[c] = 1 if c == 0x20 else 2 if c == 0x26 or not _printable(c) else 0
+    for c in range(0x80):
+        _ESC[c] = 1 if _special(c) else 2 if c == 0x26 else 3 if c == 0x2D or c == 0x2E else 0
+    return True
+
+
+cdef bint _ROUND6_OK = _round6_tables()
+
+
+cdef inline bint _settled_in(const _uchar* d, Py_ssize_t n):
+    cdef Py_ssize_t i
+    cdef Py_UCS4 c
+    cdef unsigned char v
+    cdef bint space = True  # a space at the start is an edge
+    for i in range(n):
+        c = d[i]
+        if _uchar is Py_UCS4 and c > 0xFFFF:
+            v = 0 if _printable(c) else 2
+        else:
+            v = _SETTLE[c]
+        if v == 0:
+            space = False
+        elif v == 2 or space:
+            return False
+        else:
+            space = True
+    return not space
+
+
+cdef bint _settled_fast(str t):
+    """``_settled(t)``, one loop per kind of string."""
+    cdef Py_ssize_t n = len(t)
+    cdef int kind = _kind_of_str(t)
+    if n == 0:
+        return False
+    if kind == 2:
+        return _settled_in(<const unsigned short*>_data_of(t), n)
+    if kind == 1:
+        return _settled_in(<const unsigned char*>_data_of(t), n)
+    return _settled_in(<const Py_UCS4*>_data_of(t), n)
+
+
+cdef inline Py_ssize_t _escape_in(Py_UCS4* out, const _uchar* d, Py_ssize_t a, Py_ssize_t z):
+    """``_escape_into``'s loop from ``d[a]`` to ``d[z - 1]``, written at ``out``; returns the count
+    written (at most twice ``z - a``)."""
+    cdef Py_ssize_t i, j, k = 0
+    cdef Py_UCS4 c, prev = 0
+    cdef unsigned char v
+    for i in range(a, z):
+        c = d[i]
+        if c < 0x80:
+            v = _ESC[c]
+            if v == 1:
+                out[k] = 0x5C
+                k += 1
+            elif v == 2:  # &
+                j = i + 1
+                while j < z and j - i <= 33 and _ascii_alnum(d[j]):
+                    j += 1
+                if 1 <= j - i - 1 <= 32 and j < z and d[j] == 0x3B:
+                    out[k] = 0x5C
+                    k += 1
+            elif v == 3 and prev == c:  # - .
+                out[k] = 0x5C
+                k += 1
+        out[k] = c
+        k += 1
+        prev = c
+    return k
+
+
+cdef int _escape_fast(_Buf* b, str t, Py_ssize_t a, Py_ssize_t z) except -1:
+    """``_escape_into(b, t, a, z)``, one loop per kind of string."""
+    cdef int kind = _kind_of_str(t)
+    if b.n + (z - a) * 2 > b.cap:
+        _grow(b, (z - a) * 2)
+    if kind == 2:
+        b.n += _escape_in(b.data + b.n, <const unsigned short*>_data_of(t), a, z)
+    elif kind == 1:
+        b.n += _escape_in(b.data + b.n, <const unsigned char*>_data_of(t), a, z)
+    else:
+        b.n += _escape_in(b.data + b.n, <const Py_UCS4*>_data_of(t), a, z)
+    return 0
+
+
+def _settled_test(str t):
+    """``(_settled(t), _settled_fast(t))`` (for the tests)."""
+    return _settled(t), _settled_fast(t)
+
+
+def _escape_test(str t, Py_ssize_t a, Py_ssize_t z):
+    """``(_escape_into, _escape_fast)`` of ``t[a:z]`` as strings (for the tests)."""
+    cdef Py_UCS4 stack[256]
+    cdef _Buf b1, b2
+    b1.data = b1.stack = stack
+    b1.n = 0
+    b1.cap = _STACK
+    b2.data = b2.stack = NULL
+    b2.n = 0
+    b2.cap = 0
+    try:
+        _escape_into(&b1, t, a, z)
+        _grow_empty(&b2, 1)
+        _escape_fast(&b2, t, a, z)
+        return PyUnicode_FromKindAndData(_KIND4, b1.data, b1.n), PyUnicode_FromKindAndData(_KIND4, b2.data, b2.n)
+    finally:
+        if b1.data != b1.stack:
+            PyMem_Free(b1.data)
+        PyMem_Free(b2.data)
+
+
+cdef int _grow_empty(_Buf* b, Py_ssize_t cap) except -1:
+    b.data = <Py_UCS4*>PyMem_Malloc(cap * sizeof(Py_UCS4))
+    if b.data == NULL:
+        raise MemoryError()
+    b.cap = cap
+    return 0

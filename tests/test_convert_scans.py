@@ -1,0 +1,84 @@
+"""The text step's and the renderer's per-kind scans (``_cwalk``'s round-6 section) against the
+character loops they replace.
+
+``_settled_fast`` and ``_escape_fast`` read a string's own storage with one loop per kind (one-,
+two- and four-byte strings) and per-character tables built at import; ``_settled`` and
+``_escape_into`` are the loops they replace, themselves tested against the Python functions
+(tests/test_compiled.py). Here both are run on generated text of every kind: NUL and controls,
+lone surrogates, markup and escape characters, entity-like runs of every length around the
+32-character limit, ``-``/``.`` runs, spaces of every kind, astral characters.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from newscrawl.convert import htmlblocks
+
+C = htmlblocks.COMPILED
+pytestmark = pytest.mark.skipif(C is None or not hasattr(C, "_settled_test"), reason="not compiled")
+
+PIECES = ["a", "Z", "0", "9", " ", "  ", "\t", "\n", "\x00", "\x01", "\x1b", "\x7f", "\x80", "\x9b", "\xa0", "é"]
+PIECES += ["ÿ", "Ā", "中", "文", "\u3000", "\u200b", "\u200d", "\u2028", "\ud800", "\udfff", "\ue000", "\ufeff"]
+PIECES += ["\uffff", "😀", "\U0010ffff", "\U00020000", "\U000e0001", "&", ";", "#", "-", ".", "*", "_", "\\"]
+PIECES += ["`", "[", "]", "<", ">", "|", "~", "!", "(", ")", "+", "=", ":", "&amp;", "&#12;", "&nbsp;"]
+# Per-kind alphabets: a string made of one of them only stays of that kind.
+LATIN1 = [p for p in PIECES if max(p) <= "\xff"]
+BMP = [p for p in PIECES if max(p) <= "\uffff"]
+
+
+def _text(rng: random.Random) -> str:
+    alphabet = rng.choice((LATIN1, LATIN1, BMP, BMP, PIECES))
+    parts = []
+    for _ in range(rng.randrange(0, 14)):
+        roll = rng.random()
+        if roll < 0.1:  # an entity-like run: & + letters/digits + ; around the 1-32 limit
+            name = "".join(rng.choice("aZ09") for _ in range(rng.choice((0, 1, 2, 31, 32, 33, 34, 40))))
+            parts.append("&" + name + rng.choice((";", ";", "", " ", "中")))
+        elif roll < 0.2:
+            parts.append(rng.choice("-. ") * rng.choice((1, 2, 3, 8)))
+        else:
+            parts.append(rng.choice(alphabet) * rng.choice((1, 1, 1, 2, 9)))
+    return "".join(parts)
+
+
+def test_settled_fast_is_settled() -> None:
+    rng = random.Random(6)
+    cases = ["", " ", "a", " a", "a ", "a  b", "a b", "中&", "\U0010ffff", "\U000e0001", "a\xa0b"]
+    cases += [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF and c % 7 == 0]  # every table row
+    cases += [_text(rng) for _ in range(40_000)]
+    seen = {True: 0, False: 0}
+    for text in cases:
+        ref, fast = C._settled_test(text)
+        assert ref == fast, repr(text)
+        seen[ref] += 1
+    assert min(seen.values()) > 5_000
+
+
+def test_settled_fast_reads_every_bmp_character_as_settled_does() -> None:
+    for c in range(0x10000):
+        text = "a" + chr(c) + "b"
+        ref, fast = C._settled_test(text)
+        assert ref == fast, hex(c)
+
+
+def test_escape_fast_is_escape_into() -> None:
+    rng = random.Random(61)
+    cases = [("", 0, 0), ("&amp;", 0, 5), ("&amp;", 0, 4), ("--", 0, 2), ("a--", 1, 3), ("中*", 0, 2)]
+    for _ in range(40_000):
+        text = _text(rng)
+        a = rng.randrange(0, len(text) + 1)
+        z = rng.randrange(a, len(text) + 1)
+        cases.append((text, a, z))
+        cases.append((text, 0, len(text)))
+    escaped = 0
+    for text, a, z in cases:
+        ref, fast = C._escape_test(text, a, z)
+        assert ref == fast, (text, a, z)
+        escaped += ref != text[a:z]
+    assert escaped > 5_000
+    for c in range(0x80):  # every ASCII character alone, doubled and before a name
+        for text in (chr(c), chr(c) * 2, chr(c) + "amp;"):
+            assert C._escape_test(text, 0, len(text))[0] == C._escape_test(text, 0, len(text))[1]
