@@ -15,7 +15,21 @@ import random
 
 import pytest
 
-from newscrawl.convert import htmlblocks
+from newscrawl.convert import htmlblocks, markdown
+from newscrawl.convert.article import (
+    Code,
+    Heading,
+    Image,
+    ImageBlock,
+    ListBlock,
+    Paragraph,
+    Quote,
+    Rule,
+    Span,
+    Table,
+    Video,
+)
+from tests.test_compiled import _random_spans
 
 C = htmlblocks.COMPILED
 pytestmark = pytest.mark.skipif(C is None or not hasattr(C, "_settled_test"), reason="not compiled")
@@ -82,3 +96,63 @@ def test_escape_fast_is_escape_into() -> None:
     for c in range(0x80):  # every ASCII character alone, doubled and before a name
         for text in (chr(c), chr(c) * 2, chr(c) + "amp;"):
             assert C._escape_test(text, 0, len(text))[0] == C._escape_test(text, 0, len(text))[1]
+
+
+# ---- render_blocks into one buffer --------------------------------------------------------------
+
+
+def _blocks(rng: random.Random, depth: int = 0) -> list:
+    def spans() -> list[Span]:
+        out = _random_spans(rng)
+        if rng.random() < 0.2:  # a paragraph that renders empty (its separator is taken back)
+            out = [Span("")] * rng.randint(1, 2)
+        if rng.random() < 0.05:  # a long one: the page buffer grows past its first 4,096
+            out.append(Span("中-" * rng.randint(1000, 3000)))
+        return out
+
+    makers = [
+        lambda: Paragraph(spans()),
+        lambda: Paragraph(spans()),
+        lambda: Paragraph([Span(rng.choice(["1. a", "-b", "+", "12) c", "1234567890.", "\u0661."]))]),
+        lambda: Heading(rng.randint(0, 3), spans()),
+        lambda: ImageBlock(Image(rng.choice(["https://i.example/a b.jpg", "//x/中.png", ""]))),
+        lambda: Code(rng.choice(["x = 1", "  ", "```\ny"])),
+        lambda: Rule(),
+        lambda: Video("v", rng.choice(["", "t*"]), rng.choice(["", "https://v.example/1"])),
+        lambda: Table([[spans(), []], [[Image("https://i.example/t.png")]]]),
+    ]
+    if depth < 2:
+        items = lambda: [_blocks(rng, depth + 1) for _ in range(rng.randint(0, 3))]  # noqa: E731
+        makers.append(lambda: ListBlock(rng.random() < 0.5, items()))
+        makers.append(lambda: Quote(_blocks(rng, depth + 1)))
+    return [rng.choice(makers)() for _ in range(rng.randint(0, 8))]
+
+
+def test_render_page_is_the_join_and_the_python_function(compiled, monkeypatch) -> None:
+    for name in ("render_inline", "render_blocks", "escape", "escape_url"):  # a pure Python reference
+        monkeypatch.setattr(markdown, name, getattr(markdown, "python_" + name))
+    rng = random.Random(62)
+    long = empty = 0
+    for _ in range(3_000):
+        blocks = _blocks(rng)
+        expected = markdown.python_render_blocks(blocks)
+        assert compiled.render_blocks(blocks) == expected, blocks
+        assert compiled._render_blocks_join(blocks) == expected
+        long += len(expected) > 4096
+        empty += not expected
+    assert long > 20 and empty > 20
+
+
+def test_render_page_takes_what_render_block_returns(compiled, monkeypatch) -> None:
+    blocks = [Paragraph([Span("a")]), Rule(), Paragraph([Span("b")])]
+    for value in (None, "", 0, 3, b"x", "x"):  # a user's render_block may return anything
+        monkeypatch.setattr(markdown, "render_block", lambda block, value=value: value)
+        try:
+            expected = "\n\n".join(p for p in ("a", value, "b") if p)
+        except TypeError as exc:
+            expected = type(exc)
+        try:
+            got = compiled.render_blocks(blocks)
+        except TypeError as exc:
+            got = type(exc)
+        assert got == expected, value

@@ -848,127 +848,116 @@ cdef inline long _first(list texts, list styles, Py_ssize_t i):
     return <long>(<Py_UCS4>t[0]) if t else -1
 
 
-cdef int _line_start(_Buf* b) except -1:
-    """``markdown._line_start`` on the finished paragraph."""
-    cdef Py_UCS4 c
-    cdef Py_ssize_t k = 0
-    if b.n == 0:
-        return 0
-    c = b.data[0]
-    if c == 0x2D or c == 0x2B or c == 0x3D or c == 0x3A:  # - + = :
-        return _insert(b, 0, 0x5C)
-    if not Py_UNICODE_ISDIGIT(c):
-        return 0
-    while k < b.n and k < 10 and Py_UNICODE_ISDECIMAL(b.data[k]):  # the pattern's \d
-        k += 1
-    if 1 <= k <= 9 and k < b.n and (b.data[k] == 0x2E or b.data[k] == 0x29):  # . )
-        _insert(b, k, 0x5C)
-    return 0
-
-
 cdef object _render(object spans, bint heading):
     cdef Py_UCS4 stack[256]
     cdef _Buf b
-    cdef Py_ssize_t i, n, count, part, label, group_start
-    cdef long before, after
-    cdef list texts, styles
-    if type(spans) is not list:
-        return _md.python_render_inline(spans, heading)  # a step may leave a tuple, say
     b.data = stack
     b.stack = stack
     b.n = 0
     b.cap = _STACK
     try:
-        if len(<list>spans) == 1:
-            span = (<list>spans)[0]
-            if _field(span, _S_HREF, "href") is None and not (
-                _field(span, _S_BOLD, "bold") or _field(span, _S_ITALIC, "italic") or _field(span, _S_CODE, "code")
-            ):
-                t = _field(span, _S_TEXT, "text")
-                if type(t) is not str:
-                    return _md.python_render_inline(spans, heading)  # the same error
-                _escape_fast(&b, t, 0, len(t))
-                _line_start(&b)
-                return PyUnicode_FromKindAndData(_KIND4, b.data, b.n)
-        # markdown._merge: neighbouring spans of one style become one text (the later span's style).
-        texts = []
-        styles = []
-        for span in <list>spans:
-            t = _field(span, _S_TEXT, "text")
-            if type(t) is not str:
-                return _md.python_render_inline(spans, heading)
-            if not t:
-                continue
-            if styles:
-                last = styles[-1]
-                if (
-                    _same(_field(last, _S_BOLD, "bold"), _field(span, _S_BOLD, "bold"))
-                    and _same(_field(last, _S_ITALIC, "italic"), _field(span, _S_ITALIC, "italic"))
-                    and _same(_field(last, _S_CODE, "code"), _field(span, _S_CODE, "code"))
-                    and _same(_field(last, _S_HREF, "href"), _field(span, _S_HREF, "href"))
-                ):
-                    texts[-1] = texts[-1] + t
-                    styles[-1] = span
-                    continue
-            texts.append(t)
-            styles.append(span)
-        count = len(texts)
-        part = -1  # where the last part (``out[-1]``) starts in the buffer; -1: none yet
-        i = 0
-        while i < count:
-            span = styles[i]
-            t = <str>texts[i]
-            href = _field(span, _S_HREF, "href")
-            if href is None:
-                before = <long>b.data[b.n - 1] if part >= 0 and b.n > part else -1
-                part = b.n
-                if _field(span, _S_BOLD, "bold") or _field(span, _S_ITALIC, "italic") or _field(span, _S_CODE, "code"):
-                    _styled_into(&b, t, span, heading, before, _first(texts, styles, i + 1))
-                else:
-                    _escape_fast(&b, t, 0, len(t))
-                i += 1
-                continue
-            # A link: the group of neighbouring spans with this href is its label.
-            if part >= 0 and b.n > part and b.data[b.n - 1] == 0x21 and not (
-                b.n - 1 > part and b.data[b.n - 2] == 0x5C
-            ):
-                bang = True  # out[-1] ends with an unescaped "!": "![" would start an image
-            else:
-                bang = False
-            group_start = b.n
-            _put(&b, 0x5B)  # [
-            label = b.n
-            n = i
-            while i < count and _same(_field(styles[i], _S_HREF, "href"), href):
-                before = <long>b.data[b.n - 1] if i > n else -1
-                if i > n and b.n == label:
-                    before = -1
-                if i + 1 < count and _same(_field(styles[i + 1], _S_HREF, "href"), href):
-                    after = <long>(<Py_UCS4>(<str>texts[i + 1])[0])  # merged texts are never empty
-                else:
-                    after = -1
-                _styled_into(&b, <str>texts[i], styles[i], heading, before, after)
-                i += 1
-            if _blank(&b, label):
-                # A label of whitespace only is kept as text, without the link.
-                for k in range(label, b.n):
-                    b.data[k - 1] = b.data[k]
-                b.n -= 1
-                part = group_start
-                continue
-            if bang:
-                _insert(&b, group_start - 1, 0x5C)
-                group_start += 1
-            url = "https:" + href if href.startswith("//") else href
-            _puts(&b, "](")
-            _puts(&b, _escape_url(url))
-            _put(&b, 0x29)  # )
-            part = group_start
-        _line_start(&b)
+        _render_into(&b, spans, heading)
         return PyUnicode_FromKindAndData(_KIND4, b.data, b.n)
     finally:
         if b.data != b.stack:
             PyMem_Free(b.data)
+
+
+cdef int _render_into(_Buf* b, object spans, bint heading) except -1:
+    """``markdown.render_inline(spans, heading)`` appended to the buffer (from ``b.n``)."""
+    cdef Py_ssize_t i, n, count, part, label, group_start, start = b.n
+    cdef long before, after
+    cdef list texts, styles
+    if type(spans) is not list:
+        return _puts(b, _md.python_render_inline(spans, heading))  # a step may leave a tuple, say
+    if len(<list>spans) == 1:
+        span = (<list>spans)[0]
+        if _field(span, _S_HREF, "href") is None and not (
+            _field(span, _S_BOLD, "bold") or _field(span, _S_ITALIC, "italic") or _field(span, _S_CODE, "code")
+        ):
+            t = _field(span, _S_TEXT, "text")
+            if type(t) is not str:
+                return _puts(b, _md.python_render_inline(spans, heading))  # the same error
+            _escape_fast(b, t, 0, len(t))
+            _line_start_at(b, start)
+            return 0
+    # markdown._merge: neighbouring spans of one style become one text (the later span's style).
+    texts = []
+    styles = []
+    for span in <list>spans:
+        t = _field(span, _S_TEXT, "text")
+        if type(t) is not str:
+            b.n = start
+            return _puts(b, _md.python_render_inline(spans, heading))
+        if not t:
+            continue
+        if styles:
+            last = styles[-1]
+            if (
+                _same(_field(last, _S_BOLD, "bold"), _field(span, _S_BOLD, "bold"))
+                and _same(_field(last, _S_ITALIC, "italic"), _field(span, _S_ITALIC, "italic"))
+                and _same(_field(last, _S_CODE, "code"), _field(span, _S_CODE, "code"))
+                and _same(_field(last, _S_HREF, "href"), _field(span, _S_HREF, "href"))
+            ):
+                texts[-1] = texts[-1] + t
+                styles[-1] = span
+                continue
+        texts.append(t)
+        styles.append(span)
+    count = len(texts)
+    part = -1  # where the last part (``out[-1]``) starts in the buffer; -1: none yet
+    i = 0
+    while i < count:
+        span = styles[i]
+        t = <str>texts[i]
+        href = _field(span, _S_HREF, "href")
+        if href is None:
+            before = <long>b.data[b.n - 1] if part >= 0 and b.n > part else -1
+            part = b.n
+            if _field(span, _S_BOLD, "bold") or _field(span, _S_ITALIC, "italic") or _field(span, _S_CODE, "code"):
+                _styled_into(b, t, span, heading, before, _first(texts, styles, i + 1))
+            else:
+                _escape_fast(b, t, 0, len(t))
+            i += 1
+            continue
+        # A link: the group of neighbouring spans with this href is its label.
+        if part >= 0 and b.n > part and b.data[b.n - 1] == 0x21 and not (
+            b.n - 1 > part and b.data[b.n - 2] == 0x5C
+        ):
+            bang = True  # out[-1] ends with an unescaped "!": "![" would start an image
+        else:
+            bang = False
+        group_start = b.n
+        _put(b, 0x5B)  # [
+        label = b.n
+        n = i
+        while i < count and _same(_field(styles[i], _S_HREF, "href"), href):
+            before = <long>b.data[b.n - 1] if i > n else -1
+            if i > n and b.n == label:
+                before = -1
+            if i + 1 < count and _same(_field(styles[i + 1], _S_HREF, "href"), href):
+                after = <long>(<Py_UCS4>(<str>texts[i + 1])[0])  # merged texts are never empty
+            else:
+                after = -1
+            _styled_into(b, <str>texts[i], styles[i], heading, before, after)
+            i += 1
+        if _blank(b, label):
+            # A label of whitespace only is kept as text, without the link.
+            for k in range(label, b.n):
+                b.data[k - 1] = b.data[k]
+            b.n -= 1
+            part = group_start
+            continue
+        if bang:
+            _insert(b, group_start - 1, 0x5C)
+            group_start += 1
+        url = "https:" + href if href.startswith("//") else href
+        _puts(b, "](")
+        _puts(b, _escape_url(url))
+        _put(b, 0x29)  # )
+        part = group_start
+    _line_start_at(b, start)
+    return 0
 
 
 cdef bint _blank(_Buf* b, Py_ssize_t start):
@@ -1045,7 +1034,16 @@ def render_inline(spans, bint heading=False):
 
 def render_blocks(list blocks):
     """``markdown.render_blocks``, compiled: paragraphs and headings here, other blocks by
-    ``markdown.render_block`` (which comes back here for the blocks inside lists and quotes)."""
+    ``markdown.render_block`` (which comes back here for the blocks inside lists and quotes).
+    The blocks are written into one buffer, each after a blank line, and become one string at
+    the end (``_render_page``)."""
+    return _render_page(blocks)
+
+
+def _render_blocks_join(list blocks):
+    """``render_blocks`` as one string per block joined at the end (the form before
+    ``_render_page``: its reference in the tests, and its path when ``render_block`` gives
+    something that is not a string)."""
     cdef list parts = []
     render_block = _md.render_block
     for block in blocks:
@@ -2366,3 +2364,65 @@ cdef int _grow_empty(_Buf* b, Py_ssize_t cap) except -1:
         raise MemoryError()
     b.cap = cap
     return 0
+
+
+cdef int _line_start_at(_Buf* b, Py_ssize_t start) except -1:
+    """``markdown._line_start`` on the paragraph written from ``start`` on."""
+    cdef Py_UCS4 c
+    cdef Py_ssize_t k = 0, n = b.n - start
+    cdef Py_UCS4* d = b.data + start
+    if n == 0:
+        return 0
+    c = d[0]
+    if c == 0x2D or c == 0x2B or c == 0x3D or c == 0x3A:  # - + = :
+        return _insert(b, start, 0x5C)
+    if not Py_UNICODE_ISDIGIT(c):
+        return 0
+    while k < n and k < 10 and Py_UNICODE_ISDECIMAL(d[k]):  # the pattern's \d
+        k += 1
+    if 1 <= k <= 9 and k < n and (d[k] == 0x2E or d[k] == 0x29):  # . )
+        _insert(b, start + k, 0x5C)
+    return 0
+
+
+cdef object _render_page(list blocks):
+    """``_render_blocks_join(blocks)`` written into one buffer: a paragraph's Markdown goes
+    straight into it (``_render_into``), not through a string of its own and the join; a block
+    that comes out empty takes its separator back."""
+    cdef _Buf b
+    cdef Py_ssize_t mark, start
+    render_block = None
+    b.data = <Py_UCS4*>PyMem_Malloc(4096 * sizeof(Py_UCS4))
+    if b.data == NULL:
+        raise MemoryError()
+    b.stack = NULL
+    b.n = 0
+    b.cap = 4096
+    try:
+        for block in blocks:
+            cls = type(block)
+            mark = b.n
+            if mark:
+                _put(&b, 0x0A)
+                _put(&b, 0x0A)
+            start = b.n
+            if cls is _Paragraph:
+                _render_into(&b, block.spans, False)
+            elif cls is _Heading:
+                text = _render(block.spans, True)
+                if text:
+                    _puts(&b, "#" * block.level + " " + text)
+            elif cls is _ImageBlock:
+                _puts(&b, "![" + _md.IMAGE_ALT + "](" + _escape_url(block.image.src) + ")")
+            else:
+                if render_block is None:
+                    render_block = _md.render_block
+                text = render_block(block)
+                if type(text) is not str:
+                    return _render_blocks_join(blocks)  # what the join makes of it (or its error)
+                _puts(&b, <str>text)
+            if b.n == start:
+                b.n = mark
+        return PyUnicode_FromKindAndData(_KIND4, b.data, b.n)
+    finally:
+        PyMem_Free(b.data)
