@@ -156,3 +156,7 @@ def test_render_page_takes_what_render_block_returns(compiled, monkeypatch) -> N
         except TypeError as exc:
             got = type(exc)
         assert got == expected, value
+
+
+def test_url_safe_table_is_url_safe(compiled) -> None:
+    assert compiled._url_safe_differs() == []

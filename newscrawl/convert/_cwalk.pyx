@@ -986,13 +986,13 @@ cdef str _escape_url(object url):
     for c in <str>url:
         if 0xD800 <= c <= 0xDFFF:
             return _md.python_escape_url(url)  # a lone surrogate: quote's own error
-        if not _url_safe(c):
+        if not _url_ok(c):
             plain = False
     if plain:
         return url
     out = []
     for c in <str>url:
-        if _url_safe(c):
+        if _url_ok(c):
             out.append(chr(c))
         else:
             raw = chr(c).encode("utf-8")
@@ -1218,7 +1218,8 @@ cdef object _norm_spans(object spans):
                 out.append(Span(" ", href=span.href if span.href == out[-1].href else None))
             else:
                 body = " " + body
-        span.text = body  # spans belong to this article: normalize in place
+        if body is not raw or not _plain_span(span):  # the same string in a plain slot: nothing to set
+            span.text = body  # spans belong to this article: normalize in place
         out.append(span)
         pending = t[len(t) - 1] == u" "
     return out
@@ -1237,7 +1238,8 @@ def normalize_blocks(blocks):
         cls = type(block)
         if cls is _Paragraph or cls is _Heading:
             spans = _norm_spans(_spans_of(block, cls))
-            block.spans = spans
+            if spans is not _spans_of(block, cls) or not _FAST:
+                block.spans = spans
             if spans:
                 out.append(block)
         elif cls is _ImageBlock:  # the Python function's type tests pass an image block on as it is
@@ -2407,7 +2409,7 @@ cdef object _render_page(list blocks):
                 _put(&b, 0x0A)
             start = b.n
             if cls is _Paragraph:
-                _render_into(&b, block.spans, False)
+                _render_into(&b, _spans_of(block, cls), False)
             elif cls is _Heading:
                 text = _render(block.spans, True)
                 if text:
@@ -2426,3 +2428,26 @@ cdef object _render_page(list blocks):
         return PyUnicode_FromKindAndData(_KIND4, b.data, b.n)
     finally:
         PyMem_Free(b.data)
+
+
+# ``_url_safe`` for each ASCII character, read from a table (``_url_safe`` made a one-character
+# string and searched the safe set with it, once per character of every image URL).
+cdef bint _URL_SAFE[0x80]
+for _c in range(0x80):
+    _URL_SAFE[_c] = _url_safe(_c)
+
+
+cdef inline bint _url_ok(Py_UCS4 c):
+    """``_url_safe(c)``."""
+    return c < 0x80 and _URL_SAFE[c]
+
+
+cdef inline bint _plain_span(object span):
+    """A ``Span`` whose fields are its slots (``span.text = x`` only stores ``x`` there)."""
+    return _FAST and type(span) is _Span
+
+
+def _url_safe_differs():
+    """Code points where ``_url_ok`` and ``_url_safe`` disagree (for the tests: none)."""
+    cdef Py_UCS4 c
+    return [c for c in range(0x110000) if _url_ok(c) != _url_safe(c)]
