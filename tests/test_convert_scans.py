@@ -160,3 +160,15 @@ def test_render_page_takes_what_render_block_returns(compiled, monkeypatch) -> N
 
 def test_url_safe_table_is_url_safe(compiled) -> None:
     assert compiled._url_safe_differs() == []
+
+
+def test_clean_is_clean_chars(compiled) -> None:
+    rng = random.Random(63)
+    cases = ["&", "a&b", "&amp;", "&amp;nbsp;", "&#12;", "&#x1F600;", "&a;", "&" + "a" * 32 + ";", "中&amp\u3000;"]
+    cases += [_text(rng) for _ in range(40_000)]
+    changed = 0
+    for text in cases:
+        expected, got = compiled._clean_test(text)
+        assert got == expected, repr(text)
+        changed += got != text
+    assert changed > 5_000
