@@ -172,3 +172,32 @@ def test_clean_is_clean_chars(compiled) -> None:
         assert got == expected, repr(text)
         changed += got != text
     assert changed > 5_000
+
+
+def test_may_contain_is_the_python_function(compiled) -> None:
+    from newscrawl.convert import images
+    from newscrawl.sites.qq import site
+
+    assert images.may_contain is compiled.may_contain and site.may_contain is compiled.may_contain
+    rng = random.Random(64)
+    words = ["", "a", "A", ".png", ".PNG", ".ico", "qq.com/", "mat1.gtimg.com/", "é", "中", "ſ", "x" * 40]
+    url_pieces = ["https://", "HTTP://", "Qq.Com/", "qq.com", "/", ".", "png", "PnG", "a", "Z", "?", "中", "é", "ſ"]
+    url_pieces += ["\x00", "\x7f", "\U0001f600", "\ud800", "@", "[", "`", "{"]
+    found = 0
+    for _ in range(20_000):
+        url = "".join(rng.choice(url_pieces) for _ in range(rng.randint(0, 12)))
+        needles = tuple(rng.choice(words) for _ in range(rng.randint(0, 4)))
+        expected = images.python_may_contain(url, needles)
+        assert compiled.may_contain(url, needles) == expected, (url, needles)
+        found += expected
+    assert 2_000 < found < 18_000
+    for url, needles in ((None, (".png",)), ("a", None), ("a", ("a", 3)), ("a", [".png"]), (b"a", ("a",))):
+        try:
+            expected = images.python_may_contain(url, needles)
+        except Exception as exc:  # noqa: BLE001 - the exception's type is the outcome compared
+            expected = type(exc)
+        try:
+            got = compiled.may_contain(url, needles)
+        except Exception as exc:  # noqa: BLE001
+            got = type(exc)
+        assert got == expected, (url, needles)

@@ -2472,3 +2472,52 @@ cdef str _clean_amp(str t, bint plain):
 def _clean_test(str t):
     """``(text.clean_chars(t), _clean(t))`` (for the tests)."""
     return _clean_chars(t), _clean(t)
+
+
+# ---- the image step's UI-image pretest (images.may_contain) ---------------------------------------
+#
+# ``images.may_contain`` lower-cases each image URL (a new string) and searches it once per
+# needle, twice per image (the generic and the site's UI tests). Here the URL's ASCII bytes are
+# compared in place, each folded to lower case as it is read. Needles are the callers' constants
+# (a few short words), so the search is linear in the URL's length.
+
+cdef extern from "Python.h":
+    const unsigned char* _ascii_data "PyUnicode_1BYTE_DATA"(object)
+
+
+cdef bint _holds_folded(const unsigned char* s, Py_ssize_t n, const unsigned char* w, Py_ssize_t m):
+    """``w`` in ``s`` with ASCII ``s`` lower-cased."""
+    cdef Py_ssize_t i, j
+    cdef unsigned char c
+    for i in range(n - m + 1):
+        for j in range(m):
+            c = s[i + j]
+            if 0x41 <= c <= 0x5A:
+                c += 0x20
+            if c != w[j]:
+                break
+        else:
+            return True
+    return False
+
+
+def may_contain(url, needles):
+    """``images.may_contain``, compiled (its Python function for anything but a string and a
+    tuple of ASCII strings)."""
+    if type(url) is not str or type(needles) is not tuple:
+        return _images().python_may_contain(url, needles)
+    for needle in <tuple>needles:
+        if type(needle) is not str or not _u8_is_ascii(needle):
+            return _images().python_may_contain(url, needles)
+    if not _u8_is_ascii(url):
+        return True
+    for needle in <tuple>needles:
+        if _holds_folded(_ascii_data(url), _u8_len(url), _ascii_data(needle), _u8_len(needle)):
+            return True
+    return False
+
+
+cdef object _images():
+    from newscrawl.convert import images
+
+    return images

@@ -78,6 +78,22 @@ def may_contain(url: str, needles: tuple[str, ...]) -> bool:
     return False
 
 
+# The compiled form (newscrawl/convert/_cwalk.pyx: the URL's bytes compared in place, no lower-cased
+# copy), when the compiled module runs; the Python function stays the reference and the pure path.
+python_may_contain = may_contain
+
+
+def _use_compiled() -> None:
+    global may_contain
+    from newscrawl.convert.htmlblocks import COMPILED
+
+    if COMPILED is not None and hasattr(COMPILED, "may_contain"):
+        may_contain = COMPILED.may_contain
+
+
+_use_compiled()
+
+
 def is_ui_image(url: str) -> bool:
     """True for icons, logos and spacers that are not content (any site)."""
     return may_contain(url, _UI_EXTENSIONS) and is_ui_image_general(url)
