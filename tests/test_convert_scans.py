@@ -201,3 +201,51 @@ def test_may_contain_is_the_python_function(compiled) -> None:
         except Exception as exc:  # noqa: BLE001
             got = type(exc)
         assert got == expected, (url, needles)
+
+
+def test_rfc3339_is_isoformat(compiled) -> None:
+    from datetime import datetime, timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    from newscrawl.convert import dates
+
+    assert dates._rfc3339 is compiled.rfc3339
+
+    class Later(datetime):  # a subclass may format itself: left to isoformat
+        def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:
+            return "later"
+
+    zones = [None, ZoneInfo("UTC"), ZoneInfo("Asia/Shanghai"), ZoneInfo("America/St_Johns"), ZoneInfo("Asia/Kathmandu")]
+    zones += [ZoneInfo("Europe/London"), timezone(timedelta(hours=-14)), timezone(timedelta(hours=14))]
+    zones += [
+        timezone(timedelta(seconds=30)),
+        timezone(timedelta(minutes=-1, seconds=-1)),
+        timezone(-timedelta(0, 1, 1)),
+    ]
+    zones += [timezone(timedelta(microseconds=1)), timezone(timedelta(minutes=-90))]
+    rng = random.Random(65)
+    fast = 0
+    for _ in range(20_000):
+        year = rng.choice((1, 9, 99, 999, 1000, 1970, 2025, 9999, rng.randint(1, 9999)))
+        micro = rng.choice((0, 0, 0, 1, 999_999))
+        try:
+            dt = datetime(
+                year,
+                rng.randint(1, 12),
+                rng.randint(1, 28),
+                rng.randint(0, 23),
+                rng.randint(0, 59),
+                rng.randint(0, 59),
+                micro,
+                tzinfo=rng.choice(zones),
+                fold=rng.randint(0, 1),
+            )
+            expected = dates.python_format_date(dt)
+        except (OverflowError, ValueError):  # an offset that takes year 1 or 9999 out of range
+            continue
+        assert dates.format_date(dt) == expected, repr(dt)
+        assert dates.format_date(dt, "legacy") == dates.python_format_date(dt, "legacy")
+        fast += compiled.rfc3339(dt) is not None
+    assert fast > 5_000
+    later = Later(2025, 2, 8, 20, 6, 9, tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert compiled.rfc3339(later) is None and dates.format_date(later) == "later"
