@@ -249,3 +249,31 @@ def test_rfc3339_is_isoformat(compiled) -> None:
     assert fast > 5_000
     later = Later(2025, 2, 8, 20, 6, 9, tzinfo=ZoneInfo("Asia/Shanghai"))
     assert compiled.rfc3339(later) is None and dates.format_date(later) == "later"
+
+
+def test_verbatim_is_the_python_function(compiled) -> None:
+    from newscrawl.convert import frontmatter
+
+    assert frontmatter._verbatim is compiled.verbatim
+    rng = random.Random(66)
+    cases = ["", '"', "\\", "a\U0001f600", "中文", "\x85", "\u2028", "&", "&amp;", "x" * 300]
+    cases += [chr(c) for c in range(0x10000) if not 0xD800 <= c <= 0xDFFF]
+    cases += [_text(rng) for _ in range(20_000)]
+    kept = 0
+    for text in cases:
+        expected = frontmatter.python_verbatim(text)
+        assert compiled.verbatim(text) == expected, repr(text)
+        kept += expected
+    assert kept > 20_000
+    for bad in (None, 3, b"a"):
+        try:
+            frontmatter.python_verbatim(bad)
+        except AttributeError:
+            pass
+        else:  # pragma: no cover - every non-str here lacks isprintable
+            raise AssertionError(bad)
+        try:
+            compiled.verbatim(bad)
+        except AttributeError:
+            continue
+        raise AssertionError(bad)

@@ -2591,3 +2591,42 @@ def rfc3339(dt):
         _digits(buf + 23, <int>(total % 3600 // 60), 2)
         n = 25
     return buf[:n].decode("ascii")
+
+
+# ---- the front matter's verbatim test (frontmatter._verbatim) -------------------------------------
+
+
+def verbatim(value):
+    """``frontmatter._verbatim``, compiled: one pass over the string (printable, no ``"`` or
+    backslash) instead of four scans and a regular expression. A string of four-byte kind holds a
+    character outside the BMP, which both emitters escape."""
+    cdef Py_ssize_t i, n
+    cdef int kind
+    cdef Py_UCS4 c
+    cdef const unsigned short* d2
+    cdef const unsigned char* d1
+    if type(value) is not str:
+        return _frontmatter().python_verbatim(value)  # its error
+    kind = _kind_of_str(value)
+    if kind == 4:
+        return False
+    n = len(<str>value)
+    if kind == 2:
+        d2 = <const unsigned short*>_data_of(value)
+        for i in range(n):
+            c = d2[i]
+            if (_SETTLE[c] == 2 and c != 0x26) or c == 0x22 or c == 0x5C:
+                return False
+        return True
+    d1 = <const unsigned char*>_data_of(value)
+    for i in range(n):
+        c = d1[i]
+        if (_SETTLE[c] == 2 and c != 0x26) or c == 0x22 or c == 0x5C:
+            return False
+    return True
+
+
+cdef object _frontmatter():
+    from newscrawl.convert import frontmatter
+
+    return frontmatter

@@ -143,6 +143,22 @@ def _verbatim(value: str) -> bool:
     )
 
 
+# The compiled form (newscrawl/convert/_cwalk.pyx: one pass over the string), when the compiled
+# module runs; the Python function stays the reference and the pure path.
+python_verbatim = _verbatim
+
+
+def _use_compiled() -> None:
+    global _verbatim
+    from newscrawl.convert.htmlblocks import COMPILED
+
+    if COMPILED is not None and hasattr(COMPILED, "verbatim"):
+        _verbatim = COMPILED.verbatim
+
+
+_use_compiled()
+
+
 def _frozen(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
