@@ -24,10 +24,15 @@ modules as the reference (``markdown.python_render_inline``, ``normalize.python_
 ...) and as the pure path. Nothing is cached on the blocks and nothing is normalized early: every
 step still sees and may change the same blocks, and each step's output depends only on its input.
 
-At its end, three readers of ``newscrawl rebuild``'s index pass (not conversion; this is the one compiled
-module): ``refresh_in_head``, ``warc_head`` and ``http_head``, whose references are
-``rebuild.python_refresh_in_head``, ``rebuild._Head`` and ``rebuild.python_http_head``; before them, the
-writer's UTF-8 of the file text, ``file_utf8`` (reference ``writer.python_utf8``).
+Then, each in a section of its own (marked ``# ---- ...``) and each with its Python function kept as
+the reference that the tests compare it with on generated input: element scans for the page
+extraction and the head's ``<meta>``/``<base>`` tags (``newscrawl.sites.qq.page``); the parser's
+input as UTF-8 (``htmlblocks._parse``); the file text as UTF-8 (``file_utf8``, reference
+``writer.python_utf8``); ``newscrawl rebuild``'s and replay's WARC readers (the inflate loop,
+``refresh_in_head``, ``warc_head``, ``warc_records``, ``http_head``: references in
+``archive.read`` and ``archive.rebuild``); and the steps after the walk (the text step's and the
+renderer's character scans, the image step's UI-image pretest, the front matter's date and
+verbatim test). One compiled module, not one per area: one build step, one switch.
 
 Optional: built by setup.py when Cython, lxml's headers and a C compiler are there; htmlblocks
 uses it unless ``NEWSCRAWL_PURE_PYTHON`` is set (``htmlblocks.COMPILED``: one choice for the walk,
