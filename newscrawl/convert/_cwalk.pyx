@@ -1592,50 +1592,7 @@ cdef extern from *:
     #if defined(__SSE2__)
     #include <emmintrin.h>
     #endif
-    /* UTF-8 of n UCS-2 code units into out (room for 3n bytes): the length, or -1 at a NUL or a
-       surrogate (a two-byte str never holds a surrogate pair). */
-    static Py_ssize_t nc_utf8_ucs2(const uint16_t *s, Py_ssize_t n, uint8_t *out) {
-        uint8_t *o = out;
-        Py_ssize_t i = 0;
-        uint32_t c;
-    #if defined(__SSE2__)
-        const __m128i k7f = _mm_set1_epi16(0x7F), zero = _mm_setzero_si128();
-    #endif
-        while (i < n) {
-    #if defined(__SSE2__)
-            while (i + 8 <= n) {  /* eight ASCII characters, none of them NUL: one store */
-                __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
-                __m128i bad = _mm_or_si128(_mm_subs_epu16(v, k7f), _mm_cmpeq_epi16(v, zero));
-                if (_mm_movemask_epi8(_mm_cmpeq_epi16(bad, zero)) != 0xFFFF) break;
-                _mm_storel_epi64((__m128i *)o, _mm_packus_epi16(v, v));
-                o += 8;
-                i += 8;
-            }
-    #endif
-            while (i < n) {  /* one by one, back to the wide loop after an ASCII character */
-                c = s[i++];
-                if (c >= 0x800) {  /* CJK text first: most of a page's non-ASCII characters */
-                    if ((c & 0xF800) == 0xD800) return -1;
-                    o[0] = (uint8_t)(0xE0 | (c >> 12));
-                    o[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
-                    o[2] = (uint8_t)(0x80 | (c & 0x3F));
-                    o += 3;
-                } else if (c < 0x80) {
-                    if (c == 0) return -1;
-                    *o++ = (uint8_t)c;
-                    break;
-                } else {
-                    o[0] = (uint8_t)(0xC0 | (c >> 6));
-                    o[1] = (uint8_t)(0x80 | (c & 0x3F));
-                    o += 2;
-                }
-            }
-        }
-        return o - out;
-    }
-    /* One code point's UTF-8 at o: past its end, or NULL at a NUL or a surrogate (the one-byte and
-       four-byte strings below: rare on these pages, so one general step; the two-byte loop above
-       keeps its own order, CJK first). */
+    /* One code point's UTF-8 at o: past its end, or NULL at a NUL or a surrogate. */
     static inline uint8_t *nc_put_utf8(uint32_t c, uint8_t *o) {
         if (c < 0x80) {
             if (c == 0) return NULL;
@@ -1656,16 +1613,8 @@ cdef extern from *:
         }
         return o;
     }
-    /* The same for one-byte (room for 2n) and four-byte (room for 4n) strings. */
+    /* A one-byte string's UTF-8 (room for 2n): Latin-1, rare on these pages. */
     static Py_ssize_t nc_utf8_ucs1(const uint8_t *s, Py_ssize_t n, uint8_t *out) {
-        uint8_t *o = out;
-        Py_ssize_t i;
-        for (i = 0; i < n; i++) {
-            if ((o = nc_put_utf8(s[i], o)) == NULL) return -1;
-        }
-        return o - out;
-    }
-    static Py_ssize_t nc_utf8_ucs4(const uint32_t *s, Py_ssize_t n, uint8_t *out) {
         uint8_t *o = out;
         Py_ssize_t i;
         for (i = 0; i < n; i++) {
@@ -1675,13 +1624,13 @@ cdef extern from *:
     }
     """
     Py_ssize_t nc_utf8_ucs1(const void*, Py_ssize_t, void*)
-    Py_ssize_t nc_utf8_ucs2(const void*, Py_ssize_t, void*)
-    Py_ssize_t nc_utf8_ucs4(const void*, Py_ssize_t, void*)
 
 cdef extern from "Python.h":
     Py_ssize_t _u8_len "PyUnicode_GET_LENGTH"(object)
     bint _u8_is_ascii "PyUnicode_IS_ASCII"(object)
     bytes _u8_bytes "PyBytes_FromStringAndSize"(const char*, Py_ssize_t)
+
+from libc.string cimport memchr
 
 cdef char* _u8_buf = NULL  # scratch, grown as needed; used only while this function holds the GIL
 cdef Py_ssize_t _u8_cap = 0
@@ -1705,20 +1654,24 @@ def utf8_for_parser(str text, Py_ssize_t start=0):
     first = PyUnicode_READ(kind, data, 0)
     if first == 0xFEFF or (first == 0x3C and text.startswith("<?xml", start)):
         return None
-    need = n * (2 if kind == 1 else 3 if kind == 2 else 4)
+    need = n * (2 if kind == 1 else 4) + 1
     if need > _u8_cap:
         grown = <char*>PyMem_Realloc(_u8_buf, need)
         if grown == NULL:
             raise MemoryError()
         _u8_buf, _u8_cap = grown, need
+    # The writer's encoders (the file text's section below: the same UTF-8, CJK eight characters a
+    # step), then a NUL keeps the str: one memchr over the bytes, cheaper than a test per character.
     if kind == 2:
-        size = nc_utf8_ucs2(data, n, _u8_buf)
+        size = nc_file_utf8_ucs2(data, n, _u8_buf)
     elif kind == 1:
         size = nc_utf8_ucs1(data, n, _u8_buf)
     else:
-        size = nc_utf8_ucs4(data, n, _u8_buf)
+        size = nc_file_utf8_ucs4(data, n, _u8_buf)
+    if size < 0 or (kind != 1 and memchr(_u8_buf, 0, size) != NULL):
+        return None
     # An ASCII part of a wider str (a byte a character): the str, as its slice would be an ASCII str.
-    return None if size < 0 or size == n else _u8_bytes(_u8_buf, size)
+    return None if size == n else _u8_bytes(_u8_buf, size)
 
 
 # ---- the file text as UTF-8 (crawl.writer.WriterPipeline; rebuild and crawl alike) --------------
