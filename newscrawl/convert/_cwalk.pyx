@@ -1632,19 +1632,31 @@ cdef extern from "Python.h":
 
 from libc.string cimport memchr
 
-cdef char* _u8_buf = NULL  # scratch, grown as needed; used only while this function holds the GIL
+# Scratch for the UTF-8 of utf8_for_parser and file_utf8, grown as needed: each uses it only while
+# it holds the GIL and copies the bytes out before it returns.
+cdef char* _u8_buf = NULL
 cdef Py_ssize_t _u8_cap = 0
+
+
+cdef char* _u8_scratch(Py_ssize_t need) except NULL:
+    global _u8_buf, _u8_cap
+    cdef char* grown
+    if need > _u8_cap:
+        grown = <char*>PyMem_Realloc(_u8_buf, need)
+        if grown == NULL:
+            raise MemoryError()
+        _u8_buf, _u8_cap = grown, need
+    return _u8_buf
 
 
 def utf8_for_parser(str text, Py_ssize_t start=0):
     """``text[start:].encode("utf-8")`` for the HTML parser, or None when ``text[start:]`` must be
     parsed as a str. The page's ``<body`` is parsed from its offset: no slice of the page is copied."""
-    global _u8_buf, _u8_cap
-    cdef Py_ssize_t n = _u8_len(text), need, size
+    cdef Py_ssize_t n = _u8_len(text), size
     cdef int kind = PyUnicode_KIND(text)
     cdef const void* data = PyUnicode_DATA(text)
     cdef Py_UCS4 first
-    cdef char* grown
+    cdef char* buf
     if start < 0 or start > n:
         raise ValueError(f"start {start} is outside the text (length {n})")
     n -= start
@@ -1654,24 +1666,19 @@ def utf8_for_parser(str text, Py_ssize_t start=0):
     first = PyUnicode_READ(kind, data, 0)
     if first == 0xFEFF or (first == 0x3C and text.startswith("<?xml", start)):
         return None
-    need = n * (2 if kind == 1 else 4) + 1
-    if need > _u8_cap:
-        grown = <char*>PyMem_Realloc(_u8_buf, need)
-        if grown == NULL:
-            raise MemoryError()
-        _u8_buf, _u8_cap = grown, need
+    buf = _u8_scratch(n * (2 if kind == 1 else 4) + 1)
     # The writer's encoders (the file text's section below: the same UTF-8, CJK eight characters a
     # step), then a NUL keeps the str: one memchr over the bytes, cheaper than a test per character.
     if kind == 2:
-        size = nc_file_utf8_ucs2(data, n, _u8_buf)
+        size = nc_file_utf8_ucs2(data, n, buf)
     elif kind == 1:
-        size = nc_utf8_ucs1(data, n, _u8_buf)
+        size = nc_utf8_ucs1(data, n, buf)
     else:
-        size = nc_file_utf8_ucs4(data, n, _u8_buf)
-    if size < 0 or (kind != 1 and memchr(_u8_buf, 0, size) != NULL):
+        size = nc_file_utf8_ucs4(data, n, buf)
+    if size < 0 or (kind != 1 and memchr(buf, 0, size) != NULL):
         return None
     # An ASCII part of a wider str (a byte a character): the str, as its slice would be an ASCII str.
-    return None if size == n else _u8_bytes(_u8_buf, size)
+    return None if size == n else _u8_bytes(buf, size)
 
 
 # ---- the file text as UTF-8 (crawl.writer.WriterPipeline; rebuild and crawl alike) --------------
@@ -1795,33 +1802,19 @@ cdef extern from *:
     Py_ssize_t nc_file_utf8_ucs2(const void*, Py_ssize_t, void*)
     Py_ssize_t nc_file_utf8_ucs4(const void*, Py_ssize_t, void*)
 
-cdef extern from "Python.h":
-    Py_ssize_t _fu8_len "PyUnicode_GET_LENGTH"(object)
-    bytes _fu8_bytes "PyBytes_FromStringAndSize"(const char*, Py_ssize_t)
-
-cdef char* _fu8_buf = NULL  # scratch, grown as needed; used only while file_utf8 holds the GIL
-cdef Py_ssize_t _fu8_cap = 0
-
-
 def file_utf8(str text):
     """``text.encode("utf-8")``: the same bytes, or the same UnicodeEncodeError (a lone surrogate)."""
-    global _fu8_buf, _fu8_cap
-    cdef Py_ssize_t n = _fu8_len(text), need, size
+    cdef Py_ssize_t n = _u8_len(text), size
     cdef int kind = PyUnicode_KIND(text)
-    cdef char* grown
+    cdef char* buf
     if kind == 1:  # ASCII is its own UTF-8 (one copy), and Latin-1 is rare on these pages
         return text.encode("utf-8")
-    need = n * 3 + 1 if kind == 2 else n * 4
-    if need > _fu8_cap:
-        grown = <char*>PyMem_Realloc(_fu8_buf, need)
-        if grown == NULL:
-            raise MemoryError()
-        _fu8_buf, _fu8_cap = grown, need
+    buf = _u8_scratch(n * 3 + 1 if kind == 2 else n * 4)
     if kind == 2:
-        size = nc_file_utf8_ucs2(PyUnicode_DATA(text), n, _fu8_buf)
+        size = nc_file_utf8_ucs2(PyUnicode_DATA(text), n, buf)
     else:
-        size = nc_file_utf8_ucs4(PyUnicode_DATA(text), n, _fu8_buf)
-    return text.encode("utf-8") if size < 0 else _fu8_bytes(_fu8_buf, size)
+        size = nc_file_utf8_ucs4(PyUnicode_DATA(text), n, buf)
+    return text.encode("utf-8") if size < 0 else _u8_bytes(buf, size)
 
 
 # ---- the WARC reader's inflate loop (newscrawl.archive.read._inflate; rebuild and replay) -------

@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil import parser as dateutil_parser
 
+from newscrawl.convert.htmlblocks import COMPILED
+
 UTC_ZONE = ZoneInfo("UTC")
 
 # "2025-02-08 20:06:09", "2019-9-7 21:30:50", "2019-09-23 07:48", "2026-10-04", "2025/02/08 ..."
@@ -114,12 +116,6 @@ def python_format_date(dt: datetime, style: str = "rfc3339") -> str:
     return dt.isoformat() if not dt.microsecond else dt.replace(microsecond=0).isoformat()
 
 
-def _compiled_rfc3339():  # type: ignore[no-untyped-def]
-    """``_cwalk.rfc3339`` (the digits written into a buffer, not through ``isoformat``'s format
-    strings) when the compiled module runs, else None."""
-    from newscrawl.convert.htmlblocks import COMPILED
-
-    return getattr(COMPILED, "rfc3339", None)
-
-
-_rfc3339 = _compiled_rfc3339()
+# ``_cwalk.rfc3339`` (the digits written into a buffer, not through ``isoformat``'s format strings)
+# when the compiled module runs, else None.
+_rfc3339 = getattr(COMPILED, "rfc3339", None)

@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from newscrawl.convert.htmlblocks import COMPILED
+
 _STR = "tag:yaml.org,2002:str"
 
 
@@ -146,17 +148,7 @@ def _verbatim(value: str) -> bool:
 # The compiled form (newscrawl/convert/_cwalk.pyx: one pass over the string), when the compiled
 # module runs; the Python function stays the reference and the pure path.
 python_verbatim = _verbatim
-
-
-def _use_compiled() -> None:
-    global _verbatim
-    from newscrawl.convert.htmlblocks import COMPILED
-
-    if COMPILED is not None and hasattr(COMPILED, "verbatim"):
-        _verbatim = COMPILED.verbatim
-
-
-_use_compiled()
+_verbatim = getattr(COMPILED, "verbatim", None) or python_verbatim
 
 
 def _frozen(value: Any) -> Any:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin, urlsplit
 
+from newscrawl.convert.htmlblocks import COMPILED
+
 # UI chrome: icons, logos, spacer/1x1 pixels. Separate patterns, each with a literal
 # start: one alternation would be tried at every position.
 _UI_NAME = re.compile(r"/(?:favicon|icon|logo|loading|placeholder|blank|spacer|pixel)[^/]*\.(?:png|gif|ico|svg)", re.I)
@@ -81,17 +83,7 @@ def may_contain(url: str, needles: tuple[str, ...]) -> bool:
 # The compiled form (newscrawl/convert/_cwalk.pyx: the URL's bytes compared in place, no lower-cased
 # copy), when the compiled module runs; the Python function stays the reference and the pure path.
 python_may_contain = may_contain
-
-
-def _use_compiled() -> None:
-    global may_contain
-    from newscrawl.convert.htmlblocks import COMPILED
-
-    if COMPILED is not None and hasattr(COMPILED, "may_contain"):
-        may_contain = COMPILED.may_contain
-
-
-_use_compiled()
+may_contain = getattr(COMPILED, "may_contain", None) or python_may_contain
 
 
 def is_ui_image(url: str) -> bool:
