@@ -169,6 +169,31 @@ def describe(head: bytes) -> str:
     return b" ".join(w for w in words if w).decode("utf-8", "replace")
 
 
+def read_member(view: FileView, pos: int, stop: int) -> Member | Damage:
+    """The gzip member at ``pos`` of ``view`` (read up to ``stop``), or the damaged span that starts
+    there (ending where the next whole record starts, or at ``stop`` with ``to_end``)."""
+    try:
+        done = None
+        if _compiled_inflate is not None:
+            done = _compiled_inflate(inflater_for_gzip(), view, pos, stop, FIRST, CHUNK, ZLIB_ERRORS)
+        end, data = python_inflate(view, pos, stop) if done is None else done
+        if not data.startswith(b"WARC/"):
+            raise _Bad("not a WARC record", data)
+    except _Bad as bad:
+        resume = _next_record(view, pos + 1, stop)
+        record = describe(bad.partial) or describe(_salvage_head(view, pos, stop))
+        return Damage(pos, stop if resume is None else resume, bad.reason, record, resume is None)
+    return Member(pos, end, data)
+
+
+def member_span(handle: BinaryIO, limit: int | None = None, until: int | None = None) -> tuple[FileView, int, int]:
+    """(the file's view, where members are read up to, where the last one read may start) for
+    :func:`iter_members`' arguments."""
+    view = FileView(handle)
+    stop = len(view) if limit is None else min(limit, len(view))
+    return view, stop, stop if until is None else min(until, stop)
+
+
 def iter_members(
     handle: BinaryIO, limit: int | None = None, start: int = 0, until: int | None = None
 ) -> Iterator[Member | Damage]:
@@ -177,28 +202,14 @@ def iter_members(
     ``start``/``until`` read one slice (``newscrawl rebuild`` indexes a big file in pieces cut at
     :func:`record_starts`): the members and damage from ``start`` (a record's start) up to ``until``.
     """
-    view = FileView(handle)
-    stop = len(view) if limit is None else min(limit, len(view))
+    view, stop, end_at = member_span(handle, limit, until)
     pos = start
-    end_at = stop if until is None else min(until, stop)
     while pos < end_at:
-        try:
-            done = None
-            if _compiled_inflate is not None:
-                done = _compiled_inflate(inflater_for_gzip(), view, pos, stop, FIRST, CHUNK, ZLIB_ERRORS)
-            end, data = python_inflate(view, pos, stop) if done is None else done
-            if not data.startswith(b"WARC/"):
-                raise _Bad("not a WARC record", data)
-        except _Bad as bad:
-            resume = _next_record(view, pos + 1, stop)
-            record = describe(bad.partial) or describe(_salvage_head(view, pos, stop))
-            yield Damage(pos, stop if resume is None else resume, bad.reason, record, resume is None)
-            if resume is None:
-                return
-            pos = resume
-            continue
-        yield Member(pos, end, data)
-        pos = end
+        item = read_member(view, pos, stop)
+        yield item
+        if isinstance(item, Damage) and item.to_end:
+            return
+        pos = item.end
 
 
 def record_starts(handle: BinaryIO, cuts: list[int]) -> list[int]:

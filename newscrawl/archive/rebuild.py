@@ -66,6 +66,8 @@ from w3lib import html
 from w3lib.encoding import http_content_type_encoding, read_bom
 from w3lib.url import safe_url_string
 
+from newscrawl.archive import read
+from newscrawl.archive.gzipview import CHUNK, ZLIB_ERRORS
 from newscrawl.archive.index import ServedInOrder, request_key
 from newscrawl.archive.read import (
     OPEN_SUFFIX,
@@ -73,8 +75,9 @@ from newscrawl.archive.read import (
     complete_length,
     describe,
     inflater_for_gzip,
-    iter_members,
     iter_records,
+    member_span,
+    read_member,
     record_starts,
 )
 from newscrawl.convert.article import Article
@@ -387,7 +390,7 @@ def meta_refresh(
         if not refresh_in_head(raw, start, end, HEAD_CHARS):
             return None  # the common case: no "refresh" in the 4,096 characters Scrapy reads
         tags = list(ignore_tags)
-        window = _utf8_head(raw, start, end)
+        window = utf8_head(raw, start, end)
         if window is not None:  # the bytes of exactly those 4,096 characters, valid UTF-8
             # On bytes, w3lib scans them first and decodes them (strictly: they are valid) only on
             # a hit, then decides on that text as on Scrapy's: a page that says "refresh" only in a
@@ -508,6 +511,19 @@ def _utf8_head(raw: bytes, start: int, end: int) -> bytes | None:
     return None  # not reached: 16,388 bytes of valid UTF-8 hold more than 4,096 characters
 
 
+def _compiled_utf8_head(raw: bytes, start: int, end: int) -> bytes | None:
+    if type(raw) is not bytes:
+        return _utf8_head(raw, start, end)
+    return COMPILED.utf8_head(raw, start, end, HEAD_CHARS, (HEAD_PROBE_BYTES, UTF8_HEAD_BYTES))
+
+
+# The same window found by a compiled strict UTF-8 check that makes no str (``_cwalk.utf8_head``;
+# the reference decoded each probe and encoded the characters past the limit again: ~10 of the
+# ~43 µs a page that says "refresh" costs the index, as every real Tencent page does), when the
+# conversion's compiled module runs; else the Python one.
+utf8_head = _compiled_utf8_head if getattr(COMPILED, "utf8_head", None) else _utf8_head
+
+
 _UTF8_TYPES: dict[bytes, bool] = {}  # Content-Type value -> an HTML response class and a UTF-8 charset
 
 
@@ -587,36 +603,70 @@ def index_piece(piece: Piece) -> FileIndex:
     with path.open("rb") as handle:
         limit = complete_length(handle) if path.name.endswith(OPEN_SUFFIX) else None
         handle.seek(0)
-        for item in iter_members(handle, limit, start, until):
+        view, stop, end_at = member_span(handle, limit, until)
+        pos = start
+        while pos < end_at:
+            if _index_run is not None and read._compiled_inflate is not None:
+                # The plain members in one compiled loop (``_cwalk.index_run``), up to the first it
+                # leaves to the reference below (damage, an unusual record layout).
+                pos, records, _kept.left = _index_run(
+                    view, pos, end_at, stop, read.FIRST, CHUNK, ZLIB_ERRORS, inflater_for_gzip, WARC_FIELDS,
+                    index, _index_one, _UTF8_TYPES, Entry, HEAD_CHARS, _kept.left,
+                )  # fmt: skip
+                index.records += records
+                if pos >= end_at:
+                    break
+            item = read_member(view, pos, stop)
             if isinstance(item, Damage):
                 index.damaged.append(item)
-                continue
-            try:
-                parsed = _records(item.data)
-            except (ValueError, KeyError) as exc:
-                index.damaged.append(
-                    Damage(item.start, item.end, f"unparsable WARC record: {exc}", describe(item.data))
-                )
-                continue
-            data = item.data
-            for headers, block_start, block_end in parsed:
-                index.records += 1
-                responses = len(index.responses)
-                _index_record(index, item.start, item.end, headers, data, (block_start, block_end))
-                if len(index.responses) == responses:
-                    continue
-                entry = index.responses[-1]
-                if entry.body_at >= 0:
-                    # The body as stored, copied out now that the member is in cache (read
-                    # later, the copy reads it back from memory); the member is freed.
-                    if _kept.left >= block_end - entry.body_at:
-                        entry.kept = data[entry.body_at : block_end]
-                        _kept.left -= len(entry.kept)
-                elif _kept.left >= block_end - block_start:
-                    # The inflated member (read at entry.block): no second inflate to convert it.
-                    entry.data = data
-                    _kept.left -= block_end - block_start
+                if item.to_end:
+                    break
+            else:
+                _index_member(index, item.start, item.end, item.data)
+            pos = item.end
     return index
+
+
+def _index_member(index: FileIndex, start: int, end: int, data: bytes) -> None:
+    """Index the records of one whole member ``data`` (``_cwalk.index_run``'s reference, with ``_index_one``)."""
+    try:
+        parsed = _records(data)
+    except (ValueError, KeyError) as exc:
+        index.damaged.append(Damage(start, end, f"unparsable WARC record: {exc}", describe(data)))
+        return
+    for headers, block_start, block_end in parsed:
+        index.records += 1
+        _kept.left = _index_one(index, start, end, headers, data, (block_start, block_end), _kept.left)
+
+
+def _index_one(
+    index: FileIndex, start: int, end: int, headers: Any, data: bytes, span: tuple[int, int], left: int
+) -> int:
+    """Index one record (``_index_record``) and keep a response's body while ``left`` bytes allow;
+    returns ``left`` after (REBUILD_KEEP_MB: ``_kept``)."""
+    responses = len(index.responses)
+    _index_record(index, start, end, headers, data, span)
+    if len(index.responses) == responses:
+        return left
+    entry = index.responses[-1]
+    block_start, block_end = span
+    if entry.body_at >= 0:
+        # The body as stored, copied out now that the member is in cache (read later, the copy
+        # reads it back from memory); the member is freed.
+        if left >= block_end - entry.body_at:
+            entry.kept = data[entry.body_at : block_end]
+            left -= len(entry.kept)
+    elif left >= block_end - block_start:
+        # The inflated member (read at entry.block): no second inflate to convert it.
+        entry.data = data
+        left -= block_end - block_start
+    return left
+
+
+# The plain members of a piece indexed in one compiled loop (``_cwalk.index_run``: no Member, generator
+# step or Python frame per member, the common records decided in it), when the conversion's compiled
+# module runs; else (and for whatever it leaves) ``read_member`` + ``_index_member``.
+_index_run = getattr(COMPILED, "index_run", None)
 
 
 class _Kept:

@@ -2581,3 +2581,205 @@ cdef object _frontmatter():
     from newscrawl.convert import frontmatter
 
     return frontmatter
+
+
+# ---- rebuild's index loop (newscrawl.archive.rebuild.index_piece; issue 15, round 7) ------------
+#
+# Not conversion: ``rebuild.index_piece`` reads a piece's members one by one (``read.read_member``)
+# and indexes each record (``rebuild._index_one`` -> ``_index_record``): that Python path is the
+# reference and decides everything unusual. This loop does the same for the plain member (it
+# inflates whole, starts with "WARC/", its records parse) without a Member, a generator step or a
+# Python frame per member or record: warcinfo and request records, and the common response (one
+# Content-Type that the reference has already found to be UTF-8 HTML, no BOM, no Content-Encoding
+# or Transfer-Encoding, no "refresh" where Scrapy would read it), are indexed here; any other
+# record goes to ``slow`` (the reference, one record). It stops before the first member it does not
+# answer for and says where, so the reference reads that one (its damage, the resync) and hands back.
+
+cdef dict _rx_methods = {}  # a request line's first word -> its method, as the reference spells it
+cdef dict _rx_types = {}  # a Content-Type value -> the str an Entry carries
+
+
+def index_run(view, Py_ssize_t pos, Py_ssize_t end_at, Py_ssize_t stop, Py_ssize_t first, Py_ssize_t most,
+              tuple errors, make_inflater, tuple names, index, slow, dict utf8_types, entry_type,
+              Py_ssize_t chars, Py_ssize_t left):
+    """Index the plain members of the ``read.FileView`` ``view`` from ``pos`` (members read up to
+    ``stop``, started before ``end_at``) into ``index`` (a ``rebuild.FileIndex``), each record as
+    ``rebuild._index_one`` would; ``slow(index, start, end, fields, data, span, left) -> left`` is that
+    one, for the records not decided here. A response's body as stored is kept while ``left`` bytes
+    allow. Returns (where it stopped, records read, ``left`` after)."""
+    cdef Py_ssize_t records = 0, end, bs, be, body_at, head_end, line_end, word_end, n
+    cdef list recs
+    cdef list responses = index.responses
+    cdef dict requests = index.requests
+    cdef dict infos = index.infos
+    cdef tuple rec, head
+    cdef dict fields
+    cdef bytes data, kind, content_type, info_b = None
+    cdef const unsigned char* p
+    cdef unsigned char c
+    cdef str info_s = ""
+    path = index.path
+    while pos < end_at:
+        done = inflate_member(make_inflater(), view, pos, stop, first, most, errors)
+        if done is None:
+            break
+        end = done[0]
+        data = done[1]
+        n = len(data)
+        p = <const unsigned char*><char*>data
+        if not (n >= 5 and p[0] == 87 and p[1] == 65 and p[2] == 82 and p[3] == 67 and p[4] == 47):  # "WARC/"
+            break
+        try:
+            recs = warc_records(data, names)
+        except (ValueError, KeyError):
+            break  # the reference reports the member as damaged
+        if recs is None:
+            break
+        for rec in recs:
+            records += 1
+            fields = <dict>rec[0]
+            bs = rec[1]
+            be = rec[2]
+            kind = fields.get(b"warc-type", b"")
+            if kind == b"response":
+                head = http_head(data, bs, be)
+                if head is None or len(<list>head[3]) != 1 or head[4] or head[5]:
+                    left = slow(index, pos, end, fields, data, (bs, be), left)
+                    continue
+                body_at = head[1]
+                if body_at < be:
+                    c = p[body_at]
+                    if c == 0 or c == 0xEF or c == 0xFE or c == 0xFF:  # a BOM may start here
+                        left = slow(index, pos, end, fields, data, (bs, be), left)
+                        continue
+                content_type = <bytes>(<list>head[3])[0]
+                if utf8_types.get(content_type) is not True or refresh_in_head(data, body_at, be, chars):
+                    left = slow(index, pos, end, fields, data, (bs, be), left)
+                    continue
+                type_name = _rx_types.get(content_type)
+                if type_name is None:
+                    type_name = content_type.decode("latin-1")
+                    if len(_rx_types) < 64:
+                        _rx_types[content_type] = type_name
+                info = fields.get(b"warc-warcinfo-id", b"")
+                if info != info_b:  # the same warcinfo for every record of a file: decoded once
+                    info_b, info_s = info, info.decode("latin-1")
+                kept = None
+                if left >= be - body_at:
+                    kept = data[body_at:be]
+                    left -= be - body_at
+                responses.append(entry_type(
+                    path, pos, end,
+                    fields.get(b"warc-target-uri", b"").decode("utf-8", "replace"),
+                    head[0],
+                    (<bytes>head[2]).decode("latin-1"),
+                    fields.get(b"warc-record-id", b"").decode("latin-1"),
+                    fields.get(b"warc-concurrent-to", b"").decode("latin-1"),
+                    info_s, "GET", b"", None, (bs, be), None, body_at, type_name, kept,
+                ))
+            elif kind == b"request":
+                # The method (the request line's first word) and the body, as the reference reads them.
+                head_end = data.find(b"\r\n\r\n", bs, be)
+                if head_end < 0:
+                    head_end = body_at = be
+                else:
+                    body_at = head_end + 4
+                line_end = _crlf(p, bs, head_end)
+                word_end = bs
+                while word_end < line_end and p[word_end] != 32:
+                    word_end += 1
+                word = data[bs:word_end]
+                method = _rx_methods.get(word)
+                if method is None:
+                    method = word.decode("latin-1").upper()
+                    if len(_rx_methods) < 64:
+                        _rx_methods[word] = method
+                entry = (method, data[body_at:be])
+                requests[fields.get(b"warc-record-id", b"").decode("latin-1")] = entry
+                for other in fields.get(b"warc-concurrent-to", b"").decode("latin-1").split():
+                    requests[other] = entry
+            elif kind == b"warcinfo":
+                infos[fields.get(b"warc-record-id", b"").decode("latin-1")] = data[bs:be]
+        pos = end
+    return pos, records, left
+
+
+cdef Py_ssize_t _utf8_strict(const unsigned char* p, Py_ssize_t n, bint final, Py_ssize_t chars,
+                             Py_ssize_t* count, Py_ssize_t* cut):
+    """``codecs.utf_8_decode(p[:n], "strict", final)`` without the text: the bytes it uses (a sequence
+    the end cuts, when ``final`` is false, is left over as CPython leaves it: only if what is there
+    can still start a character), or -1 where it raises. ``count``: the characters decoded; ``cut``:
+    where the character after the first ``chars`` starts (if there is one)."""
+    cdef Py_ssize_t i = 0, k = 0, need, have, j
+    cdef unsigned char c, lo, hi
+    while i < n:
+        c = p[i]
+        if k == chars:
+            cut[0] = i
+        if c < 0x80:
+            i += 1
+            k += 1
+            continue
+        if c < 0xC2 or c > 0xF4:
+            return -1  # a continuation byte, an overlong lead or beyond U+10FFFF: invalid start byte
+        lo, hi = 0x80, 0xBF
+        if c < 0xE0:
+            need = 1
+        elif c < 0xF0:
+            need = 2
+            if c == 0xE0:
+                lo = 0xA0
+            elif c == 0xED:
+                hi = 0x9F  # no surrogates
+        else:
+            need = 3
+            if c == 0xF0:
+                lo = 0x90
+            elif c == 0xF4:
+                hi = 0x8F
+        have = n - i - 1
+        if have > need:
+            have = need
+        if c == 0xED and have == 1 and need == 2 and not final and 0xA0 <= p[i + 1] <= 0xBF:
+            break  # a surrogate's first two bytes at the end: CPython leaves them over, no error
+        for j in range(have):  # the second byte has its own range, the others 0x80-0xBF
+            if j == 0:
+                if not lo <= p[i + 1] <= hi:
+                    return -1
+            elif not 0x80 <= p[i + 1 + j] <= 0xBF:
+                return -1
+        if have < need:  # cut by the end: an error when final, else left over
+            if final:
+                return -1
+            break
+        i += need + 1
+        k += 1
+    count[0] = k
+    return i
+
+
+def utf8_head(bytes raw, Py_ssize_t start, Py_ssize_t end, Py_ssize_t chars, tuple sizes):
+    """``rebuild._utf8_head`` (its reference) with ``chars`` = HEAD_CHARS and ``sizes`` = its two probe
+    sizes: the bytes of the first ``chars`` characters of the UTF-8 body ``raw[start:end]`` (all of it
+    if shorter), or None where a probe is not valid UTF-8; no str made (the reference decoded each
+    probe and encoded the characters past the limit again)."""
+    cdef const unsigned char* p = <const unsigned char*><char*>raw
+    cdef Py_ssize_t stop, used, count = 0, cut = 0, size
+    if end > len(raw):
+        end = len(raw)
+    if start < 0:
+        raise ValueError("bad span")
+    for size_obj in sizes:
+        size = size_obj
+        stop = start + size if end - start > size else end
+        if stop <= start:
+            return b""
+        cut = -1
+        used = _utf8_strict(p + start, stop - start, stop == end, chars, &count, &cut)
+        if used < 0:
+            return None
+        if count > chars:
+            return raw[start:start + cut]
+        if stop == end:
+            return raw[start:stop]
+    return None
