@@ -2783,3 +2783,103 @@ def utf8_head(bytes raw, Py_ssize_t start, Py_ssize_t end, Py_ssize_t chars, tup
         if stop == end:
             return raw[start:stop]
     return None
+
+
+cdef inline bint _rx_space(unsigned char c):
+    """``\\s`` of a bytes pattern: space, \\t, \\n, \\v, \\f, \\r."""
+    return c == 32 or 9 <= c <= 13
+
+
+cdef inline unsigned char _rx_lower(unsigned char c):
+    return c + 32 if 65 <= c <= 90 else c
+
+
+cdef bint _rx_refresh_at(const unsigned char* p, Py_ssize_t i):
+    cdef const char* word = b"refresh"
+    cdef Py_ssize_t k
+    for k in range(7):
+        if _rx_lower(p[i + k]) != <unsigned char>word[k]:
+            return False
+    return True
+
+
+cdef Py_ssize_t _rx_refresh_from(const unsigned char* p, Py_ssize_t i, Py_ssize_t n):
+    """Where "refresh", in any case (ASCII), first is in ``p[i:n]``, else -1."""
+    while i + 7 <= n:
+        if (p[i] | 32) == 114 and _rx_refresh_at(p, i):  # "r"
+            return i
+        i += 1
+    return -1
+
+
+def no_meta_refresh(bytes text, tuple ignored):
+    """True where w3lib's ``get_meta_refresh`` on the bytes ``text`` (its first, byte scan: comments,
+    then the ``ignored`` tags with their content, then ``<meta`` tags, in one pass of its pattern)
+    finds no meta tag whose attributes say "refresh", so returns (None, None); False where that scan
+    could find one (the caller asks w3lib). The scan is followed exactly through comments and meta
+    tags; at a tag whose name starts like an ignored one it gives up (False), unless no "refresh" is
+    left from there on. ``ignored``: the tag names, lowercase bytes."""
+    cdef const unsigned char* p = <const unsigned char*><char*>text
+    cdef Py_ssize_t n = len(text), pos = 0, i, j, k, m, found = -1
+    cdef Py_ssize_t no_quote[2]  # from where no " (0) or ' (1) is left: each unclosed quote not searched again
+    cdef const unsigned char* q
+    cdef const unsigned char* name
+    cdef unsigned char quote
+    no_quote[0] = no_quote[1] = n + 1
+    while True:  # linear: pos only grows, each span is searched once
+        if found < pos:
+            found = _rx_refresh_from(p, pos, n)
+            if found < 0:
+                return True  # no "refresh" left: no attributes from here on can hold it
+        q = <const unsigned char*>memchr(p + pos, 60, n - pos)  # "<": where any of the pattern's branches starts
+        if q == NULL:
+            return True
+        i = q - p
+        if i + 4 <= n and p[i + 1] == 33 and p[i + 2] == 45 and p[i + 3] == 45:  # "<!--": to the first "-->" after
+            j = i + 4
+            while j + 3 <= n and not (p[j] == 45 and p[j + 1] == 45 and p[j + 2] == 62):
+                j += 1
+            pos = j + 3 if j + 3 <= n else n
+            continue
+        for tag in ignored:
+            name = <const unsigned char*><char*><bytes>tag
+            m = len(<bytes>tag)
+            if i + 1 + m <= n:
+                k = 0
+                while k < m and _rx_lower(p[i + 1 + k]) == name[k]:
+                    k += 1
+                if k == m:
+                    return False  # an ignored tag with its content: not followed here
+        if (i + 6 <= n and _rx_lower(p[i + 1]) == 109 and _rx_lower(p[i + 2]) == 101 and _rx_lower(p[i + 3]) == 116
+                and _rx_lower(p[i + 4]) == 97 and _rx_space(p[i + 5])):  # "<meta" and a space: its attributes
+            j = i + 6
+            while True:  # [^<>=]* then ("=" quoted value | "=" not before a quote), greedy
+                while j < n and p[j] != 60 and p[j] != 62 and p[j] != 61:
+                    j += 1
+                if j >= n or p[j] != 61:
+                    break
+                k = j + 1
+                while k < n and _rx_space(p[k]):
+                    k += 1
+                if k < n and (p[k] == 34 or p[k] == 39):
+                    quote = p[k]
+                    m = 0 if quote == 34 else 1
+                    q = NULL
+                    if k + 1 < no_quote[m] and k + 1 < n:
+                        q = <const unsigned char*>memchr(p + k + 1, quote, n - k - 1)
+                    if q == NULL:
+                        if k + 1 < no_quote[m]:
+                            no_quote[m] = k + 1
+                        break  # an unclosed quote: the attributes end before this "="
+                    j = (q - p) + 1
+                else:
+                    j += 1
+            if found < i + 6:  # the first "refresh" from the attributes' start on
+                found = _rx_refresh_from(p, i + 6, n)
+                if found < 0:
+                    return True
+            if found < j:  # in these attributes
+                return False  # a meta tag that may be a refresh: w3lib decides
+            pos = j
+            continue
+        pos = i + 1
