@@ -2714,6 +2714,12 @@ cdef Py_ssize_t _utf8_strict(const unsigned char* p, Py_ssize_t n, bint final, P
     cdef unsigned char c, lo, hi
     while i < n:
         c = p[i]
+        if c < 0x80 and i + 8 <= n and rx_ascii8(p + i):  # eight ASCII characters a step
+            if k <= chars < k + 8:
+                cut[0] = i + chars - k
+            i += 8
+            k += 8
+            continue
         if k == chars:
             cut[0] = i
         if c < 0x80:
@@ -2785,6 +2791,51 @@ def utf8_head(bytes raw, Py_ssize_t start, Py_ssize_t end, Py_ssize_t chars, tup
     return None
 
 
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    #endif
+    static inline int rx_refresh_at(const unsigned char *p) {
+        return (p[0] | 0x20) == 'r' && (p[1] | 0x20) == 'e' && (p[2] | 0x20) == 'f' && (p[3] | 0x20) == 'r'
+            && (p[4] | 0x20) == 'e' && (p[5] | 0x20) == 's' && (p[6] | 0x20) == 'h';
+    }
+    /* Where "refresh" (ASCII letters in any case: bytes.lower's only change) first is in p[i:n], else -1:
+       sixteen starts a step where the compiler has SSE2 ("r" at each and "h" six bytes on, then the
+       whole word where both are), the rest one by one. */
+    static Py_ssize_t rx_refresh_from(const unsigned char *p, Py_ssize_t i, Py_ssize_t n) {
+    #if defined(__SSE2__) && defined(__GNUC__)
+        const __m128i k20 = _mm_set1_epi8(0x20), kr = _mm_set1_epi8('r'), kh = _mm_set1_epi8('h');
+        unsigned int hits;
+        while (i + 22 <= n) {
+            __m128i a = _mm_or_si128(_mm_loadu_si128((const __m128i *)(p + i)), k20);
+            __m128i b = _mm_or_si128(_mm_loadu_si128((const __m128i *)(p + i + 6)), k20);
+            hits = (unsigned int)_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(a, kr), _mm_cmpeq_epi8(b, kh)));
+            while (hits) {
+                if (rx_refresh_at(p + i + __builtin_ctz(hits))) return i + __builtin_ctz(hits);
+                hits &= hits - 1;
+            }
+            i += 16;
+        }
+    #endif
+        for (; i + 7 <= n; i++) {
+            if (rx_refresh_at(p + i)) return i;
+        }
+        return -1;
+    }
+    /* Whether the 8 bytes at p are all ASCII. */
+    static inline int rx_ascii8(const unsigned char *p) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        return (w & 0x8080808080808080ULL) == 0;
+    }
+    """
+    Py_ssize_t rx_refresh_from(const unsigned char*, Py_ssize_t, Py_ssize_t)
+    int rx_ascii8(const unsigned char*)
+
+
 cdef inline bint _rx_space(unsigned char c):
     """``\\s`` of a bytes pattern: space, \\t, \\n, \\v, \\f, \\r."""
     return c == 32 or 9 <= c <= 13
@@ -2794,22 +2845,9 @@ cdef inline unsigned char _rx_lower(unsigned char c):
     return c + 32 if 65 <= c <= 90 else c
 
 
-cdef bint _rx_refresh_at(const unsigned char* p, Py_ssize_t i):
-    cdef const char* word = b"refresh"
-    cdef Py_ssize_t k
-    for k in range(7):
-        if _rx_lower(p[i + k]) != <unsigned char>word[k]:
-            return False
-    return True
-
-
-cdef Py_ssize_t _rx_refresh_from(const unsigned char* p, Py_ssize_t i, Py_ssize_t n):
+cdef inline Py_ssize_t _rx_refresh_from(const unsigned char* p, Py_ssize_t i, Py_ssize_t n):
     """Where "refresh", in any case (ASCII), first is in ``p[i:n]``, else -1."""
-    while i + 7 <= n:
-        if (p[i] | 32) == 114 and _rx_refresh_at(p, i):  # "r"
-            return i
-        i += 1
-    return -1
+    return rx_refresh_from(p, i, n)
 
 
 def no_meta_refresh(bytes text, tuple ignored):
