@@ -301,3 +301,18 @@ def test_a_page_that_says_refresh_only_in_a_comment_skips_w3lib(monkeypatch):
         "http://127.0.0.1:1/x",
     )
     assert calls
+
+
+@pytest.mark.parametrize(
+    "unit",
+    ['<meta a="', "<meta a='x' b=", "<!--", "<", "<meta\trefres", "<!-- -->refres"],
+    ids=["unclosed quotes", "unquoted values", "unclosed comments", "angles", "near words", "closed comments"],
+)
+def test_the_compiled_refresh_scan_runs_in_linear_time(unit):
+    """Issue 10's rule for scans of page text, on ``no_meta_refresh`` (a "refresh" only at the end)."""
+    from tests.test_linear_time import MAX_RATIO, ratio, times
+
+    def scan(text: str) -> bool:
+        return COMPILED.no_meta_refresh(text.encode(), (b"noscript", b"script"))
+
+    assert ratio(scan, lambda n: times(unit, n) + " refresh") < MAX_RATIO
