@@ -75,6 +75,17 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_TempNames.reset)
 
 
+def _write_all(fd: int, data: bytes, fsync: bool) -> None:
+    """``data`` into ``fd`` whole (a short write: a full disk, a signal), then fsync if asked."""
+    written = os.write(fd, data)
+    if written < len(data):  # a short write: the rest, piece by piece
+        view = memoryview(data)[written:]
+        while view:
+            view = view[os.write(fd, view) :]
+    if fsync:
+        os.fsync(fd)
+
+
 def write_atomic(path: str | Path, data: bytes, fsync: bool = False) -> None:
     """Write ``data`` to ``path`` through a temporary file and an atomic rename.
 
@@ -82,7 +93,8 @@ def write_atomic(path: str | Path, data: bytes, fsync: bool = False) -> None:
     and is named ``.<name>.<host-pidns>@<pid>.<random>.tmp`` so a later run can tell an
     orphan from a live writer's file. Created with mode 0644 (less the umask). Works on
     the path as a string: the writer calls it once per article, and ``Path`` arithmetic
-    cost more than the four system calls.
+    cost more than the four system calls. (The writer's common case goes through
+    :class:`Folder`, the same steps relative to an open folder.)
     """
     head, slash, name = os.fspath(path).rpartition("/")
     parent = head or slash or "."  # "/x": "/"; "x": the working directory
@@ -105,13 +117,7 @@ def write_atomic(path: str | Path, data: bytes, fsync: bool = False) -> None:
             tmp = f"{head}{slash}.{name}.{HOST_AND_NAMESPACE}@{_TempNames.next()}{TMP_SUFFIX}"
             fd = os.open(tmp, _CREATE, 0o644)
         try:
-            written = os.write(fd, data)
-            if written < len(data):  # a short write (a full disk, a signal): the rest, piece by piece
-                view = memoryview(data)[written:]
-                while view:
-                    view = view[os.write(fd, view) :]
-            if fsync:
-                os.fsync(fd)
+            _write_all(fd, data, fsync)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -121,3 +127,88 @@ def write_atomic(path: str | Path, data: bytes, fsync: bool = False) -> None:
         except OSError:  # not there (never opened), or the folder refuses it too: the first error is the one to say
             pass
         raise
+
+
+# Whether open, rename and unlink take a folder descriptor (openat, renameat, unlinkat: POSIX;
+# os.replace is renameat too, though os.supports_dir_fd lists only os.rename).
+DIR_FD = {os.open, os.rename, os.unlink} <= os.supports_dir_fd
+# A folder descriptor for the *at system calls only (O_PATH: no read permission needed, Linux).
+_FOLDER = getattr(os, "O_PATH", os.O_RDONLY) | getattr(os, "O_DIRECTORY", 0) | os.O_CLOEXEC
+
+
+class Folder:
+    """A folder that files are written into atomically, by name, relative to its open descriptor.
+
+    ``Folder(p).write(name, data)`` does what ``write_atomic(p + "/" + name, data)`` does (the same
+    temp name, mode, short-write loop, fsync, cleanup on any exception, another random part on a
+    clash, the folder made again when it went away during the run), with the open, rename and
+    cleanup made relative to the folder (openat, renameat, unlinkat): the kernel does not walk
+    the folder's path again for each, and Python converts a short name, not the whole path.
+    The writer writes every article of a (language, source) into one folder: about 2-3 µs of
+    the ~20 µs an atomic write costs on tmpfs.
+
+    The descriptor names the folder it was opened on: a folder removed during the run is made
+    again at its path (a removed folder refuses new files: ENOENT), but one *moved* during the
+    run keeps receiving the files at its new place, as a folder replaced by a symlink keeps its
+    own files (never written through the link). The descriptor is closed with the object.
+    """
+
+    __slots__ = ("path", "fd")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd = -1
+
+    def open(self) -> int:
+        """Make the folder if it is missing and (re)open its descriptor."""
+        os.makedirs(self.path, exist_ok=True)
+        fd = os.open(self.path, _FOLDER)
+        self.close()
+        self.fd = fd
+        return fd
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def __del__(self) -> None:
+        self.close()
+
+    def read(self, name: str) -> bytes | None:
+        """The bytes of the file ``name`` in this folder, or None when there is none (or no folder)."""
+        try:  # os.open first: a missing file (the common case) costs one failed system call
+            if self.fd >= 0:
+                fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC, dir_fd=self.fd)
+            else:
+                fd = os.open(f"{self.path}/{name}", os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        with open(fd, "rb") as handle:
+            return handle.read()
+
+    def write(self, name: str, data: bytes, fsync: bool = False) -> None:
+        """Write ``data`` to the file ``name`` in this folder through a temp file and an atomic rename."""
+        dir_fd = self.fd if self.fd >= 0 else self.open()
+        tmp = f".{name}.{HOST_AND_NAMESPACE}@{_TempNames.next()}{TMP_SUFFIX}"
+        try:  # one cleanup for everything from the open on, as in write_atomic
+            try:
+                fd = os.open(tmp, _CREATE, 0o644, dir_fd=dir_fd)
+            except FileNotFoundError:  # the folder went away during the run: made again at its path
+                dir_fd = self.open()
+                fd = os.open(tmp, _CREATE, 0o644, dir_fd=dir_fd)
+            except FileExistsError:  # a dead process of the same pid left this very name: another random part
+                _TempNames.reset()
+                tmp = f".{name}.{HOST_AND_NAMESPACE}@{_TempNames.next()}{TMP_SUFFIX}"
+                fd = os.open(tmp, _CREATE, 0o644, dir_fd=dir_fd)
+            try:
+                _write_all(fd, data, fsync)
+            finally:
+                os.close(fd)
+            os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            try:
+                os.unlink(tmp, dir_fd=dir_fd)
+            except OSError:  # not there (never opened), or the folder refuses it too: the first error is the one to say
+                pass
+            raise

@@ -94,14 +94,20 @@ def test_a_file_the_disk_refuses_is_a_counted_write_error_and_exit_8(tmp_path, f
     assert all(article_path(out, i).is_file() for i in ids if i != ids[1])
 
 
-def test_a_full_disk_drops_the_article_counted_and_leaves_no_partial_file(tmp_path, monkeypatch, caplog):
+# "{id}.md": every file in one folder (the writer writes relative to the folder's descriptor);
+# "{id}/index.md": a folder per article (through write_atomic and the path).
+@pytest.mark.parametrize("template", ["{id}.md", "{id}/index.md"])
+def test_a_full_disk_drops_the_article_counted_and_leaves_no_partial_file(tmp_path, monkeypatch, caplog, template):
     stats = MemoryStatsCollector(get_crawler())
-    pipeline = WriterPipeline(Settings({"OUTPUT_DIR": str(tmp_path), "OUTPUT_PATH_TEMPLATE": "{id}.md"}), stats)
+    pipeline = WriterPipeline(Settings({"OUTPUT_DIR": str(tmp_path), "OUTPUT_PATH_TEMPLATE": template}), stats)
+    real_write = os.write
 
-    def full(path, data, fsync=False):
-        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+    def full(fd, data):  # the disk fills up under the article's file (the system call itself fails)
+        if bytes(data) == b"x\n":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
 
-    monkeypatch.setattr(writer_module, "write_atomic", full)
+    monkeypatch.setattr(writer_module.os, "write", full)
     article = Article(
         id="20250208A07Y6400",
         url="https://news.qq.com/rain/a/20250208A07Y6400",
@@ -116,7 +122,7 @@ def test_a_full_disk_drops_the_article_counted_and_leaves_no_partial_file(tmp_pa
     assert (
         len(errors) == 1 and "20250208A07Y6400" in errors[0].getMessage() and "No space left" in errors[0].getMessage()
     )
-    assert list(tmp_path.iterdir()) == []
+    assert [p for p in tmp_path.rglob("*") if not p.is_dir()] == []  # no file, no temp file
 
 
 def test_a_pipeline_that_raises_is_a_counted_item_error_and_exit_9(tmp_path):

@@ -16,6 +16,7 @@ import re
 import string
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from newscrawl.convert.article import Article
 from newscrawl.convert.htmlblocks import COMPILED
 from newscrawl.convert.normalize import ArticleDropped
 from newscrawl.crawl.pipelines import ArticlePipeline
-from newscrawl.osutil import HOST_AND_NAMESPACE, TMP_SUFFIX, pid_alive, write_atomic
+from newscrawl.osutil import DIR_FD, HOST_AND_NAMESPACE, TMP_SUFFIX, Folder, pid_alive, write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -194,9 +195,9 @@ class WriterPipeline(ArticlePipeline):
         self.output_dir = Path(settings.get("OUTPUT_DIR", "output"))
         self.template = settings.get("OUTPUT_PATH_TEMPLATE")
         self.fsync = settings.getbool("WRITE_FSYNC")
-        # (working directory, lang, source) -> the resolved root as a path prefix ("/out/"), or
-        # "" when the template's paths are not plain strings (then each one goes through Path).
-        self._prefixes: dict[tuple[str, str, str], str] = {}
+        # (working directory, lang, source) -> how its articles' paths are made (``_Where``), or None
+        # when the template's paths are not plain strings (then each one goes through Path).
+        self._wheres: dict[tuple[str, str, str], _Where | None] = {}
         self._cwd_free = "/" if self.output_dir.is_absolute() else ""  # no getcwd() per article then
         # Set (to an empty set) by a single-process rebuild into a folder that held no file:
         # the hashes of the paths this writer wrote; any other path needs no read of an old file.
@@ -214,9 +215,19 @@ class WriterPipeline(ArticlePipeline):
     def path_for(self, article: Article) -> Path:
         return article_path(self.output_dir, self.template, article.id, article.lang, article.source)
 
+    def close_spider(self, spider=None) -> None:
+        for where in self._wheres.values():
+            if where is not None and where.folder is not None:
+                where.folder.close()
+
     def target(self, article: Article) -> tuple[str, str]:
         """(path, path relative to the output folder) of an article's file, as strings: what
-        ``path_for`` and ``relative_to`` give, without building ``Path`` objects per article.
+        ``path_for`` and ``relative_to`` give, without building ``Path`` objects per article."""
+        path, relative, _, _ = self._place(article)
+        return path, relative
+
+    def _place(self, article: Article) -> tuple[str, str, Folder | None, str]:
+        """(path, relative path, the file's folder when it is the same for every id, file name).
 
         The checks are ``article_path``'s: the id per article, the language, source and template
         once per (working directory, language, source). A template whose fields are plain
@@ -228,25 +239,42 @@ class WriterPipeline(ArticlePipeline):
         if not _SAFE_ID.match(article_id):
             raise UnsafePath(f"unsafe article id {article_id!r}")
         key = (self._cwd_free or os.getcwd(), lang, source)
-        prefix = self._prefixes.get(key)
-        if prefix is None:
-            prefix = self._prefixes[key] = self._prefix(article)
-        if not prefix:  # a template whose paths are not plain strings: through Path
+        try:
+            where = self._wheres[key]
+        except KeyError:
+            where = self._wheres[key] = self._where(article)
+        if where is None:  # a template whose paths are not plain strings: through Path
             path = self.path_for(article)
-            return str(path), str(path.relative_to(resolved_dir(self.output_dir)))
-        relative = self.template.format(id=article_id, lang=lang, source=source)
-        return prefix + relative, relative
+            return str(path), str(path.relative_to(resolved_dir(self.output_dir))), None, ""
+        if where.parts is None:
+            relative = self.template.format(id=article_id, lang=lang, source=source)
+        else:
+            relative = article_id.join(where.parts)
+        return where.prefix + relative, relative, where.folder, relative[where.cut :]
 
-    def _prefix(self, article: Article) -> str:
-        """The resolved root as a path prefix (``"/out/"``) when the template's paths are plain
-        strings, else ``""``. Runs every check of ``article_path`` (raises UnsafePath)."""
+    def _where(self, article: Article) -> _Where | None:
+        """How paths are made for the article's (language, source), or None when the template's
+        paths are not plain strings. Runs every check of ``article_path`` (raises UnsafePath)."""
         self.path_for(article)
         cwd = "" if self._cwd_free else os.getcwd()
-        return _plain_prefix(cwd, str(self.output_dir), self.template, article.lang, article.source) or ""
+        lang, source = article.lang, article.source
+        prefix = _plain_prefix(cwd, str(self.output_dir), self.template, lang, source)
+        if not prefix:
+            return None
+        # The template with the language and source filled in, cut where the id goes: the id
+        # joins the parts (a NUL is in no language, source or safe id: only a template's own
+        # NUL would be ambiguous, and such a template is formatted per article).
+        parts = None if "\0" in self.template else self.template.format(id="\0", lang=lang, source=source).split("\0")
+        folder, cut = None, 0
+        if parts is not None and DIR_FD and not any("/" in part for part in parts[1:]):
+            # The id only in the file name: every article of this key goes into one folder.
+            cut = parts[0].rfind("/") + 1
+            folder = Folder((prefix + parts[0][:cut]).rstrip("/") or "/")
+        return _Where(prefix, parts, folder, cut)
 
     def process_article(self, article: Article) -> Article:
         try:
-            path, relative = self.target(article)
+            path, relative, folder, name = self._place(article)
         except UnsafePath as exc:
             logger.error("Refusing to write %s: %s", article.url, exc)
             raise ArticleDropped("unsafe_path", str(exc)) from exc
@@ -256,6 +284,8 @@ class WriterPipeline(ArticlePipeline):
         written_here = self.written_here
         if written_here is not None and hash(path) not in written_here:
             old = None  # a folder that was empty, and no file of ours there yet
+        elif folder is not None:
+            old = folder.read(name)
         else:
             try:  # os.open first: a missing file (the common case) costs one failed system call
                 fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -269,13 +299,26 @@ class WriterPipeline(ArticlePipeline):
             article.status = "unchanged"
             self.inc("articles/unchanged")
             return article
-        write_atomic(path, data, self.fsync)
+        if folder is not None:
+            folder.write(name, data, self.fsync)
+        else:
+            write_atomic(path, data, self.fsync)
         if written_here is not None:
             written_here.add(hash(path))
         article.status = "written" if old is None else "updated"
         self.inc(f"articles/{article.status}")
         logger.debug("Wrote %s", path)
         return article
+
+
+@dataclass(slots=True)
+class _Where:
+    """How the writer makes the paths of one (working directory, language, source)."""
+
+    prefix: str  # the resolved output root as a path prefix ("/out/")
+    parts: list[str] | None  # the relative path around the id ("zh-CN/news/qq/", ".zh-CN.md"), or None: format it
+    folder: Folder | None  # the files' one folder, when the id is only in the file name
+    cut: int  # where the file name starts in the relative path (with a folder)
 
 
 @functools.lru_cache(maxsize=64)
