@@ -55,8 +55,12 @@ def process_guarded(step: ArticleStep, article: Article) -> Article:
     try:
         return step.process_article(article)
     except RecursionError:
-        name = type(step).__name__
-        raise ArticleDropped("too_deep", f"article {article.id} nests deeper than {name} follows") from None
+        raise too_deep(step, article) from None
+
+
+def too_deep(step: ArticleStep, article: Article) -> ArticleDropped:
+    """The drop of an article nested deeper than ``step`` follows (a RecursionError in it)."""
+    return ArticleDropped("too_deep", f"article {article.id} nests deeper than {type(step).__name__} follows")
 
 
 class ArticleStep:
