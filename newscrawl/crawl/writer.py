@@ -316,7 +316,7 @@ class _Where:
     """How the writer makes the paths of one (working directory, language, source)."""
 
     prefix: str  # the resolved output root as a path prefix ("/out/")
-    parts: list[str] | None  # the relative path around the id ("zh-CN/news/qq/", ".zh-CN.md"), or None: format it
+    parts: list[str] | None  # the relative path around the id ("en/news/site/", ".en.md"), or None: format it
     folder: Folder | None  # the files' one folder, when the id is only in the file name
     cut: int  # where the file name starts in the relative path (with a folder)
 
