@@ -1038,18 +1038,62 @@ class _PlannedRequest(Request):
                 return
         super()._set_url(url)
 
+    @classmethod
+    def article(cls, url: str, callback: Callable, errback: Callable, meta: dict[str, Any]) -> _PlannedRequest:
+        """``cls(url, callback=…, errback=…, meta=meta)`` without Request.__init__'s general
+        checks and copies: a GET with no body, headers, cookies, flags or cb_kwargs, and ``meta``
+        (a dict made for it) kept as it is. Each attribute as Request.__init__ sets it: checked
+        slot by slot against a request made by it before it is used (:func:`_planned_article_request`)."""
+        self = object.__new__(cls)
+        self._encoding = "utf-8"
+        self.method = "GET"
+        self._meta = meta
+        self._set_url(url)
+        self._body = b""
+        self.priority = 0
+        self.callback = callback
+        self.errback = errback
+        self._cookies = None
+        self._headers = None
+        self.dont_filter = False
+        self._cb_kwargs = None
+        self._flags = None
+        return self
+
+
+def _request_slots(request: Any) -> dict[str, Any]:
+    """Every slot a Request's class chain declares (but ``__weakref__``), with its value or a marker if unset."""
+    names = {name for klass in type(request).__mro__ for name in getattr(klass, "__slots__", ()) if name != "__weakref__"}
+    return {name: getattr(request, name, _UNSET) for name in sorted(names)}
+
+
+_UNSET = object()
+
 
 def _planned_article_request(spider: Any) -> Callable[..., Any] | None:
     """The spider's ``article_request`` making :class:`_PlannedRequest` objects, if its requests
-    are the spider's own in every field (checked on one; else None: the spider's is kept)."""
+    are the spider's own in every field (checked on two; else None: the spider's is kept).
+
+    The article URL's template is read once when the site's ``article_url`` is the base class's
+    (the template's ``format``): it is a setting, and settings do not change while a rebuild plans."""
+    from newscrawl.sites.base import Site
+
+    site, settings = spider.site, spider.settings
+    callback, errback = spider.parse_article, spider.article_failed
+    if type(site).article_url is Site.article_url:
+        template = str(settings.get(site.article_url_setting))
+
+        def url_of(article_id: str) -> str:
+            return template.format(id=article_id)
+    else:
+
+        def url_of(article_id: str) -> str:
+            return site.article_url(article_id, settings)
+
+    made = _PlannedRequest.article
 
     def article_request(article_id: str, feed: dict[str, str] | None = None) -> Any:
-        return _PlannedRequest(
-            spider.site.article_url(article_id, spider.settings),
-            callback=spider.parse_article,
-            errback=spider.article_failed,
-            meta={"article_id": article_id, "feed": feed or {}},
-        )
+        return made(url_of(article_id), callback, errback, {"article_id": article_id, "feed": feed or {}})
 
     def fields(request: Any) -> tuple[Any, ...]:
         return (
@@ -1058,9 +1102,18 @@ def _planned_article_request(spider: Any) -> Callable[..., Any] | None:
             request.cb_kwargs, request.encoding,
         )  # fmt: skip
 
+    def whole(article_id: str, feed: dict[str, str] | None) -> bool:
+        # The lean constructor gives what Request.__init__ gives, slot by slot (a Scrapy that
+        # sets another attribute there leaves one unset here: the spider's requests are kept).
+        mine = article_request(article_id, feed)
+        made_by_init = _PlannedRequest(
+            mine.url, callback=callback, errback=errback, meta={"article_id": article_id, "feed": feed or {}}
+        )
+        return _request_slots(mine) == _request_slots(made_by_init)
+
     try:
         same = all(
-            fields(spider.article_request(probe, feed)) == fields(article_request(probe, feed))
+            fields(spider.article_request(probe, feed)) == fields(article_request(probe, feed)) and whole(probe, feed)
             for probe, feed in (("20250208A07Y6400", {"title": "t"}), ("x", None))
         )
     except Exception:  # noqa: BLE001 - a spider whose requests this cannot mirror keeps its own
@@ -1106,6 +1159,7 @@ class Planner:
             spider.article_request = planned
         self.crawler = crawler
         self.spider = spider
+        self.parse_article = spider.parse_article  # one bound method, not one per answered request
         self.index = index
         self.settings = crawler.settings
         self.stats = crawler.stats
@@ -1171,16 +1225,27 @@ class Planner:
         method, url, body = request.method, request.url, request.body
         # The duplicate filter's key is the index's first lookup key too: made once.
         key: Key | None = request_key(method, url, body)
-        if self._seen_before(request, key):
-            stats.inc_value("dupefilter/filtered")
-            self.spider.request_dropped(request)
-            return
+        if not request.dont_filter:  # Scrapy's duplicate filter (_seen_before), inline: once per request
+            fingerprints = self.fingerprints
+            if key in fingerprints:
+                stats.inc_value("dupefilter/filtered")
+                self.spider.request_dropped(request)
+                return
+            fingerprints.add(key)
         meta = request.meta
         article_id = meta.get("article_id")
         max_retries = meta.get("max_retry_times", self.retry_times)
         retries, redirects = 0, []
+        index = self.index
+        by_key, used = index.by_key, index.used
         while True:
-            stored = self.index.next_for(method, url, body, article_id, key)
+            entries = by_key.get(key) if key is not None else None
+            if entries is not None:  # ArchiveIndex.next_for's common case, inline (once per request)
+                served = used.get(key, 0)
+                used[key] = served + 1
+                stored = entries[served] if served < len(entries) else entries[-1]
+            else:
+                stored = index.next_for(method, url, body, article_id, key)
             if stored is None:
                 stats.inc_value("newscrawl/replay/missing")
                 logger.warning("Not in the WARC archive: %s %s", method, url)
@@ -1222,10 +1287,12 @@ class Planner:
 
     def _run(self, callback: Callable, argument: Any, url: str) -> None:
         """A callback's requests go to the queue; what it raises is logged and counted, as Scrapy's scraper does."""
+        queue = self.queue
         try:
             for result in callback(argument) or ():
-                if hasattr(result, "url") and hasattr(result, "callback"):
-                    self.queue.append(result)
+                # A Request always has both attributes: the two lookups only for anything else.
+                if isinstance(result, Request) or (hasattr(result, "url") and hasattr(result, "callback")):
+                    queue.append(result)
         except Exception as exc:  # noqa: BLE001 - one bad page never stops the run
             logger.error("Spider error processing %s", url, exc_info=exc)
             self.stats.inc_value(f"spider_exceptions/{type(exc).__name__}")
@@ -1254,12 +1321,13 @@ class Planner:
         return None
 
     def _answered(self, request: Any, stored: Stored, url: str, redirects: list[str]) -> None:
-        if request.callback == self.spider.parse_article:
+        if request.callback == self.parse_article:
             self.spider.article_ended()
             self.stats.inc_value("newscrawl/articles/fetched")
-            article_id = request.meta["article_id"]
+            meta = request.meta
+            article_id = meta["article_id"]
             self.planned.add(article_id)
-            self.pending.append(Task(stored.entry, url, article_id, bool(redirects), request.meta.get("feed") or {}))
+            self.pending.append(Task(stored.entry, url, article_id, bool(redirects), meta.get("feed") or {}))
             return
         body, content_type = response_body(stored.entry)
         headers = {"Content-Type": content_type} if content_type else {}
