@@ -49,6 +49,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from hashlib import sha1
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlparse
@@ -868,6 +869,7 @@ class ArchiveIndex(ServedInOrder):
     def _add(self, files: list[FileIndex]) -> None:
         from newscrawl.archive.index import Capture, _parse_fields
 
+        by_key = self.by_key
         for index in files:
             self.damaged.extend((index.path, damage) for damage in index.damaged)
             captures = {rid: Capture.from_fields(_parse_fields(payload)) for rid, payload in index.infos.items()}
@@ -883,7 +885,9 @@ class ArchiveIndex(ServedInOrder):
                     )
                 )
                 stored = Stored(entry, entry.uri, entry.status, method, body, capture=captures.get(entry.warcinfo))
-                self.by_key.setdefault(request_key(method, entry.uri, body), []).append(stored)
+                # request_key, inline (once per archived response): the body's sha1 for a POST's only.
+                key = (method.upper(), entry.uri, sha1(body).hexdigest() if body else "")
+                by_key.setdefault(key, []).append(stored)
                 self.archived.append(stored)
                 # Matched: the record ids are not needed again (memory per archived response).
                 entry.record_id = entry.concurrent_to = entry.warcinfo = ""
@@ -923,8 +927,14 @@ class ArchiveIndex(ServedInOrder):
         return entries[min(used, len(entries) - 1)]
 
     def unserved(self) -> Iterator[Any]:
-        for stored in super().unserved():
-            yield self.classified(stored)
+        """ServedInOrder's, classified; no empty slice per key served whole (the sweep asks at
+        every idle point, and most of the archive's keys are served whole by then)."""
+        used = self.used
+        for key, entries in self.by_key.items():
+            served = used.get(key, 0)
+            if served < len(entries):
+                for stored in entries[served:]:
+                    yield self.classified(stored)
 
 
 @dataclass(slots=True)
@@ -1048,7 +1058,12 @@ class _PlannedRequest(Request):
         self._encoding = "utf-8"
         self.method = "GET"
         self._meta = meta
-        self._set_url(url)
+        # _set_url's fast path without its calls (``meta`` has no verbatim_url): a known-safe prefix.
+        prefix, slash, tail = url.rpartition("/")
+        if slash and cls._safe_prefixes.get(prefix) and _SAFE_TAIL.fullmatch(tail):
+            self._url = url
+        else:
+            self._set_url(url)
         self._body = b""
         self.priority = 0
         self.callback = callback
@@ -1063,7 +1078,8 @@ class _PlannedRequest(Request):
 
 def _request_slots(request: Any) -> dict[str, Any]:
     """Every slot a Request's class chain declares (but ``__weakref__``), with its value or a marker if unset."""
-    names = {name for klass in type(request).__mro__ for name in getattr(klass, "__slots__", ()) if name != "__weakref__"}
+    names = {name for klass in type(request).__mro__ for name in getattr(klass, "__slots__", ())}
+    names.discard("__weakref__")
     return {name: getattr(request, name, _UNSET) for name in sorted(names)}
 
 
@@ -1223,8 +1239,8 @@ class Planner:
     def handle(self, request: Any) -> None:
         stats = self.stats
         method, url, body = request.method, request.url, request.body
-        # The duplicate filter's key is the index's first lookup key too: made once.
-        key: Key | None = request_key(method, url, body)
+        # The duplicate filter's key is the index's first lookup key too: made once (request_key, inline).
+        key: Key | None = (method.upper(), url, sha1(body).hexdigest() if body else "")
         if not request.dont_filter:  # Scrapy's duplicate filter (_seen_before), inline: once per request
             fingerprints = self.fingerprints
             if key in fingerprints:
