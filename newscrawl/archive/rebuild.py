@@ -1269,8 +1269,12 @@ class Planner:
                 break
             stats.inc_value("newscrawl/replay/served")
             status = stored.status
-            # RedirectMiddleware (600), then MetaRefreshMiddleware (580), as Scrapy runs them.
-            target = self._redirect_target(stored, url, method)
+            # RedirectMiddleware (600), then MetaRefreshMiddleware (580), as Scrapy runs them; asked
+            # only of a redirect status or a page with a meta refresh (_redirect_target's None else).
+            if status in REDIRECTS or stored.entry.refresh:
+                target = self._redirect_target(stored, url, method)
+            else:
+                target = None
             if target is not None:
                 if len(redirects) >= self.redirect_max:
                     exc = IgnoreRequest("max redirections reached")
