@@ -94,27 +94,49 @@ def parse_channel_feed(body: bytes | str) -> list[FeedItem]:
 
 
 def _channel_items(items: list[Any], depth: int = 0) -> list[FeedItem]:
+    """``_item`` of each channel item (and of a card's items), with its arguments read in place.
+
+    A channel page lists ~100 items and every listed article is read here first (in a crawl and
+    in each rebuild's plan): a field that is a non-empty string is the value ``_first`` would
+    give, so the call (and the lists it is handed) is only made when it is not.
+    """
     out = []
     for raw in items:
         if not isinstance(raw, dict):
             continue
-        link = raw.get("link_info") if isinstance(raw.get("link_info"), dict) else {}
-        pic = raw.get("pic_info") if isinstance(raw.get("pic_info"), dict) else {}
-        out.append(
-            _item(
-                raw,
-                [link.get("url"), raw.get("url")],
-                [raw.get("publish_time"), raw.get("timestamp")],
-                [raw.get("miniProShareImage"), pic.get("big_img"), raw.get("thumbnails_big"), raw.get("bigImage")],
-            )
-        )
+        get = raw.get
+        link = get("link_info")
+        if not isinstance(link, dict):
+            link = _NONE
+        pic = get("pic_info")
+        if not isinstance(pic, dict):
+            pic = _NONE
+        url = link.get("url")
+        if type(url) is not str or not url:
+            url = _first(url, get("url"))
+        title = get("longtitle")
+        if type(title) is not str or not title:
+            title = _first(title, get("title"))
+        published = get("publish_time")
+        if type(published) is not str or not published:
+            published = _first(published, get("timestamp"))
+        cover = get("miniProShareImage")
+        if type(cover) is not str or not cover:
+            cover = _first(cover, pic.get("big_img"), get("thumbnails_big"), get("bigImage"))
+        article_id = normalize_id(str(get("id") or "")) or (id_from_url(url) if url else None)
+        articletype = str(get("articletype", get("article_type", "0")) or "0")
+        not_article = "" if article_id is not None and articletype in ARTICLE_TYPES else f"type_{articletype}"
+        out.append(FeedItem(article_id, url, title, published, cover, not_article))
         # Cards (articletype 525, 热点精选) hold ordinary feed items in ``sub_item``: the card
         # itself is no article (counted as skipped), its items are. One level: cards in cards
         # have not been seen.
-        sub = raw.get("sub_item")
+        sub = get("sub_item")
         if depth == 0 and isinstance(sub, list) and sub:
             out.extend(_channel_items(sub, depth + 1))
     return out
+
+
+_NONE: dict[str, Any] = {}  # a missing or non-object link_info / pic_info: read only, never written
 
 
 def parse_hot_list(body: bytes | str) -> list[FeedItem]:
