@@ -1238,7 +1238,12 @@ class Planner:
 
     def handle(self, request: Any) -> None:
         stats = self.stats
-        method, url, body = request.method, request.url, request.body
+        if type(request) is _PlannedRequest:  # its slots, not Request's three properties (Python calls)
+            method, url, body, meta = request.method, request._url, request._body, request._meta
+            if meta is None:
+                meta = request.meta
+        else:
+            method, url, body, meta = request.method, request.url, request.body, request.meta
         # The duplicate filter's key is the index's first lookup key too: made once (request_key, inline).
         key: Key | None = (method.upper(), url, sha1(body).hexdigest() if body else "")
         if not request.dont_filter:  # Scrapy's duplicate filter (_seen_before), inline: once per request
@@ -1248,7 +1253,6 @@ class Planner:
                 self.spider.request_dropped(request)
                 return
             fingerprints.add(key)
-        meta = request.meta
         article_id = meta.get("article_id")
         max_retries = meta.get("max_retry_times", self.retry_times)
         retries, redirects = 0, []
@@ -1293,7 +1297,7 @@ class Planner:
                 stats.inc_value("retry/count")
                 continue
             if 200 <= status < 300:
-                self._answered(request, stored, url, redirects)
+                self._answered(request, meta, stored, url, redirects)
                 return
             if status in self.retry_codes and self.retry_enabled:
                 stats.inc_value("retry/max_reached")
@@ -1340,18 +1344,18 @@ class Planner:
                 return target, "GET"
         return None
 
-    def _answered(self, request: Any, stored: Stored, url: str, redirects: list[str]) -> None:
+    def _answered(self, request: Any, meta: dict[str, Any], stored: Stored, url: str, redirects: list[str]) -> None:
+        """``request`` (``meta``: its meta) answered by ``stored`` at ``url``: a task, or its callback run."""
         if request.callback == self.parse_article:
             self.spider.article_ended()
             self.stats.inc_value("newscrawl/articles/fetched")
-            meta = request.meta
             article_id = meta["article_id"]
             self.planned.add(article_id)
             self.pending.append(Task(stored.entry, url, article_id, bool(redirects), meta.get("feed") or {}))
             return
         body, content_type = response_body(stored.entry)
         headers = {"Content-Type": content_type} if content_type else {}
-        meta = dict(request.meta)
+        meta = dict(meta)
         if redirects:
             meta["redirect_urls"] = redirects
         response = TextResponse(
