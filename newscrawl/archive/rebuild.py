@@ -855,6 +855,7 @@ class ArchiveIndex(ServedInOrder):
         self.first_capture: Any = None
         self.classify = classify
         self.archived: list[Stored] | None = []  # in archive order, until by_article is filled
+        self._unserved_keys: list[Key] | None = None  # keys with a response left at the last sweep
         # A few objects per archived response, none of them garbage or in a cycle: with the
         # collector on, their growth set off a full collection here that walked the whole index
         # (~50 ms per 10,000 articles, 10% of rebuild's own work); it is paused while they are made.
@@ -927,14 +928,16 @@ class ArchiveIndex(ServedInOrder):
         return entries[min(used, len(entries) - 1)]
 
     def unserved(self) -> Iterator[Any]:
-        """ServedInOrder's, classified; no empty slice per key served whole (the sweep asks at
-        every idle point, and most of the archive's keys are served whole by then)."""
-        used = self.used
-        for key, entries in self.by_key.items():
-            served = used.get(key, 0)
-            if served < len(entries):
-                for stored in entries[served:]:
-                    yield self.classified(stored)
+        """ServedInOrder's, classified. Replay's sweep asks at each idle point (three passes a run)
+        and finds a handful among the archive's keys: only the keys the last pass left are looked
+        at again (``used`` only grows, so a key served whole stays so), one pass over all a run."""
+        used, by_key = self.used, self.by_key
+        keys = by_key.keys() if self._unserved_keys is None else self._unserved_keys
+        left = [key for key in keys if used.get(key, 0) < len(by_key[key])]
+        self._unserved_keys = left
+        for key in left:
+            for stored in by_key[key][used.get(key, 0) :]:
+                yield self.classified(stored)
 
 
 @dataclass(slots=True)
