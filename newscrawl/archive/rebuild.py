@@ -870,26 +870,23 @@ class ArchiveIndex(ServedInOrder):
     def _add(self, files: list[FileIndex]) -> None:
         from newscrawl.archive.index import Capture, _parse_fields
 
-        by_key = self.by_key
+        # Once per archived response: names bound here, Stored's fields given in order.
+        by_key, archived, plain = self.by_key, self.archived, ("GET", b"")
+        assert archived is not None
         for index in files:
             self.damaged.extend((index.path, damage) for damage in index.damaged)
             captures = {rid: Capture.from_fields(_parse_fields(payload)) for rid, payload in index.infos.items()}
             if self.first_capture is None:
                 self.first_capture = next((c for c in captures.values() if c), None)
+            requests, capture_of = index.requests.get, captures.get
             for entry in index.responses:
-                method, body = (
-                    index.requests.get(entry.record_id)
-                    or index.requests.get(entry.concurrent_to)
-                    or (
-                        "GET",
-                        b"",
-                    )
-                )
-                stored = Stored(entry, entry.uri, entry.status, method, body, capture=captures.get(entry.warcinfo))
-                # request_key, inline (once per archived response): the body's sha1 for a POST's only.
-                key = (method.upper(), entry.uri, sha1(body).hexdigest() if body else "")
+                method, body = requests(entry.record_id) or requests(entry.concurrent_to) or plain
+                uri = entry.uri
+                stored = Stored(entry, uri, entry.status, method, body, "", {}, capture_of(entry.warcinfo))
+                # request_key, inline: the body's sha1 for a POST's only.
+                key = (method.upper(), uri, sha1(body).hexdigest() if body else "")
                 by_key.setdefault(key, []).append(stored)
-                self.archived.append(stored)
+                archived.append(stored)
                 # Matched: the record ids are not needed again (memory per archived response).
                 entry.record_id = entry.concurrent_to = entry.warcinfo = ""
 
