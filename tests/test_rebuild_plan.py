@@ -202,3 +202,24 @@ def test_the_sweeps_unserved_responses_are_served_in_orders_pass_after_pass():
                 if rng.random() < 0.4:
                     index.used[key] = index.used.get(key, 0) + rng.randrange(1, 3)
     assert passes == 1200 and 300 < left < 1200
+
+
+def test_the_pipelines_imported_before_the_clock_leave_a_bad_path_to_the_converter(monkeypatch):
+    """Every pipeline path is loaded; one that does not import is skipped there (the converter
+    reports it, as before)."""
+    import scrapy.utils.misc
+    from scrapy.settings import Settings
+
+    from newscrawl.archive.rebuild import _import_pipelines
+
+    loaded = []
+    real = scrapy.utils.misc.load_object
+
+    def load_object(path):
+        loaded.append(path)
+        return real(path)
+
+    monkeypatch.setattr(scrapy.utils.misc, "load_object", load_object)
+    pipelines = {"nope.Missing": 1, "newscrawl.crawl.writer.WriterPipeline": 900}
+    _import_pipelines(Settings({"ITEM_PIPELINES": pipelines}))
+    assert sorted(loaded) == sorted(pipelines)
