@@ -1096,20 +1096,17 @@ def _planned_article_request(spider: Any) -> Callable[..., Any] | None:
 
     site, settings = spider.site, spider.settings
     callback, errback = spider.parse_article, spider.article_failed
+    made = _PlannedRequest.article
     if type(site).article_url is Site.article_url:
-        template = str(settings.get(site.article_url_setting))
+        url_of = str(settings.get(site.article_url_setting)).format  # called with id=
 
-        def url_of(article_id: str) -> str:
-            return template.format(id=article_id)
+        def article_request(article_id: str, feed: dict[str, str] | None = None) -> Any:
+            return made(url_of(id=article_id), callback, errback, {"article_id": article_id, "feed": feed or {}})
     else:
 
-        def url_of(article_id: str) -> str:
-            return site.article_url(article_id, settings)
-
-    made = _PlannedRequest.article
-
-    def article_request(article_id: str, feed: dict[str, str] | None = None) -> Any:
-        return made(url_of(article_id), callback, errback, {"article_id": article_id, "feed": feed or {}})
+        def article_request(article_id: str, feed: dict[str, str] | None = None) -> Any:
+            url = site.article_url(article_id, settings)
+            return made(url, callback, errback, {"article_id": article_id, "feed": feed or {}})
 
     def fields(request: Any) -> tuple[Any, ...]:
         return (
@@ -1179,6 +1176,9 @@ class Planner:
         self.index = index
         self.settings = crawler.settings
         self.stats = crawler.stats
+        # PlanStats' dict, counted into in place for the two counts every request and article
+        # makes (PlanStats.inc_value's own step, without the call); None: another collector.
+        self.counts: dict[str, Any] | None = self.stats._stats if type(self.stats) is PlanStats else None
         self.queue: deque = deque()
         crawler.engine = _Engine(self.queue)
         self.replay = WarcReplayMiddleware(crawler, index)  # its sweep, on our index
@@ -1237,7 +1237,7 @@ class Planner:
         return False
 
     def handle(self, request: Any) -> None:
-        stats = self.stats
+        stats, counts = self.stats, self.counts
         if type(request) is _PlannedRequest:  # its slots, not Request's three properties (Python calls)
             method, url, body, meta = request.method, request._url, request._body, request._meta
             if meta is None:
@@ -1271,7 +1271,10 @@ class Planner:
                 logger.warning("Not in the WARC archive: %s %s", method, url)
                 exc: Exception = self.not_archived(f"not in the WARC archive: {method} {url}")
                 break
-            stats.inc_value("newscrawl/replay/served")
+            if counts is None:
+                stats.inc_value("newscrawl/replay/served")
+            else:
+                counts["newscrawl/replay/served"] = counts.get("newscrawl/replay/served", 0) + 1
             status = stored.status
             # RedirectMiddleware (600), then MetaRefreshMiddleware (580), as Scrapy runs them; asked
             # only of a redirect status or a page with a meta refresh (_redirect_target's None else).
@@ -1348,7 +1351,11 @@ class Planner:
         """``request`` (``meta``: its meta) answered by ``stored`` at ``url``: a task, or its callback run."""
         if request.callback == self.parse_article:
             self.spider.article_ended()
-            self.stats.inc_value("newscrawl/articles/fetched")
+            counts = self.counts
+            if counts is None:
+                self.stats.inc_value("newscrawl/articles/fetched")
+            else:
+                counts["newscrawl/articles/fetched"] = counts.get("newscrawl/articles/fetched", 0) + 1
             article_id = meta["article_id"]
             self.planned.add(article_id)
             self.pending.append(Task(stored.entry, url, article_id, bool(redirects), meta.get("feed") or {}))
