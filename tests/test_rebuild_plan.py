@@ -44,7 +44,7 @@ def reference_channel_items(items: list[Any], depth: int = 0) -> list[FeedItem]:
 VALUES: list[Any] = [
     None, "", " ", "x", "20250220ABQKW400", "20250220ABQKW4", "TWF2025022012345600", "https://new.qq.com/omn/20250220/20250220ABQKW4.html",
     "https://news.qq.com/rain/a/20250208A07Y6400?x=1", 0, 1, 1.5, True, False, [], [""], [None], ["a"], ["", "b"],
-    [["n"]], [0], {}, {"url": "u"},
+    ["a", "b"], [["n"]], [0], {}, {"url": "u"},
 ]  # fmt: skip
 FIELDS = (
     "id", "url", "title", "longtitle", "publish_time", "timestamp", "miniProShareImage", "thumbnails_big",

@@ -98,7 +98,8 @@ def _channel_items(items: list[Any], depth: int = 0) -> list[FeedItem]:
 
     A channel page lists ~100 items and every listed article is read here first (in a crawl and
     in each rebuild's plan): a field that is a non-empty string is the value ``_first`` would
-    give, so the call (and the lists it is handed) is only made when it is not.
+    give, so the call (and the lists it is handed) is only made when it is not; the same for the
+    feed's usual second choices (a title without a longtitle, a cover list's first URL).
     """
     out = []
     for raw in items:
@@ -116,13 +117,21 @@ def _channel_items(items: list[Any], depth: int = 0) -> list[FeedItem]:
             url = _first(url, get("url"))
         title = get("longtitle")
         if type(title) is not str or not title:
-            title = _first(title, get("title"))
+            other = get("title")  # the usual one: no longtitle, a title
+            if (title is None or title == "") and type(other) is str and other:
+                title = other
+            else:
+                title = _first(title, other)
         published = get("publish_time")
         if type(published) is not str or not published:
             published = _first(published, get("timestamp"))
         cover = get("miniProShareImage")
         if type(cover) is not str or not cover:
-            cover = _first(cover, pic.get("big_img"), get("thumbnails_big"), get("bigImage"))
+            big = pic.get("big_img")  # the usual one: a list whose first element is the URL
+            if (cover is None or cover == "") and type(big) is list and big and type(big[0]) is str and big[0]:
+                cover = big[0]
+            else:
+                cover = _first(cover, big, get("thumbnails_big"), get("bigImage"))
         article_id = normalize_id(str(get("id") or "")) or (id_from_url(url) if url else None)
         articletype = str(get("articletype", get("article_type", "0")) or "0")
         not_article = "" if article_id is not None and articletype in ARTICLE_TYPES else f"type_{articletype}"
