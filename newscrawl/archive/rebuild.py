@@ -2042,8 +2042,10 @@ def _rebuild(settings: Any, location: str, files: list[Path], pools: Pools, prog
     # The spiders, as `scrapy crawl` finds them: their modules imported before the clock starts
     # (imports count on no side of the benchmark; ~25 ms, once per run).
     loader = get_spider_loader(settings)
-    _import_pipelines(settings)  # before the workers fork: they inherit the modules too
     pools.start()
+    # After the workers fork (they import them when they build their converters, as before: the
+    # moment each starts indexing stays as it was, and with it which pieces each one keeps).
+    _import_pipelines(settings)
     started, cpu_started = time.monotonic(), time.process_time()
     tags = tuple(settings.getlist("METAREFRESH_IGNORE_TAGS"))
     slices = pieces(files, bool(pools.workers), tags, piece_size(files, pools.jobs))
