@@ -20,18 +20,12 @@ from newscrawl.convert.article import Article
 from newscrawl.crawl.writer import _TMP_OWNER, WriterPipeline, remove_stale_temp_files
 from newscrawl.osutil import HOST_AND_NAMESPACE, write_atomic
 from newscrawl.settings import ITEM_PIPELINES
+from tests.test_writer_folder import _temp_names as spied_temp_names
 
 
 def _temp_names(monkeypatch, write) -> list[str]:
-    names: list[str] = []
-    real = os.open
-
-    def spy(path, flags, mode=0o777, **kwargs):
-        if str(path).endswith(".tmp"):
-            names.append(os.path.basename(path))
-        return real(path, flags, mode, **kwargs)
-
-    monkeypatch.setattr(os, "open", spy)
+    """The temp names ``write()`` opens (the writer's tests' spy on ``os.open``)."""
+    names = spied_temp_names(monkeypatch)
     write()
     return names
 
