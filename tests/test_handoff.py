@@ -187,6 +187,33 @@ class StartReads:
         engine._process_start_next = counted
 
 
+def crawl_in_process(spider: type[scrapy.Spider], items: list[dict], **settings: Any) -> Any:
+    """Run ``spider`` to its end in this process with the handoff middleware (4 requests at once);
+    its scraped items appended to ``items``; the crawler."""
+    crawler = get_crawler(
+        spider,
+        {
+            **IN_PROCESS,
+            "SPIDER_MIDDLEWARES": {"newscrawl.crawl.handoff.RequestHandoffMiddleware": 1},
+            "CONCURRENT_REQUESTS": 4,
+            "ROBOTSTXT_OBEY": False,
+            "LOG_LEVEL": "WARNING",
+            **settings,
+        },
+    )
+
+    def scraped(item: dict) -> None:
+        items.append(item)
+
+    crawler.signals.connect(scraped, signal=signals.item_scraped)  # a weak reference: kept alive here
+    level = logging.root.level
+    try:
+        asyncio.run(crawler.crawl_async())
+    finally:
+        logging.root.setLevel(level)
+    return crawler
+
+
 def test_a_real_crawl_fetches_every_start_request_once_in_a_few_engine_reads():
     """Through Scrapy's engine: every request fetched once, as a start request (Scrapy's
     StartSpiderMiddleware ran), and the engine read the chain about CONCURRENT_REQUESTS times,
@@ -196,25 +223,7 @@ def test_a_real_crawl_fetches_every_start_request_once_in_a_few_engine_reads():
     StartReads.reads = 0
     with PageServer(pages) as server:
         ListSpider.urls = [server.url + path for path in pages]
-        settings = {
-            **IN_PROCESS,
-            "SPIDER_MIDDLEWARES": {"newscrawl.crawl.handoff.RequestHandoffMiddleware": 1},
-            "EXTENSIONS": {StartReads: 0},
-            "CONCURRENT_REQUESTS": 4,
-            "ROBOTSTXT_OBEY": False,
-            "LOG_LEVEL": "WARNING",
-        }
-        crawler = get_crawler(ListSpider, settings)
-
-        def scraped(item: dict) -> None:
-            items.append(item)
-
-        crawler.signals.connect(scraped, signal=signals.item_scraped)  # a weak reference: kept alive here
-        level = logging.root.level
-        try:
-            asyncio.run(crawler.crawl_async())
-        finally:
-            logging.root.setLevel(level)
+        crawler = crawl_in_process(ListSpider, items, EXTENSIONS={StartReads: 0})
         fetched = sorted(server.requests)
     assert fetched == sorted(pages)
     assert sorted(item["url"] for item in items) == sorted(ListSpider.urls)
@@ -254,24 +263,7 @@ def test_a_real_crawl_schedules_a_callbacks_requests_as_it_makes_them():
     items: list[dict] = []
     with PageServer(routes) as server:
         IndexSpider.base, IndexSpider.pages, IndexSpider.enqueued_when_resumed = server.url, paths, []
-        settings = {
-            **IN_PROCESS,
-            "SPIDER_MIDDLEWARES": {"newscrawl.crawl.handoff.RequestHandoffMiddleware": 1},
-            "CONCURRENT_REQUESTS": 4,
-            "ROBOTSTXT_OBEY": False,
-            "LOG_LEVEL": "WARNING",
-        }
-        crawler = get_crawler(IndexSpider, settings)
-
-        def scraped(item: dict) -> None:
-            items.append(item)
-
-        crawler.signals.connect(scraped, signal=signals.item_scraped)  # a weak reference: kept alive here
-        level = logging.root.level
-        try:
-            asyncio.run(crawler.crawl_async())
-        finally:
-            logging.root.setLevel(level)
+        crawl_in_process(IndexSpider, items)
         fetched = sorted(server.requests)
     assert fetched == sorted(routes)
     # The index request, then one more per request made.

@@ -69,17 +69,19 @@ def _first(*values: Any) -> str:
 
 
 def _item(raw: dict[str, Any], urls: list[Any], published: list[Any], covers: list[Any]) -> FeedItem:
-    url = _first(*urls)
-    article_id = normalize_id(str(raw.get("id") or "")) or (id_from_url(url) if url else None)
-    articletype = str(raw.get("articletype", raw.get("article_type", "0")) or "0")
-    return FeedItem(
-        id=article_id,
-        url=url,
-        title=_first(raw.get("longtitle"), raw.get("title")),
-        published=_first(*published),
-        cover=_first(*covers),
-        not_article="" if article_id is not None and articletype in ARTICLE_TYPES else f"type_{articletype}",
+    return _feed_item(
+        raw, _first(*urls), _first(raw.get("longtitle"), raw.get("title")), _first(*published), _first(*covers)
     )
+
+
+def _feed_item(raw: dict[str, Any], url: str, title: str, published: str, cover: str) -> FeedItem:
+    """The FeedItem of ``raw`` with its fields already chosen: its id (the item's, else the URL's)
+    and whether it is an article (its type)."""
+    get = raw.get
+    article_id = normalize_id(str(get("id") or "")) or (id_from_url(url) if url else None)
+    articletype = str(get("articletype", get("article_type", "0")) or "0")
+    not_article = "" if article_id is not None and articletype in ARTICLE_TYPES else f"type_{articletype}"
+    return FeedItem(article_id, url, title, published, cover, not_article)
 
 
 def parse_channel_feed(body: bytes | str) -> list[FeedItem]:
@@ -132,10 +134,7 @@ def _channel_items(items: list[Any], depth: int = 0) -> list[FeedItem]:
                 cover = big[0]
             else:
                 cover = _first(cover, big, get("thumbnails_big"), get("bigImage"))
-        article_id = normalize_id(str(get("id") or "")) or (id_from_url(url) if url else None)
-        articletype = str(get("articletype", get("article_type", "0")) or "0")
-        not_article = "" if article_id is not None and articletype in ARTICLE_TYPES else f"type_{articletype}"
-        out.append(FeedItem(article_id, url, title, published, cover, not_article))
+        out.append(_feed_item(raw, url, title, published, cover))
         # Cards (articletype 525, 热点精选) hold ordinary feed items in ``sub_item``: the card
         # itself is no article (counted as skipped), its items are. One level: cards in cards
         # have not been seen.
